@@ -1,0 +1,1 @@
+"""The `outbound` command line: thin commands that load settings, call one function, render."""

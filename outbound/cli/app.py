@@ -1,0 +1,42 @@
+"""Composition of the CLI: the root app, the global --config option, and each command group."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from outbound.cli import context
+
+app = typer.Typer(
+    name="outbound",
+    help="Cold email sequencing and deliverability engine.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@app.callback()
+def _root(
+    config: Annotated[
+        Path | None, typer.Option("--config", help="config.toml to use (default: $OUTBOUND_CONFIG or ./config.toml)")
+    ] = None,
+) -> None:
+    context.set_config_path(config)
+
+
+def _register_all() -> None:
+    # Each module adds its own commands; the import order is the order of `outbound --help`.
+    from outbound.cli import classify_cmd, domains_cmd, workspace_cmd
+
+    for module in (workspace_cmd, domains_cmd, classify_cmd):
+        module.register(app)
+
+
+_register_all()
+
+
+def main() -> None:
+    app()

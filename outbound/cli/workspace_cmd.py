@@ -1,0 +1,9 @@
+"""Workspace commands: init, validate, schema."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Adds this module's commands to the root app."""

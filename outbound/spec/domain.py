@@ -1,0 +1,172 @@
+"""The sending-domain file: the domain's DNS facts and its mailboxes with their limits."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from datetime import timedelta
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from outbound.spec.durations import parse_duration
+from outbound.spec.sequence import Strict
+
+_ENV = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_HOST = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+_ADDRESS = re.compile(r"^[a-z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$")
+TlsMode = Literal["starttls", "implicit", "none"]
+
+
+def _env_name(v: str | None) -> str | None:
+    if v is not None and not _ENV.match(v):
+        raise ValueError("password_env names an environment variable (e.g. ACME_ALEX_SMTP_PASSWORD), never the password")
+    return v
+
+
+class SmtpServer(Strict):
+    host: str
+    port: Annotated[int, Field(gt=0, lt=65536)] = 587
+    tls: TlsMode = "starttls"
+    username: str | None = Field(None, description="defaults to the mailbox address")
+    password_env: str | None = Field(None, description="name of the environment variable holding the password")
+    timeout: float = 30
+
+    @field_validator("password_env")
+    @classmethod
+    def _env(cls, v: str | None) -> str | None:
+        return _env_name(v)
+
+
+class ImapServer(Strict):
+    host: str
+    port: Annotated[int, Field(gt=0, lt=65536)] = 993
+    tls: TlsMode = "implicit"
+    username: str | None = None
+    password_env: str | None = None
+    folders: list[str] = Field(default_factory=lambda: ["INBOX", "Junk"])
+    sent_folder: str = "Sent"
+
+    @field_validator("password_env")
+    @classmethod
+    def _env(cls, v: str | None) -> str | None:
+        return _env_name(v)
+
+
+class WarmUp(Strict):
+    """Cap on sending day N (0-based) = min(max, start + increase * N)."""
+
+    start: Annotated[int, Field(ge=0)] = 5
+    increase: Annotated[int, Field(ge=0)] = 2
+    max: Annotated[int, Field(ge=0)] = 40
+
+    def cap_on_day(self, n: int) -> int:
+        return min(self.max, self.start + self.increase * max(0, n))
+
+
+class Gap(Strict):
+    """Random pause between two sends from one mailbox, in seconds or '2m'-style text."""
+
+    min: timedelta = timedelta(seconds=60)
+    max: timedelta = timedelta(seconds=240)
+
+    @field_validator("min", "max", mode="before")
+    @classmethod
+    def _dur(cls, v: object) -> timedelta:
+        if isinstance(v, timedelta):
+            return v
+        if isinstance(v, (str, int, float)):
+            return parse_duration(v)
+        raise ValueError("expected a duration such as '90s' or '2m'")
+
+    @model_validator(mode="after")
+    def _order(self) -> Gap:
+        if self.min > self.max:
+            raise ValueError("gap.min must not exceed gap.max")
+        return self
+
+
+class Mailbox(Strict):
+    address: str
+    display_name: str = ""
+    smtp: SmtpServer | None = None
+    imap: ImapServer | None = None
+    daily_cap: Annotated[int, Field(ge=0)] = 30
+    warmup: WarmUp | None = Field(None, description="omit for a mailbox that is already warm")
+    gap: Gap = Field(default_factory=Gap)
+    recipient_domain_hourly_limit: Annotated[int, Field(gt=0)] | None = Field(
+        None, description="most sends per hour from this mailbox to one recipient domain (gmail.com, ...)")
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, v: str) -> str:
+        v = v.strip().lower()
+        if not _ADDRESS.match(v):
+            raise ValueError(f"{v!r} is not an email address")
+        return v
+
+    @field_validator("display_name")
+    @classmethod
+    def _no_ctl(cls, v: str) -> str:
+        if any(ord(c) < 32 for c in v):
+            raise ValueError("a display name cannot hold control characters")
+        return v
+
+    def cap_on_day(self, sending_day: int) -> int:
+        """Today's cap given how many days this mailbox has sent before (0 on its first day)."""
+        if self.warmup is None:
+            return self.daily_cap
+        return min(self.daily_cap, self.warmup.cap_on_day(sending_day))
+
+
+class SendingDomain(Strict):
+    domain: str
+    dkim_selectors: list[str] = Field(default_factory=list)
+    sending_ips: list[str] = Field(default_factory=list, description="IPs mail leaves from; checked against SPF, PTR and blocklists")
+    tracking_host: str | None = Field(None, description="host serving unsubscribe and tracking links for this domain")
+    send_only: bool = Field(False, description="the domain receives no mail (a null MX is then fine)")
+    smtp: SmtpServer | None = Field(None, description="default SMTP server for every mailbox")
+    imap: ImapServer | None = Field(None, description="default IMAP server for every mailbox")
+    mailboxes: Annotated[list[Mailbox], Field(min_length=1)]
+    schema_: str | None = Field(None, alias="$schema", exclude=True)
+
+    @field_validator("domain", "tracking_host")
+    @classmethod
+    def _host(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        v = v.strip().lower().rstrip(".")
+        if not _HOST.match(v) or "." not in v:
+            raise ValueError(f"{v!r} is not a domain name")
+        return v
+
+    @field_validator("sending_ips")
+    @classmethod
+    def _ips(cls, v: list[str]) -> list[str]:
+        for ip in v:
+            try:
+                ipaddress.ip_address(ip)
+            except ValueError:
+                raise ValueError(f"{ip!r} is not an IP address") from None
+        return v
+
+    @model_validator(mode="after")
+    def _mailboxes(self) -> SendingDomain:
+        seen: set[str] = set()
+        for mb in self.mailboxes:
+            if mb.address.rsplit("@", 1)[1] != self.domain:
+                raise ValueError(f"mailbox {mb.address} is not on the domain {self.domain}")
+            if mb.address in seen:
+                raise ValueError(f"mailbox {mb.address} is listed twice")
+            seen.add(mb.address)
+            if mb.smtp is None and self.smtp is None:
+                raise ValueError(f"mailbox {mb.address} has no smtp server (set it on the mailbox or the domain)")
+        return self
+
+    def smtp_for(self, mailbox: Mailbox) -> SmtpServer:
+        server = mailbox.smtp or self.smtp
+        assert server is not None  # checked by the validator
+        return server
+
+    def imap_for(self, mailbox: Mailbox) -> ImapServer | None:
+        return mailbox.imap or self.imap
