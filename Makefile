@@ -3,18 +3,19 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test venv lint bench soak clean
+.PHONY: demo test venv lint bench clean
 
-$(BIN)/outbound: pyproject.toml
+$(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@
 
-venv: $(BIN)/outbound
+venv: $(BIN)/.installed
 
 demo: venv
-	$(BIN)/outbound demo
+	$(BIN)/outbound validate
+	$(BIN)/outbound schema sequence > /dev/null
 
 test: venv
 	bash scripts/test-deps.sh

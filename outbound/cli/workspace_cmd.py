@@ -2,8 +2,74 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from outbound.cli.context import config_path, console, err_console, fail
+from outbound.errors import ConfigError
+from outbound.spec.schema import KINDS, json_schema, write_schemas
+from outbound.spec.workspace import inspect_workspace
+
+TEMPLATE = Path(__file__).resolve().parents[1] / "workspace_template"
 
 
 def register(app: typer.Typer) -> None:
-    """Adds this module's commands to the root app."""
+    app.command("init")(init)
+    app.command("validate")(validate)
+    app.command("schema")(schema)
+
+
+def init(directory: Annotated[Path, typer.Argument(help="folder to create the workspace in")]) -> None:
+    """Create a new workspace (config.toml, example sequences and domains, JSON schemas)."""
+    if directory.exists() and any(directory.iterdir()):
+        clashes = [p.name for p in TEMPLATE.iterdir() if (directory / p.name).exists()]
+        if clashes:
+            fail(f"{directory} already has {', '.join(sorted(clashes))}; nothing was changed")
+    directory.mkdir(parents=True, exist_ok=True)
+    for item in TEMPLATE.iterdir():
+        if item.name == "__pycache__":
+            continue
+        target = directory / item.name
+        if item.is_dir():
+            shutil.copytree(item, target)
+        else:
+            shutil.copy2(item, target)
+    write_schemas(directory / "schemas")
+    console.print(f"created workspace in {directory}: edit sequences/ and domains/, then run "
+                  f"[bold]outbound --config {directory / 'config.toml'} validate[/]", highlight=False)
+
+
+def validate() -> None:
+    """Check config, every sequence, domain and template; print each problem as file:line:col."""
+    try:
+        ws = inspect_workspace(config_path())
+    except ConfigError as exc:
+        fail(str(exc))
+    problems = sorted(ws.problems, key=lambda p: (str(p.path), p.line or 0, p.column or 0))
+    for p in problems:
+        (err_console if p.severity == "error" else console).print(str(p), highlight=False, markup=False, soft_wrap=True)
+    errors = len(ws.errors)
+    summary = (f"{len(ws.sequences)} sequence(s), {len(ws.domains)} domain(s), "
+               f"{sum(len(d.mailboxes) for d in ws.domains.values())} mailbox(es): ")
+    if errors:
+        err_console.print(summary + f"{errors} error(s)", highlight=False)
+        raise typer.Exit(1)
+    console.print(summary + "ok", highlight=False)
+
+
+def schema(
+    kind: Annotated[str | None, typer.Argument(help="sequence or domain; omit to write both files")] = None,
+    out: Annotated[Path, typer.Option(help="folder for the .schema.json files")] = Path("schemas"),
+) -> None:
+    """Print the JSON Schema of one file kind, or write both next to the workspace."""
+    if kind is None:
+        for path in write_schemas(out):
+            console.print(f"wrote {path}", highlight=False)
+        return
+    if kind not in KINDS:
+        fail(f"unknown kind {kind!r}; expected one of: {', '.join(KINDS)}")
+    print(json.dumps(json_schema(kind), indent=2, sort_keys=True))

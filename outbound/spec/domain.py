@@ -7,9 +7,9 @@ import re
 from datetime import timedelta
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, WithJsonSchema, field_validator, model_validator
 
-from outbound.spec.durations import parse_duration
+from outbound.spec.durations import DURATION_SCHEMA, parse_duration
 from outbound.spec.sequence import Strict
 
 _ENV = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -67,8 +67,8 @@ class WarmUp(Strict):
 class Gap(Strict):
     """Random pause between two sends from one mailbox, in seconds or '2m'-style text."""
 
-    min: timedelta = timedelta(seconds=60)
-    max: timedelta = timedelta(seconds=240)
+    min: Annotated[timedelta, WithJsonSchema(DURATION_SCHEMA)] = timedelta(seconds=60)
+    max: Annotated[timedelta, WithJsonSchema(DURATION_SCHEMA)] = timedelta(seconds=240)
 
     @field_validator("min", "max", mode="before")
     @classmethod

@@ -17,6 +17,21 @@ _PART = re.compile(r"(\d+(?:\.\d+)?)\s*([a-z]+)")
 _BUSINESS = re.compile(r"^(\d+)\s*(?:business|working)\s+days?$")
 
 
+DURATION_SCHEMA = {
+    "anyOf": [
+        {"type": "string", "pattern": r"^\s*(\d+(\.\d+)?\s*[a-zA-Z]+\s*)+$|^0$"},
+        {"type": "number", "minimum": 0},
+    ],
+    "description": "a duration such as '90s', '30m', '4h', '3d' or a number of seconds",
+    "examples": ["3d", "4h", "30m"],
+}
+WAIT_SCHEMA = {
+    "anyOf": [*DURATION_SCHEMA["anyOf"], {"type": "string", "pattern": r"^\s*\d+\s*(business|working)\s+days?\s*$"}],
+    "description": "how long after the previous send: '3d', '4h', '30m' or '2 business days'",
+    "examples": ["3d", "2 business days"],
+}
+
+
 @dataclass(frozen=True)
 class Wait:
     """A wait before a step: a fixed duration, or a number of business days (Mon-Fri)."""

@@ -8,9 +8,9 @@ from enum import StrEnum
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator, model_validator
 
-from outbound.spec.durations import Wait, parse_wait
+from outbound.spec.durations import WAIT_SCHEMA, Wait, parse_wait
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DayName = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -106,7 +106,7 @@ class Variant(Strict):
 
 class Step(Strict):
     id: str
-    wait: Wait = Field(Wait(), description="'3d', '4h', '30m' or '2 business days', counted from the previous send")
+    wait: Annotated[Wait, WithJsonSchema(WAIT_SCHEMA)] = Field(Wait(), description="'3d', '4h', '30m' or '2 business days', counted from the previous send")
     subject: str | None = Field(None, description="Jinja2 template; a threaded step may omit it to reuse 'Re: <previous>'")
     body: str | None = None
     body_file: str | None = Field(None, description="template file, relative to the sequence file")
@@ -139,10 +139,11 @@ class Step(Strict):
             raise ValueError("give either body or body_file, not both")
         if self.html and self.html_file:
             raise ValueError("give either html or html_file, not both")
-        has_body = bool(self.body or self.body_file)
-        if not has_body and not all(v.body or v.body_file for v in self.variants or [None]):  # type: ignore[list-item]
+        variants_have_body = bool(self.variants) and all(v.body or v.body_file for v in self.variants)
+        if not (self.body or self.body_file or variants_have_body):
             raise ValueError("a step needs a body or body_file (or every variant needs one)")
-        if not self.subject and not self.thread and not all(v.subject for v in self.variants or [None]):  # type: ignore[list-item]
+        variants_have_subject = bool(self.variants) and all(v.subject for v in self.variants)
+        if not (self.subject or self.thread or variants_have_subject):
             raise ValueError("a step needs a subject unless it is threaded (thread: true)")
         ids = [v.id for v in self.variants]
         if len(set(ids)) != len(ids):

@@ -1,0 +1,145 @@
+"""Engine settings from ``config.toml``; ``OUTBOUND_CONFIG`` and ``OUTBOUND_DATABASE_URL`` override."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from outbound.errors import ConfigError
+from outbound.spec.durations import parse_duration
+from outbound.spec.sequence import check_timezone
+
+CONFIG_ENV = "OUTBOUND_CONFIG"
+DATABASE_ENV = "OUTBOUND_DATABASE_URL"
+Duration = Annotated[timedelta, Field()]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _durations(cls, v: Any, info: Any) -> Any:
+        field = cls.model_fields.get(info.field_name)
+        if field is not None and field.annotation is timedelta and isinstance(v, (str, int, float)):
+            return parse_duration(v)
+        return v
+
+
+class WorkspacePaths(_Section):
+    sequences: str = "sequences"
+    domains: str = "domains"
+
+
+class DatabaseSettings(_Section):
+    url: str = "sqlite:///outbound.db"
+
+
+class DaemonSettings(_Section):
+    send_interval: timedelta = timedelta(seconds=30)
+    poll_interval: timedelta = timedelta(minutes=2)
+    health_interval: timedelta = timedelta(hours=6)
+    lease: timedelta = timedelta(minutes=5)
+    batch_size: Annotated[int, Field(gt=0)] = 50
+    shutdown_grace: timedelta = timedelta(seconds=30)
+
+
+class SendingSettings(_Section):
+    default_timezone: str = "America/New_York"
+    signing_secret_env: str = "OUTBOUND_SECRET"
+    unsubscribe_footer: str = "If you'd rather not hear from me again, unsubscribe here: {{ unsubscribe_url }}"
+    tracking_base_url: str | None = None
+    retry_limit: Annotated[int, Field(ge=0)] = 5
+    retry_base: timedelta = timedelta(minutes=2)
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        return check_timezone(v)
+
+
+class InboxSettings(_Section):
+    soft_bounce_limit: Annotated[int, Field(gt=0)] = 3
+    auto_reply_pause: timedelta = timedelta(days=7)
+
+
+class Settings(_Section):
+    workspace: WorkspacePaths = WorkspacePaths()
+    database: DatabaseSettings = DatabaseSettings()
+    daemon: DaemonSettings = DaemonSettings()
+    sending: SendingSettings = SendingSettings()
+    inbox: InboxSettings = InboxSettings()
+
+
+class LoadedConfig(BaseModel):
+    """Settings plus where they came from; relative paths resolve against the config's folder."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    path: Path | None
+    root: Path
+    settings: Settings
+
+    @property
+    def sequences_dir(self) -> Path:
+        return self.root / self.settings.workspace.sequences
+
+    @property
+    def domains_dir(self) -> Path:
+        return self.root / self.settings.workspace.domains
+
+    @property
+    def database_url(self) -> str:
+        url = os.environ.get(DATABASE_ENV) or self.settings.database.url
+        return absolute_sqlite_url(url, self.root)
+
+
+def absolute_sqlite_url(url: str, root: Path) -> str:
+    """``sqlite:///outbound.db`` is relative to the workspace, not to the current directory."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and url != prefix + ":memory:":
+        return prefix + str((root / url[len(prefix):]).resolve())
+    return url
+
+
+def find_config(explicit: Path | None) -> Path | None:
+    if explicit is not None:
+        return explicit
+    env = os.environ.get(CONFIG_ENV)
+    if env:
+        return Path(env)
+    here = Path.cwd() / "config.toml"
+    return here if here.exists() else None
+
+
+def load_config(explicit: Path | None = None) -> LoadedConfig:
+    """Reads the config; with none anywhere, defaults rooted at the current directory."""
+    path = find_config(explicit)
+    if path is None:
+        return LoadedConfig(path=None, root=Path.cwd(), settings=Settings())
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        lines = [f"{path}: [{'.'.join(str(p) for p in err['loc'])}] {_message(err)}" for err in exc.errors()]
+        raise ConfigError("\n".join(lines)) from None
+    return LoadedConfig(path=path, root=path.resolve().parent, settings=settings)
+
+
+def _message(err: Any) -> str:
+    if err["type"] == "extra_forbidden":
+        return "unknown setting"
+    msg = str(err["msg"])
+    return msg.removeprefix("Value error, ")

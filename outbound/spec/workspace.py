@@ -1,0 +1,148 @@
+"""The workspace: config.toml, sequences/*.yaml and domains/*.yaml, loaded and cross-checked."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+from outbound.config import LoadedConfig, load_config
+from outbound.errors import Problem, WorkspaceError
+from outbound.spec.domain import Mailbox, SendingDomain
+from outbound.spec.sequence import Sequence
+from outbound.spec.yamlfile import YamlDocument, read_yaml, validate_document
+
+M = TypeVar("M", Sequence, SendingDomain)
+
+
+@dataclass(frozen=True)
+class LoadedSequence:
+    sequence: Sequence
+    path: Path
+
+    @property
+    def folder(self) -> Path:
+        """Template files named by body_file/html_file are relative to the sequence file."""
+        return self.path.parent
+
+
+@dataclass
+class Workspace:
+    config: LoadedConfig
+    sequences: dict[str, LoadedSequence] = field(default_factory=dict)
+    domains: dict[str, SendingDomain] = field(default_factory=dict)
+    domain_paths: dict[str, Path] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    def mailboxes(self) -> dict[str, tuple[SendingDomain, Mailbox]]:
+        return {mb.address: (d, mb) for d in self.domains.values() for mb in d.mailboxes}
+
+    def sequence(self, name: str) -> LoadedSequence:
+        from outbound.errors import NotFoundError
+
+        try:
+            return self.sequences[name]
+        except KeyError:
+            known = ", ".join(sorted(self.sequences)) or "none"
+            raise NotFoundError(f"no sequence named {name!r} (known: {known})") from None
+
+
+def yaml_files(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+
+
+def inspect_workspace(config_path: Path | None = None, *, check_templates: bool = True) -> Workspace:
+    """Loads everything it can and collects every problem (for ``outbound validate``)."""
+    ws = Workspace(config=load_config(config_path))
+    for folder, what in ((ws.config.sequences_dir, "sequences"), (ws.config.domains_dir, "domains")):
+        if not folder.is_dir():
+            ws.problems.append(Problem(folder, f"the {what} folder does not exist"))
+    for path in yaml_files(ws.config.domains_dir):
+        domain = _load(path, SendingDomain, ws.problems)
+        if domain is None:
+            continue
+        if domain.domain in ws.domains:
+            ws.problems.append(Problem(path, f"domain {domain.domain} is also defined in {ws.domain_paths[domain.domain]}"))
+            continue
+        ws.domains[domain.domain] = domain
+        ws.domain_paths[domain.domain] = path
+    for path in yaml_files(ws.config.sequences_dir):
+        doc = read_yaml(path)
+        if isinstance(doc, Problem):
+            ws.problems.append(doc)
+            continue
+        seq = _validated(doc, Sequence, ws.problems)
+        if seq is None:
+            continue
+        if seq.name in ws.sequences:
+            ws.problems.append(Problem(path, f"sequence {seq.name!r} is also defined in {ws.sequences[seq.name].path}",
+                                       *doc.position(("name",))))
+            continue
+        ws.sequences[seq.name] = LoadedSequence(seq, path)
+        ws.problems.extend(_check_senders(seq, doc, ws))
+        if check_templates:
+            ws.problems.extend(_check_templates(ws.sequences[seq.name], doc))
+    return ws
+
+
+def load_workspace(config_path: Path | None = None) -> Workspace:
+    """The workspace, or WorkspaceError listing every error (warnings are kept in ``problems``)."""
+    ws = inspect_workspace(config_path)
+    if ws.errors:
+        raise WorkspaceError(ws.errors)
+    return ws
+
+
+def _load(path: Path, model: type[SendingDomain], problems: list[Problem]) -> SendingDomain | None:
+    doc = read_yaml(path)
+    if isinstance(doc, Problem):
+        problems.append(doc)
+        return None
+    return _validated(doc, model, problems)
+
+
+def _validated(doc: YamlDocument, model: type[M], problems: list[Problem]) -> M | None:
+    result = validate_document(doc, model)
+    if isinstance(result, list):
+        problems.extend(result)
+        return None
+    return result
+
+
+def _check_senders(seq: Sequence, doc: YamlDocument, ws: Workspace) -> list[Problem]:
+    out: list[Problem] = []
+    mailboxes = ws.mailboxes()
+    for i, name in enumerate(seq.senders.domains):
+        if name.lower() not in ws.domains:
+            out.append(Problem(doc.path, f"senders.domains[{i}]: no sending domain {name!r} in {ws.config.domains_dir.name}/",
+                               *doc.position(("senders", "domains", i))))
+    for i, address in enumerate(seq.senders.mailboxes):
+        if address.lower() not in mailboxes:
+            out.append(Problem(doc.path, f"senders.mailboxes[{i}]: no mailbox {address!r} in any domain file",
+                               *doc.position(("senders", "mailboxes", i))))
+    return out
+
+
+def _check_templates(loaded: LoadedSequence, doc: YamlDocument) -> list[Problem]:
+    out: list[Problem] = []
+    for i, step in enumerate(loaded.sequence.steps):
+        parts: list[tuple[tuple[int | str, ...], str | None]] = [
+            (("steps", i, "body_file"), step.body_file), (("steps", i, "html_file"), step.html_file)]
+        for j, v in enumerate(step.variants):
+            parts += [(("steps", i, "variants", j, "body_file"), v.body_file),
+                      (("steps", i, "variants", j, "html_file"), v.html_file)]
+        for loc, name in parts:
+            if name and not (loaded.folder / name).is_file():
+                out.append(Problem(doc.path, f"{_dotted(loc)}: template file {name!r} not found next to the sequence",
+                                   *doc.position(loc)))
+    return out
+
+
+def _dotted(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in loc).replace(".[", "[")

@@ -1,0 +1,1 @@
+"""Storage: the tables, the engine (SQLite WAL or PostgreSQL), migrations, and the queries."""
