@@ -130,19 +130,8 @@ def _check_senders(seq: Sequence, doc: YamlDocument, ws: Workspace) -> list[Prob
 
 
 def _check_templates(loaded: LoadedSequence, doc: YamlDocument) -> list[Problem]:
-    out: list[Problem] = []
-    for i, step in enumerate(loaded.sequence.steps):
-        parts: list[tuple[tuple[int | str, ...], str | None]] = [
-            (("steps", i, "body_file"), step.body_file), (("steps", i, "html_file"), step.html_file)]
-        for j, v in enumerate(step.variants):
-            parts += [(("steps", i, "variants", j, "body_file"), v.body_file),
-                      (("steps", i, "variants", j, "html_file"), v.html_file)]
-        for loc, name in parts:
-            if name and not (loaded.folder / name).is_file():
-                out.append(Problem(doc.path, f"{_dotted(loc)}: template file {name!r} not found next to the sequence",
-                                   *doc.position(loc)))
-    return out
+    from outbound.render.checks import check_templates
+    from outbound.render.templates import TemplateSource
 
-
-def _dotted(loc: tuple[int | str, ...]) -> str:
-    return ".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in loc).replace(".[", "[")
+    return check_templates(loaded.sequence, TemplateSource(loaded.folder), sequence_path=loaded.path,
+                           position=doc.position)

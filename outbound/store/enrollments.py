@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import Engine, func
 from sqlmodel import col, select
@@ -45,7 +46,8 @@ def missing_fields(sequence: Sequence, prospect: ProspectData) -> list[str]:
     return [f for f in sequence.required_fields if prospect.value(f) is None]
 
 
-def enroll(engine: Engine, sequence: Sequence, prospect_ids: list[int], *, batch: int = 1000) -> EnrollResult:
+def enroll(engine: Engine, sequence: Sequence, prospect_ids: list[int], *, batch: int = 1000,
+           now: datetime | None = None) -> EnrollResult:
     """Enrolls prospects: never a suppressed one; one lacking a required field is enrolled as blocked."""
     result = EnrollResult()
     version = record_version(engine, sequence)
@@ -56,7 +58,7 @@ def enroll(engine: Engine, sequence: Sequence, prospect_ids: list[int], *, batch
             already = set(session.scalars(select(col(Enrollment.prospect_id)).where(
                 col(Enrollment.sequence_name) == sequence.name, col(Enrollment.prospect_id).in_(chunk))))
             suppressed = suppressed_among(session, [p.email for p in prospects])
-            now = utcnow()
+            at = now or utcnow()  # simulations enroll at their own clock
             for p in prospects:
                 if p.id in already:
                     result.already += 1
@@ -73,5 +75,17 @@ def enroll(engine: Engine, sequence: Sequence, prospect_ids: list[int], *, batch
                     result.enrolled += 1
                 assert p.id is not None
                 session.add(Enrollment(prospect_id=p.id, sequence_name=sequence.name, sequence_version=version,
-                                       state=state, reason=reason, created_at=now, updated_at=now))
+                                       state=state, reason=reason, created_at=at, updated_at=at))
     return result
+
+
+def resume_paused(engine: Engine, now: datetime) -> int:
+    """Paused enrollments whose pause has run out (an out-of-office return date) become active again."""
+    with session_scope(engine) as session:
+        rows = list(session.exec(select(Enrollment).where(
+            col(Enrollment.state) == EnrollmentState.paused, col(Enrollment.paused_until).is_not(None),
+            col(Enrollment.paused_until) <= now)))
+        for row in rows:
+            row.state, row.paused_until, row.next_due_at, row.reason, row.updated_at = (
+                EnrollmentState.active, None, None, None, now)
+        return len(rows)

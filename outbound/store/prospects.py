@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import Engine, delete, func, or_
-from sqlalchemy.orm import Session
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from outbound.prospects.values import STANDARD_FIELDS, ProspectData
 from outbound.store.db import session_scope, utcnow
@@ -103,14 +103,18 @@ def suppression_value(text: str) -> tuple[str, str]:
 
 def suppress(engine: Engine, values: Iterable[str], reason: str) -> int:
     """Adds addresses or ``@domains``; returns how many were new. Existing entries keep their reason."""
+    with session_scope(engine) as session:
+        return suppress_in(session, values, reason, utcnow())
+
+
+def suppress_in(session: Session, values: Iterable[str], reason: str, now: datetime) -> int:
     wanted = dict(suppression_value(v) for v in values if v.strip())
     if not wanted:
         return 0
-    with session_scope(engine) as session:
-        known = set(session.scalars(select(col(Suppression.value)).where(col(Suppression.value).in_(list(wanted)))))
-        now = utcnow()
-        new = [Suppression(value=v, kind=k, reason=reason, created_at=now) for v, k in wanted.items() if v not in known]
-        session.add_all(new)
+    known = set(session.scalars(select(col(Suppression.value)).where(col(Suppression.value).in_(list(wanted)))))
+    new = [Suppression(value=v, kind=k, reason=reason, created_at=now) for v, k in wanted.items() if v not in known]
+    session.add_all(new)
+    session.flush()
     return len(new)
 
 

@@ -52,7 +52,7 @@ def test_broken_workspace_names_file_line_and_field() -> None:
     assert has("bad-wait.yaml:8:", "cannot read 'three days'"), msgs
     assert has("missing-file.yaml:7:", "template file 'missing-file/nope.txt.j2' not found"), msgs
     assert has("missing-file.yaml:2:", "no sending domain 'nowhere.example'"), msgs
-    # (template variable checks: see test_template_problems)
+    assert has("undefined-var.yaml:7:", "undefined variable compnay"), msgs
     with pytest.raises(WorkspaceError):
         load_workspace(DATA / "workspaces" / "broken" / "config.toml")
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 05:08:14.001793
+Create Date: 2026-11-23 05:11:55.329993
 """
 
 from __future__ import annotations
@@ -53,8 +53,7 @@ def upgrade() -> None:
         sa.Column("state", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("pause_reason", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.Column("paused_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
-        sa.Column("first_send_day", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-        sa.Column("sending_days", sa.Integer(), nullable=False),
+        sa.Column("send_days", sa.Integer(), nullable=False),
         sa.Column("last_send_day", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.Column("sent_on_last_day", sa.Integer(), nullable=False),
         sa.Column("last_send_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
@@ -133,8 +132,10 @@ def upgrade() -> None:
         sa.Column("next_step", sa.Integer(), nullable=False),
         sa.Column("next_due_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
         sa.Column("mailbox", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("anchor_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
         sa.Column("last_sent_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
         sa.Column("last_message_id", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("thread_references", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.Column("last_subject", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.Column("started_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
         sa.Column("paused_until", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),

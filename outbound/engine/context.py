@@ -1,0 +1,56 @@
+"""What a tick needs, wired once: workspace, database, worker identity, signing secret."""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+import uuid
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+
+from outbound.config import Settings
+from outbound.errors import ConfigError
+from outbound.render.templates import TemplateSource
+from outbound.spec.domain import Mailbox, SendingDomain
+from outbound.spec.workspace import LoadedSequence, Workspace
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def signing_secret(env_name: str) -> bytes:
+    value = os.environ.get(env_name)
+    if not value:
+        raise ConfigError(f"set {env_name} to a long random string: it signs the unsubscribe links in every email")
+    if len(value) < 16:
+        raise ConfigError(f"{env_name} is too short: use at least 16 random characters")
+    return value.encode()
+
+
+@dataclass
+class EngineContext:
+    workspace: Workspace
+    engine: Engine
+    secret: bytes
+    worker: str = field(default_factory=worker_id)
+    rng: random.Random = field(default_factory=random.Random)
+    _templates: dict[str, TemplateSource] = field(default_factory=dict)
+    _mailboxes: dict[str, tuple[SendingDomain, Mailbox]] = field(default_factory=dict)
+
+    @property
+    def settings(self) -> Settings:
+        return self.workspace.config.settings
+
+    def templates(self, loaded: LoadedSequence) -> TemplateSource:
+        source = self._templates.get(loaded.sequence.name)
+        if source is None:
+            source = self._templates[loaded.sequence.name] = TemplateSource(loaded.folder)
+        return source
+
+    def mailbox(self, address: str) -> tuple[SendingDomain, Mailbox] | None:
+        if not self._mailboxes:
+            self._mailboxes = self.workspace.mailboxes()
+        return self._mailboxes.get(address)

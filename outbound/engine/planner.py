@@ -1,0 +1,217 @@
+"""What an enrollment does next: due times, step conditions, the next action, and send priority.
+
+Pure functions of plain values and ``now``. Waits count from the previous step's send (or skip)
+time in the resolved zone: whole days keep the local wall time (so '3d' across a DST change is
+Monday 10:00 -> Thursday 10:00, 71 or 73 hours), the sub-day rest is elapsed time, and
+'N business days' keeps the wall time on the N-th following Mon-Fri date that is no holiday.
+A step due outside the window moves to the next opening plus a seeded random offset.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
+from typing import Generic, Literal, Protocol, TypeVar
+from zoneinfo import ZoneInfo
+
+from outbound.engine.window import (
+    DEFAULT_MAX_OFFSET,
+    add_business_days,
+    add_calendar_days,
+    is_open,
+    next_opening,
+    place_in_window,
+    resolve_zone,
+)
+from outbound.spec.durations import Wait
+from outbound.spec.sequence import Condition, SendingWindow, Step, StopEvent
+from outbound.spec.sequence import Sequence as SequenceSpec
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the enrollment has seen so far."""
+
+    replied: bool = False
+    opened: bool = False
+    clicked: bool = False
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Outcome of a step's condition: send it, skip it, or stop the enrollment."""
+
+    verdict: Literal["send", "skip", "stop"]
+    reason: str
+
+
+# condition -> (the fact it reads, the value that makes it true)
+_CHECKS: dict[Condition, tuple[str, bool]] = {
+    Condition.no_reply: ("replied", False),
+    Condition.opened: ("opened", True),
+    Condition.not_opened: ("opened", False),
+    Condition.clicked: ("clicked", True),
+    Condition.not_clicked: ("clicked", False),
+}
+_SAID = {"replied": ("the prospect replied", "no reply so far"),
+         "opened": ("the prospect opened", "no open so far"),
+         "clicked": ("the prospect clicked", "no click so far")}
+
+
+def evaluate_condition(step: Step, facts: Facts) -> Decision:
+    """Send the step when its ``if`` holds, else what its ``on_false`` says (skip or stop)."""
+    if step.condition is Condition.always:
+        return Decision("send", "no condition")
+    fact, wanted = _CHECKS[step.condition]
+    seen: bool = getattr(facts, fact)
+    said = _SAID[fact][0 if seen else 1]
+    if seen == wanted:
+        return Decision("send", f"if {step.condition.value}: true ({said})")
+    return Decision(step.on_false, f"if {step.condition.value}: false ({said}); on_false: {step.on_false}")
+
+
+def due_at(wait: Wait, previous_at: datetime, tz: ZoneInfo, holidays: Collection[date] = ()) -> datetime:
+    """When a step with ``wait`` falls due after the previous send/skip at ``previous_at`` (UTC)."""
+    t = add_business_days(previous_at, wait.business_days, tz, frozenset(holidays))
+    whole = wait.delta.days
+    return add_calendar_days(t, whole, tz) + (wait.delta - timedelta(days=whole))
+
+
+class ActionKind(StrEnum):
+    send = "send"
+    skip = "skip"
+    complete = "complete"
+    stop = "stop"
+
+
+@dataclass(frozen=True)
+class Action:
+    """What to do with an enrollment.
+
+    send: send ``step`` at ``at`` (``due`` is True when ``at`` is now: send it this tick);
+    skip: ``step`` is skipped at ``at``; continue with ``step + 1`` counting its wait from ``at``;
+    complete: no steps left; stop: ``step``'s condition (or a reply) ends the enrollment.
+    """
+
+    kind: ActionKind
+    reason: str
+    step: int | None = None
+    at: datetime | None = None
+    due: bool = False
+
+
+def step_rng(*parts: object) -> random.Random:
+    """A rng seeded from e.g. (enrollment id, step index): repeated planning gives the same time."""
+    seed = hashlib.sha256("\x1f".join(map(str, parts)).encode()).digest()
+    return random.Random(int.from_bytes(seed[:8], "big"))
+
+
+def _fmt(at: datetime, tz: ZoneInfo) -> str:
+    return at.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def next_action(sequence: SequenceSpec, next_step: int, previous_at: datetime, facts: Facts, now: datetime,
+                rng: random.Random, *, prospect_timezone: str | None = None, default_timezone: str = "UTC",
+                max_offset: timedelta = DEFAULT_MAX_OFFSET) -> Action:
+    """The next action for an enrollment whose next step index is ``next_step``.
+
+    ``previous_at`` is when the previous step was sent or skipped (the enrollment time for step 0).
+    The condition is checked only once the step is due, so facts gathered during the wait count.
+    """
+    if previous_at.tzinfo is None or now.tzinfo is None:
+        raise ValueError("scheduling needs tz-aware datetimes")
+    steps = sequence.steps
+    if next_step >= len(steps):
+        return Action(ActionKind.complete, f"all {len(steps)} steps done")
+    if facts.replied and StopEvent.reply in sequence.stop_on:
+        return Action(ActionKind.stop, "the prospect replied (stop_on: reply)", step=next_step)
+    now = now.astimezone(UTC)
+    window = sequence.window
+    zone = resolve_zone(window, prospect_timezone, default_timezone)
+    step = steps[next_step]
+    label = f"step {next_step + 1} {step.id!r}"
+    due = due_at(step.wait, previous_at, zone.tz, window.holidays)
+    planned = place_in_window(window, zone.tz, due, rng, max_offset)
+    if planned > now:
+        moved = "" if planned == due else f" (due {_fmt(due, zone.tz)}, outside the window)"
+        return Action(ActionKind.send, f"{label} at {_fmt(planned, zone.tz)}{moved}, {zone.reason}",
+                      step=next_step, at=planned)
+    if not is_open(window, zone.tz, now):
+        # overdue (e.g. the engine was down) but the window is shut now: wait for it to open
+        later = place_in_window(window, zone.tz, now, rng, max_offset)
+        return Action(ActionKind.send, f"{label} overdue; window closed, next at {_fmt(later, zone.tz)}, {zone.reason}",
+                      step=next_step, at=later)
+    decision = evaluate_condition(step, facts)
+    if decision.verdict == "send":
+        return Action(ActionKind.send, f"{label} due now, {zone.reason}; {decision.reason}", step=next_step, at=now, due=True)
+    if decision.verdict == "skip":
+        return Action(ActionKind.skip, f"{label} skipped: {decision.reason}", step=next_step, at=now)
+    return Action(ActionKind.stop, f"{label} stops the enrollment: {decision.reason}", step=next_step, at=now)
+
+
+def next_opening_for(window: SendingWindow, prospect_timezone: str | None, default_timezone: str,
+                     at: datetime) -> datetime:
+    """Convenience for the CLI: the window's next opening for one prospect."""
+    return next_opening(window, resolve_zone(window, prospect_timezone, default_timezone).tz, at)
+
+
+class DueLike(Protocol):
+    @property
+    def enrollment_id(self) -> int | str: ...
+    @property
+    def step_index(self) -> int: ...
+    @property
+    def due_at(self) -> datetime: ...
+
+
+@dataclass(frozen=True)
+class DueItem:
+    enrollment_id: int | str
+    step_index: int
+    due_at: datetime
+
+    @property
+    def first_touch(self) -> bool:
+        return self.step_index == 0
+
+
+D = TypeVar("D", bound=DueLike)
+T = TypeVar("T")
+
+
+def priority_key(item: DueLike) -> tuple[int, datetime, str]:
+    """Follow-ups before first touches, then the longest-waiting first, then a stable id order."""
+    return (0 if item.step_index > 0 else 1, item.due_at, str(item.enrollment_id))
+
+
+def order_due(items: Iterable[D]) -> list[D]:
+    """Due items in the order they should use scarce capacity."""
+    return sorted(items, key=priority_key)
+
+
+@dataclass(frozen=True)
+class Admission(Generic[T]):
+    admitted: list[T]
+    deferred: list[T]
+    reason: str
+
+
+def admit_new(daily_new_limit: int | None, started_today: int, first_touches: Sequence[T]) -> Admission[T]:
+    """Which due first touches may start today, in the order given (order them with ``order_due``).
+
+    ``started_today`` counts enrollments of this sequence whose first step went out today.
+    """
+    items = list(first_touches)
+    if daily_new_limit is None:
+        return Admission(items, [], "no daily_new_limit")
+    room = max(0, daily_new_limit - started_today)
+    if room == 0:
+        return Admission([], items, f"daily_new_limit {daily_new_limit} reached ({started_today} started today)")
+    if room >= len(items):
+        return Admission(items, [], f"within daily_new_limit {daily_new_limit} ({started_today} started today)")
+    return Admission(items[:room], items[room:],
+                     f"{room} of {len(items)} may start: daily_new_limit {daily_new_limit}, {started_today} started today")

@@ -1,0 +1,304 @@
+"""SMTP delivery over pooled, reused connections per mailbox (aiosmtplib).
+
+``send()`` makes exactly ONE attempt and returns a ``SendOutcome``; retrying is the engine's job
+(``outbound.engine.retry``). The DATA phase is driven by hand instead of ``SMTP.data()`` so the
+code knows whether the payload was already written when a connection dies: from then on the
+server may have accepted the message and the outcome is ``ambiguous``, never ``temporary``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import aiosmtplib
+from aiosmtplib import (
+    SMTPAuthenticationError,
+    SMTPConnectError,
+    SMTPException,
+    SMTPResponse,
+    SMTPResponseException,
+    SMTPServerDisconnected,
+    SMTPTimeoutError,
+)
+
+from outbound.engine.smtp_outcome import SendOutcome, Stage, classify_smtp_reply, local_outcome
+from outbound.spec.domain import Mailbox, SendingDomain, SmtpServer
+
+Secrets = Callable[[str], str | None]
+
+_LINE_ENDINGS = re.compile(rb"\r\n|\n|\r(?!\n)")
+_LEADING_DOT = re.compile(rb"(?m)^\.")
+
+
+def crlf(message: bytes) -> bytes:
+    """The message as it travels: CRLF line endings, ending in CRLF (its SIZE, RFC 1870)."""
+    message = _LINE_ENDINGS.sub(b"\r\n", message)
+    return message if message.endswith(b"\r\n") else message + b"\r\n"
+
+
+def wire_payload(message: bytes) -> bytes:
+    """The DATA payload: CRLF line endings, dot-stuffed, ending in the lone dot."""
+    return _LEADING_DOT.sub(b"..", crlf(message)) + b".\r\n"
+
+
+class _SetupFailed(Exception):
+    def __init__(self, outcome: SendOutcome) -> None:
+        super().__init__(outcome.reason)
+        self.outcome = outcome
+
+
+@dataclass
+class _Conn:
+    smtp: aiosmtplib.SMTP
+    sent: int = 0
+    last_used: float = 0.0
+
+
+def _ssl_cause(exc: BaseException) -> ssl.SSLError | None:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def setup_failure(exc: BaseException, stage: Stage) -> SendOutcome:
+    """Map an error raised while connecting, upgrading to TLS or logging in (nothing was sent yet)."""
+    tls_err = _ssl_cause(exc)
+    if tls_err is not None:
+        reason = "tls_certificate" if isinstance(tls_err, ssl.SSLCertVerificationError) else "tls_error"
+        return local_outcome("config_error", reason, f"TLS failed: {tls_err}", stage)
+    if isinstance(exc, SMTPResponseException) and 200 <= exc.code < 600:  # a real reply (greeting, EHLO, STARTTLS, AUTH)
+        return classify_smtp_reply(exc.code, exc.message, stage=stage)
+    if isinstance(exc, SMTPTimeoutError):
+        return local_outcome("temporary", "timeout", str(exc), stage)
+    if isinstance(exc, SMTPConnectError):
+        refused = isinstance(exc.__cause__, ConnectionRefusedError)
+        return local_outcome("temporary", "connection_refused" if refused else "connection_failed", str(exc), stage)
+    if isinstance(exc, (SMTPServerDisconnected, OSError, SMTPResponseException)):
+        return local_outcome("temporary", "disconnected", str(exc) or type(exc).__name__, stage)
+    return local_outcome("config_error", "smtp_error", str(exc), stage)
+
+
+class MailboxTransport:
+    """The SMTP connections of one mailbox: at most ``max_connections`` sessions, reused across sends."""
+
+    def __init__(self, server: SmtpServer, address: str, *, secrets: Secrets = os.environ.get,
+                 max_connections: int = 1, tls_context: ssl.SSLContext | None = None,
+                 local_hostname: str | None = None, max_messages_per_connection: int = 100,
+                 max_idle: float = 120.0) -> None:
+        if max_connections < 1 or max_messages_per_connection < 1:
+            raise ValueError("max_connections and max_messages_per_connection must be at least 1")
+        self.server = server
+        self.address = address
+        self.username = server.username or address
+        self.connections_opened = 0  # sessions opened so far (reuse shows as fewer sessions than sends)
+        self._secrets = secrets
+        self._tls_context = tls_context
+        self._local_hostname = local_hostname or address.rsplit("@", 1)[-1]
+        self._max_messages = max_messages_per_connection
+        self._max_idle = max_idle
+        self._slots = asyncio.Semaphore(max_connections)
+        self._idle: list[_Conn] = []
+        self._password: str | None = None
+        self._closed = False
+
+    async def send(self, envelope_from: str, recipient: str, message_bytes: bytes) -> SendOutcome:
+        """One delivery attempt of one message to one recipient."""
+        async with self._slots:
+            conn = self._idle.pop() if self._idle else None
+            try:
+                conn = await self._ready(conn)
+            except _SetupFailed as failed:
+                return self._scrub(failed.outcome)
+            try:
+                outcome = await self._transaction(conn.smtp, envelope_from, recipient, message_bytes)
+            except BaseException:
+                conn.smtp.close()  # cancelled mid-session: the session state is unknown
+                raise
+            conn.sent += 1
+            conn.last_used = time.monotonic()
+            if self._closed or not conn.smtp.is_connected or outcome.kind == "ambiguous":
+                conn.smtp.close()
+            else:
+                self._idle.append(conn)
+            return self._scrub(outcome)
+
+    async def close(self) -> None:
+        """QUIT the idle sessions; sessions in use close when their send ends."""
+        self._closed = True
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            with contextlib.suppress(SMTPException, OSError):
+                await conn.smtp.quit(timeout=min(5.0, self.server.timeout))
+            conn.smtp.close()
+
+    async def _ready(self, conn: _Conn | None) -> _Conn:
+        """A healthy session: the idle one if RSET still works, else a fresh one."""
+        if conn is not None:
+            fresh = time.monotonic() - conn.last_used < self._max_idle and conn.sent < self._max_messages
+            if fresh and conn.smtp.is_connected:
+                try:
+                    await conn.smtp.rset()  # health check, and clears a half-done envelope
+                    return conn
+                except (SMTPException, OSError):
+                    pass  # the server closed it meanwhile: reconnect, nothing was sent
+            conn.smtp.close()
+        return await self._open()
+
+    async def _open(self) -> _Conn:
+        self._closed = False
+        password = None
+        env = self.server.password_env
+        if env:
+            password = self._secrets(env)
+            if not password:
+                raise _SetupFailed(local_outcome(
+                    "auth_failure", "password_missing",
+                    f"the environment variable {env} (password of {self.username}) is not set", "auth"))
+            self._password = password
+        s = self.server
+        smtp = aiosmtplib.SMTP(hostname=s.host, port=s.port, timeout=s.timeout, use_tls=s.tls == "implicit",
+                               start_tls=False, tls_context=self._tls_context, local_hostname=self._local_hostname)
+        stage: Stage = "connect"
+        try:
+            await smtp.connect()
+            self.connections_opened += 1
+            await smtp.ehlo()  # now, so a refused or stalled EHLO counts as a connect failure
+            if s.tls == "starttls":
+                stage = "tls"
+                if not smtp.supports_extension("starttls"):
+                    raise _SetupFailed(local_outcome(
+                        "config_error", "starttls_unsupported",
+                        f"{s.host}:{s.port} does not offer STARTTLS (set tls: implicit or none)", stage))
+                await smtp.starttls()
+                await smtp.ehlo()  # extensions must be learnt again over TLS (RFC 3207)
+            if password is not None:
+                stage = "auth"
+                if not smtp.supports_extension("auth"):
+                    raise _SetupFailed(local_outcome(
+                        "config_error", "auth_unsupported", f"{s.host}:{s.port} does not offer AUTH", stage))
+                await smtp.login(self.username, password)
+        except _SetupFailed:
+            smtp.close()
+            raise
+        except SMTPAuthenticationError as exc:
+            smtp.close()
+            raise _SetupFailed(classify_smtp_reply(exc.code, exc.message, stage="auth")) from None
+        except (SMTPException, OSError, ValueError) as exc:
+            smtp.close()
+            raise _SetupFailed(setup_failure(exc, stage)) from None
+        except BaseException:  # cancelled: do not leak the socket
+            smtp.close()
+            raise
+        return _Conn(smtp, last_used=time.monotonic())
+
+    async def _transaction(self, smtp: aiosmtplib.SMTP, envelope_from: str, recipient: str,
+                           message_bytes: bytes) -> SendOutcome:
+        normalized = crlf(message_bytes)
+        payload = wire_payload(normalized)
+        options: list[str] = []
+        if smtp.supports_extension("size"):
+            options.append(f"SIZE={len(normalized)}")
+        if smtp.supports_extension("8bitmime") and not payload.isascii():
+            options.append("BODY=8BITMIME")
+        encoding = "ascii"
+        if not (envelope_from + recipient).isascii():
+            if not smtp.supports_extension("smtputf8"):
+                return local_outcome("soft_bounce", "smtputf8_unsupported",
+                                     "the server cannot take a non-ASCII address (no SMTPUTF8)", "local")
+            options.append("SMTPUTF8")
+            encoding = "utf-8"
+        stage: Stage = "mail"
+        try:
+            await smtp.mail(envelope_from, options=options, encoding=encoding)
+            stage = "rcpt"
+            await smtp.rcpt(recipient, encoding=encoding)
+            stage = "data"
+            reply = await smtp.execute_command(b"DATA")
+            if reply.code != 354:
+                return classify_smtp_reply(reply.code, reply.message, stage="data")
+            stage = "message"
+            reply = await self._write_payload(smtp, payload)
+        except SMTPResponseException as exc:
+            if 200 <= exc.code < 600:
+                return classify_smtp_reply(exc.code, exc.message, stage=stage)
+            return self._lost(smtp, stage, exc)
+        except (SMTPException, OSError) as exc:  # disconnects and timeouts
+            return self._lost(smtp, stage, exc)
+        except ValueError as exc:  # aiosmtplib refuses an address with control characters before sending it
+            if stage == "rcpt":
+                return local_outcome("hard_bounce", "invalid_address", f"invalid recipient address: {exc}", "local")
+            return local_outcome("config_error", "invalid_sender", f"invalid envelope sender: {exc}", "local")
+        return classify_smtp_reply(reply.code, reply.message, stage="message")
+
+    async def _write_payload(self, smtp: aiosmtplib.SMTP, payload: bytes) -> SMTPResponse:
+        protocol = smtp.protocol
+        if protocol is None:
+            raise SMTPServerDisconnected("connection lost before the message was sent")
+        protocol.write(payload)
+        return await protocol.read_response(timeout=self.server.timeout)
+
+    @staticmethod
+    def _lost(smtp: aiosmtplib.SMTP, stage: Stage, exc: Exception) -> SendOutcome:
+        smtp.close()
+        text = str(exc) or type(exc).__name__
+        if stage == "message":
+            # The payload went out; the server may have queued it before the reply was lost.
+            return local_outcome("ambiguous", "no_reply_after_data", text, stage)
+        reason = "timeout" if isinstance(exc, (SMTPTimeoutError, TimeoutError)) else "disconnected"
+        return local_outcome("temporary", reason, text, stage)
+
+    def _scrub(self, outcome: SendOutcome) -> SendOutcome:
+        # Defence in depth: a server echoing the credentials must not leak them into logs.
+        pw = self._password
+        if pw and pw in outcome.text:
+            return replace(outcome, text=outcome.text.replace(pw, "[redacted]"))
+        return outcome
+
+
+class SmtpPool:
+    """One ``MailboxTransport`` per mailbox address, created on first use."""
+
+    def __init__(self, *, secrets: Secrets = os.environ.get, max_connections_per_mailbox: int = 1,
+                 tls_context: ssl.SSLContext | None = None, local_hostname: str | None = None,
+                 max_messages_per_connection: int = 100, max_idle: float = 120.0) -> None:
+        self._secrets = secrets
+        self._max_connections = max_connections_per_mailbox
+        self._tls_context = tls_context
+        self._local_hostname = local_hostname
+        self._max_messages = max_messages_per_connection
+        self._max_idle = max_idle
+        self._transports: dict[str, MailboxTransport] = {}
+
+    async def transport(self, domain: SendingDomain, mailbox: Mailbox) -> MailboxTransport:
+        server = domain.smtp_for(mailbox)
+        current = self._transports.get(mailbox.address)
+        if current is not None and current.server == server:
+            return current
+        if current is not None:  # the domain file changed: drop the sessions of the old settings
+            await current.close()
+        fresh = MailboxTransport(server, mailbox.address, secrets=self._secrets,
+                                 max_connections=self._max_connections, tls_context=self._tls_context,
+                                 local_hostname=self._local_hostname or domain.domain,
+                                 max_messages_per_connection=self._max_messages, max_idle=self._max_idle)
+        self._transports[mailbox.address] = fresh
+        return fresh
+
+    async def send(self, domain: SendingDomain, mailbox: Mailbox, envelope_from: str, recipient: str,
+                   message_bytes: bytes) -> SendOutcome:
+        transport = await self.transport(domain, mailbox)
+        return await transport.send(envelope_from, recipient, message_bytes)
+
+    async def close_all(self) -> None:
+        transports, self._transports = list(self._transports.values()), {}
+        for t in transports:
+            await t.close()

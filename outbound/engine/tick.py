@@ -1,0 +1,56 @@
+"""One send tick: recover expired leases, plan and claim due work, deliver it, report."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from outbound.engine.claim import Claim, claim_due
+from outbound.engine.context import EngineContext
+from outbound.engine.deliver import DeliveryResult, deliver
+from outbound.engine.retry import RetryPolicy
+from outbound.engine.smtp import SmtpPool
+from outbound.store import outcomes
+from outbound.store.enrollments import resume_paused
+
+
+@dataclass
+class TickReport:
+    now: datetime
+    claimed: list[Claim] = field(default_factory=list)
+    results: list[DeliveryResult] = field(default_factory=list)
+    planned: int = 0
+    waiting: dict[str, int] = field(default_factory=dict)
+    requeued: int = 0
+    unknown: int = 0
+    resumed: int = 0
+
+    @property
+    def counts(self) -> Counter[str]:
+        return Counter(r.status for r in self.results)
+
+
+def retry_policy(ctx: EngineContext) -> RetryPolicy:
+    s = ctx.settings.sending
+    return RetryPolicy(max_attempts=max(1, s.retry_limit), base_delay=s.retry_base.total_seconds())
+
+
+async def run_tick(ctx: EngineContext, pool: SmtpPool, now: datetime, *, dry_run: bool = False,
+                   limit: int | None = None) -> TickReport:
+    report = TickReport(now=now)
+    if not dry_run:
+        report.requeued, report.unknown = await asyncio.to_thread(outcomes.recover_expired, ctx.engine, now)
+        report.resumed = await asyncio.to_thread(resume_paused, ctx.engine, now)
+    claimed = await asyncio.to_thread(claim_due, ctx, now, limit=limit, commit=not dry_run)
+    report.claimed, report.planned, report.waiting = claimed.claims, claimed.planned, dict(claimed.waiting or {})
+    if dry_run or not claimed.claims:
+        return report
+    policy = retry_policy(ctx)
+    report.results = list(await asyncio.gather(*(deliver(ctx, pool, c, now, policy) for c in claimed.claims)))
+    return report
+
+
+def next_tick_delay(ctx: EngineContext) -> timedelta:
+    return ctx.settings.daemon.send_interval

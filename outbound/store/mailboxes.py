@@ -1,0 +1,126 @@
+"""Mailbox rows: the daily cap counter (moved at claim time), gaps, pauses and their reasons."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import Engine, func
+from sqlmodel import Session, col, select
+
+from outbound.engine.rotation import MailboxUsage
+from outbound.spec.workspace import Workspace
+from outbound.store.db import session_scope, utcnow
+from outbound.store.tables import MailboxState, Send, SendState
+
+# Sends that used a slot of the mailbox's hour (a refused RCPT counts: the provider saw it).
+_COUNTED = (SendState.claimed, SendState.sending, SendState.sent, SendState.unknown, SendState.bounced)
+
+
+def day_of(at: datetime) -> str:
+    return at.astimezone(UTC).date().isoformat()
+
+
+def sync(engine: Engine, workspace: Workspace) -> None:
+    """Creates a row for every mailbox of the workspace (rows of removed mailboxes are kept)."""
+    wanted = workspace.mailboxes()
+    with session_scope(engine) as session:
+        known = set(session.exec(select(MailboxState.address)))
+        for address, (domain, _) in wanted.items():
+            if address not in known:
+                session.add(MailboxState(address=address, domain=domain.domain))
+
+
+def lock(session: Session, addresses: list[str], workspace: Workspace, *, for_update: bool) -> dict[str, MailboxState]:
+    """The rows of these mailboxes, locked in address order (no deadlock between daemons)."""
+    query = select(MailboxState).where(col(MailboxState.address).in_(addresses)).order_by(col(MailboxState.address))
+    if for_update:
+        query = query.with_for_update()
+    rows = {r.address: r for r in session.exec(query)}
+    mailboxes = workspace.mailboxes()
+    for address in addresses:
+        if address not in rows:  # a mailbox added since the daemon started
+            row = MailboxState(address=address, domain=mailboxes[address][0].domain)
+            session.add(row)
+            rows[address] = row
+    session.flush()
+    return rows
+
+
+def usage(row: MailboxState, now: datetime, hourly: dict[str, int]) -> MailboxUsage:
+    today = day_of(now)
+    if row.last_send_day == today:
+        sent_today, sending_day = row.sent_on_last_day, max(0, row.send_days - 1)
+    else:
+        sent_today, sending_day = 0, row.send_days
+    return MailboxUsage(address=row.address, domain=row.domain, sent_today=sent_today, sending_day=sending_day,
+                        last_send_at=row.last_send_at, next_allowed_at=row.next_allowed_at,
+                        sent_last_hour_by_domain=hourly, paused=row.state == "paused",
+                        pause_reason=row.pause_reason or "")
+
+
+def count_claim(row: MailboxState, now: datetime, next_allowed_at: datetime | None) -> None:
+    """A claimed send takes one slot of today's cap (given back by ``release`` if nothing went out)."""
+    today = day_of(now)
+    if row.last_send_day != today:
+        row.send_days += 1
+        row.last_send_day = today
+        row.sent_on_last_day = 0
+    row.sent_on_last_day += 1
+    row.last_send_at = now
+    row.next_allowed_at = next_allowed_at
+
+
+def release(session: Session, address: str, claimed_at: datetime) -> None:
+    """Gives back the cap slot of a claim that sent nothing (same day only)."""
+    row = session.get(MailboxState, address)
+    if row is not None and row.last_send_day == day_of(claimed_at) and row.sent_on_last_day > 0:
+        row.sent_on_last_day -= 1
+
+
+def sent_last_hour_by_domain(session: Session, addresses: list[str], now: datetime) -> dict[str, dict[str, int]]:
+    if not addresses:
+        return {}
+    rows = session.exec(select(Send.mailbox, Send.to_domain, func.count()).where(
+        col(Send.mailbox).in_(addresses), col(Send.claimed_at) > now - timedelta(hours=1),
+        col(Send.state).in_(_COUNTED)).group_by(col(Send.mailbox), col(Send.to_domain)))
+    out: dict[str, dict[str, int]] = defaultdict(dict)
+    for mailbox, domain, n in rows:
+        out[mailbox][domain] = int(n)
+    return out
+
+
+def pause(session: Session, address: str, reason: str, now: datetime | None = None) -> bool:
+    """Pauses a mailbox with the reason shown by ``status``; False if it was paused already."""
+    row = session.get(MailboxState, address)
+    if row is None:
+        row = MailboxState(address=address, domain=address.rsplit("@", 1)[1])
+        session.add(row)
+    if row.state == "paused":
+        return False
+    row.state, row.pause_reason, row.paused_at = "paused", reason, now or utcnow()
+    return True
+
+
+def resume(engine: Engine, target: str) -> list[str]:
+    """Resumes ``ADDRESS`` or every mailbox of ``@DOMAIN``; returns the addresses resumed."""
+    target = target.strip().lower()
+    with session_scope(engine) as session:
+        query = select(MailboxState).where(col(MailboxState.state) == "paused")
+        if target.startswith("@"):
+            query = query.where(col(MailboxState.domain) == target[1:])
+        else:
+            query = query.where(col(MailboxState.address) == target)
+        rows = list(session.exec(query))
+        for row in rows:
+            row.state, row.pause_reason, row.paused_at = "active", None, None
+        return [r.address for r in rows]
+
+
+def all_states(engine: Engine) -> list[MailboxState]:
+    with session_scope(engine) as session:
+        return list(session.exec(select(MailboxState).order_by(col(MailboxState.address))))
+
+
+def sent_on(row: MailboxState, day: date) -> int:
+    return row.sent_on_last_day if row.last_send_day == day.isoformat() else 0

@@ -1,0 +1,76 @@
+"""Reading SMTP replies into outcomes: the hard/soft bounce table and the other kinds."""
+
+from __future__ import annotations
+
+import pytest
+
+from outbound.engine.smtp import crlf, wire_payload
+from outbound.engine.smtp_outcome import classify_smtp_reply, enhanced_status
+
+# (code, reply text, stage, kind, reason): real-world replies from the big providers and MTAs.
+TABLE = [
+    (550, "5.1.1 <a@x.test>: Recipient address rejected: User unknown in virtual mailbox table", "rcpt", "hard_bounce", "user_unknown"),
+    (550, "5.1.1 The email account that you tried to reach does not exist. Please try\n5.1.1 double-checking", "rcpt", "hard_bounce", "user_unknown"),
+    (550, "5.1.2 Host unknown (Name server: x.test: host not found)", "rcpt", "hard_bounce", "domain_unknown"),
+    (556, "5.1.10 Recipient address has null MX", "rcpt", "hard_bounce", "null_mx"),
+    (551, "5.1.6 Recipient address has moved; use bob@y.test", "rcpt", "hard_bounce", "mailbox_moved"),
+    (550, "5.4.1 Recipient address rejected: Access denied. AS(201806281)", "rcpt", "hard_bounce", "user_unknown"),
+    (550, "Requested action not taken: no such user here", "rcpt", "hard_bounce", "user_unknown"),
+    (550, "5.0.0 <a@x.test>... User unknown", "rcpt", "hard_bounce", "user_unknown"),
+    (550, "mailbox does not exist", "data", "hard_bounce", "user_unknown"),
+    (552, "5.2.2 <a@x.test>: Mailbox full", "rcpt", "soft_bounce", "mailbox_full"),
+    (550, "5.2.2 The email account that you tried to reach is over quota", "message", "soft_bounce", "mailbox_full"),
+    (550, "5.2.1 The email account that you tried to reach is disabled", "rcpt", "soft_bounce", "mailbox_disabled"),
+    (554, "5.7.1 <a@x.test>: Message rejected as spam", "message", "soft_bounce", "spam"),
+    (550, "5.7.1 Service unavailable, Client host [1.2.3.4] blocked using Spamhaus", "rcpt", "soft_bounce", "blocked"),
+    (550, "5.7.26 This mail is unauthenticated, which poses a security risk to the sender", "message", "soft_bounce", "sender_authentication"),
+    (550, "5.7.1 Relaying denied", "rcpt", "soft_bounce", "policy"),
+    (552, "5.3.4 Message size exceeds fixed maximum message size", "message", "soft_bounce", "message_too_large"),
+    (554, "5.4.4 Unable to route", "rcpt", "soft_bounce", "routing"),
+    (554, "Transaction failed", "message", "soft_bounce", "rejected"),
+    (554, "5.6.0 Message content not accepted", "message", "soft_bounce", "content"),
+    (451, "4.3.0 <a@x.test>: Temporary local problem", "rcpt", "temporary", "temporary_failure"),
+    (450, "4.2.0 <a@x.test>: Recipient address rejected: Greylisted, see http://postgrey", "rcpt", "temporary", "greylisted"),
+    (452, "4.2.2 <a@x.test>: Mailbox full, try again later", "rcpt", "temporary", "mailbox_full"),
+    (421, "4.7.0 Try again later, closing connection", "mail", "temporary", "service_unavailable"),
+    (421, "4.7.28 Our system has detected an unusual rate of unsolicited mail", "rcpt", "temporary", "rate_limited"),
+    (450, "4.7.0 Too many messages, slow down", "mail", "temporary", "rate_limited"),
+    (535, "5.7.8 Username and Password not accepted", "auth", "auth_failure", "auth_rejected"),
+    (530, "5.7.0 Authentication required", "mail", "auth_failure", "auth_required"),
+    (530, "5.7.0 Must issue a STARTTLS command first", "mail", "config_error", "tls_required"),
+    (553, "5.7.1 Sender address rejected: not owned by user", "mail", "config_error", "sender_refused"),
+    (554, "5.7.1 Your IP is blocked", "connect", "config_error", "server_refused_session"),
+    (250, "2.0.0 OK: queued as 4Xy", "message", "delivered", "accepted"),
+]
+
+
+@pytest.mark.parametrize(("code", "text", "stage", "kind", "reason"), TABLE)
+def test_reply_table(code: int, text: str, stage: str, kind: str, reason: str) -> None:
+    out = classify_smtp_reply(code, text, stage=stage)  # type: ignore[arg-type]
+    assert (out.kind, out.reason) == (kind, reason)
+    assert out.code == code and out.text == text and out.stage == stage
+
+
+def test_status_and_text_are_kept_for_a_bounce() -> None:
+    out = classify_smtp_reply(550, "5.1.1 <a@x.test>: User unknown")
+    assert out.status == "5.1.1"
+    assert "550 5.1.1" in out.describe() and "hard_bounce (user_unknown)" in out.describe()
+    assert out.is_bounce and not out.may_have_been_delivered
+
+
+@pytest.mark.parametrize(("text", "status"), [
+    ("5.1.10 null MX", "5.1.10"), ("<a@x.test>: 4.2.2 full", "4.2.2"), ("no status here 1.2.3.4", None),
+    ("server 10.5.1.1 said", None), ("5.7.1\n5.7.1 more", "5.7.1"),
+])
+def test_enhanced_status(text: str, status: str | None) -> None:
+    assert enhanced_status(text) == status
+
+
+def test_ambiguous_and_delivered_may_have_been_delivered() -> None:
+    assert classify_smtp_reply(250, "ok", stage="message").may_have_been_delivered
+    assert not classify_smtp_reply(451, "later").may_have_been_delivered
+
+
+def test_wire_payload_normalises_and_dot_stuffs() -> None:
+    assert crlf(b"a\nb\rc") == b"a\r\nb\r\nc\r\n"
+    assert wire_payload(b"Subject: x\n\n.hidden\nend\n") == b"Subject: x\r\n\r\n..hidden\r\nend\r\n.\r\n"
