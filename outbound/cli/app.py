@@ -29,9 +29,17 @@ def _root(
 
 def _register_all() -> None:
     # Each module adds its own commands; the import order is the order of `outbound --help`.
-    from outbound.cli import audience_cmd, classify_cmd, db_cmd, domains_cmd, workspace_cmd
+    from outbound.cli import (
+        audience_cmd,
+        classify_cmd,
+        db_cmd,
+        domains_cmd,
+        engine_cmd,
+        prospects_cmd,
+        workspace_cmd,
+    )
 
-    for module in (workspace_cmd, db_cmd, audience_cmd, domains_cmd, classify_cmd):
+    for module in (workspace_cmd, engine_cmd, db_cmd, prospects_cmd, audience_cmd, domains_cmd, classify_cmd):
         module.register(app)
 
 

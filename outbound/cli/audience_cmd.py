@@ -10,6 +10,9 @@ from rich.table import Table
 
 from outbound.cli import runtime
 from outbound.cli.context import console, fail
+from outbound.prospects.errors import ImportFileError
+from outbound.prospects.results import RowError
+from outbound.prospects.suppress_file import read_suppression_file
 from outbound.store.enrollments import enroll as enroll_prospects
 from outbound.store.prospects import list_suppressions, prospect_ids, suppress, suppression_value, unsuppress
 
@@ -88,4 +91,19 @@ def _list(limit: int) -> None:
 
 
 def _import(path: Path, reason: str) -> None:
-    fail("suppress import is not available yet")
+    try:
+        entries = read_suppression_file(path)
+    except ImportFileError as exc:
+        fail(exc.reason)
+    values, errors = [], []
+    with entries:
+        for entry in entries:
+            if isinstance(entry, RowError):
+                errors.append(entry)
+            else:
+                values.append(entry.value)
+    added = suppress(runtime.open_engine(), values, reason)
+    console.print(f"{path}: suppressed {added:,} new ({len(values) - added:,} already there), skipped {len(errors):,}",
+                  highlight=False)
+    for err in errors[:20]:
+        console.print(f"  line {err.line}: {err.reason}", highlight=False, markup=False)

@@ -22,8 +22,12 @@ from outbound.inbox.reconcile import normalise_message_id
 
 def test_parse_fetch_reads_bytearray_literals_with_the_uid_before_or_after() -> None:
     lines: list[bytes | bytearray] = [
-        b"1 FETCH (UID 7 BODY[] {5}", bytearray(b"hello"), b")",
-        b"2 FETCH (BODY[] {3}", bytearray(b"abc"), b" UID 9)",
+        b"1 FETCH (UID 7 BODY[] {5}",
+        bytearray(b"hello"),
+        b")",
+        b"2 FETCH (BODY[] {3}",
+        bytearray(b"abc"),
+        b" UID 9)",
         b"3 FETCH (FLAGS (\\Seen) UID 10)",  # an unsolicited flag update: no body, skipped
         b"Fetch completed (0.001 + 0.000 secs).",
     ]
@@ -41,23 +45,34 @@ def test_parse_search_ignores_the_completion_line() -> None:
 
 
 def test_parse_examine() -> None:
-    state = parse_examine("INBOX", [b"FLAGS (\\Seen)", b"4 EXISTS", b"0 RECENT",
-                                    b"OK [UIDVALIDITY 1795347029] UIDs valid", b"OK [UIDNEXT 9] Predicted next UID",
-                                    b"[READ-ONLY] Examine completed."])
+    state = parse_examine(
+        "INBOX",
+        [
+            b"FLAGS (\\Seen)",
+            b"4 EXISTS",
+            b"0 RECENT",
+            b"OK [UIDVALIDITY 1795347029] UIDs valid",
+            b"OK [UIDNEXT 9] Predicted next UID",
+            b"[READ-ONLY] Examine completed.",
+        ],
+    )
     assert (state.uidvalidity, state.uidnext, state.exists) == (1795347029, 9, 4)
     with pytest.raises(ImapCommandError):
         parse_examine("INBOX", [b"4 EXISTS", b"Examine completed."])
 
 
-@pytest.mark.parametrize(("name", "wire"), [
-    ("INBOX", '"INBOX"'),
-    ("Sent Items", '"Sent Items"'),
-    ("[Gmail]/Sent Mail", '"[Gmail]/Sent Mail"'),
-    ("R&D", '"R&-D"'),
-    ("Entwürfe", '"Entw&APw-rfe"'),
-    ("日本語", '"&ZeVnLIqe-"'),
-    ('say "hi"', '"say \\"hi\\""'),
-])
+@pytest.mark.parametrize(
+    ("name", "wire"),
+    [
+        ("INBOX", '"INBOX"'),
+        ("Sent Items", '"Sent Items"'),
+        ("[Gmail]/Sent Mail", '"[Gmail]/Sent Mail"'),
+        ("R&D", '"R&-D"'),
+        ("Entwürfe", '"Entw&APw-rfe"'),
+        ("日本語", '"&ZeVnLIqe-"'),
+        ('say "hi"', '"say \\"hi\\""'),
+    ],
+)
 def test_encode_folder_is_quoted_modified_utf7(name: str, wire: str) -> None:
     assert encode_folder(name) == wire
 
@@ -67,14 +82,17 @@ def test_encode_folder_refuses_control_characters() -> None:
         encode_folder("INBOX\r\nA1 DELETE INBOX")
 
 
-@pytest.mark.parametrize(("given", "expected"), [
-    ("<a.b@example.test>", "<a.b@example.test>"),
-    (" a.b@example.test ", "<a.b@example.test>"),
-    ("no-at-sign", None),
-    ("<a@b>\r\nX: y", None),
-    ('<a"@b>', None),
-    ("", None),
-])
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("<a.b@example.test>", "<a.b@example.test>"),
+        (" a.b@example.test ", "<a.b@example.test>"),
+        ("no-at-sign", None),
+        ("<a@b>\r\nX: y", None),
+        ('<a"@b>', None),
+        ("", None),
+    ],
+)
 def test_normalise_message_id(given: str, expected: str | None) -> None:
     assert normalise_message_id(given) == expected
 
@@ -102,11 +120,14 @@ class _FakeImap:
         return aioimaplib.Response("OK", [self.search_result, b"Search completed."])
 
 
-@pytest.mark.parametrize(("answer", "expected"), [
-    (b"5", []),  # "UID 6:*" matched the highest UID, 5, which is not new
-    (b"6 7", [6, 7]),
-    (b"", []),
-])
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        (b"5", []),  # "UID 6:*" matched the highest UID, 5, which is not new
+        (b"6 7", [6, 7]),
+        (b"", []),
+    ],
+)
 async def test_uids_after_sends_noop_first_and_drops_the_star_match(answer: bytes, expected: list[int]) -> None:
     fake = _FakeImap(answer)
     client = ImapClient(fake, "test:143", 1.0, asyncio.Event())

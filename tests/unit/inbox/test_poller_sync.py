@@ -11,8 +11,9 @@ from outbound.inbox.poller import FetchedMessage, InMemoryWatermarkStore, Waterm
 class FakeFolderClient:
     """Duck-types the ImapClient calls sync_folder makes, over one folder held in memory."""
 
-    def __init__(self, uidvalidity: int, messages: dict[int, bytes], exists: bool = True,
-                 vanish: set[int] | None = None) -> None:
+    def __init__(
+        self, uidvalidity: int, messages: dict[int, bytes], exists: bool = True, vanish: set[int] | None = None
+    ) -> None:
         self.uidvalidity = uidvalidity
         self.messages = messages
         self.exists = exists
@@ -125,17 +126,24 @@ def test_mailboxes_with_imap_resolve_the_domain_default() -> None:
     from outbound.inbox.poller import mailboxes_with_imap
     from outbound.spec.domain import SendingDomain
 
-    domain = SendingDomain.model_validate({
-        "domain": "acme.test",
-        "smtp": {"host": "smtp.acme.test"},
-        "imap": {"host": "imap.acme.test", "password_env": "ACME_IMAP"},
-        "mailboxes": [{"address": "a@acme.test"},
-                      {"address": "b@acme.test", "imap": {"host": "other.test", "folders": ["INBOX"]}}],
-    })
-    bare = SendingDomain.model_validate({"domain": "bare.test", "smtp": {"host": "smtp.bare.test"},
-                                         "mailboxes": [{"address": "c@bare.test"}]})
+    domain = SendingDomain.model_validate(
+        {
+            "domain": "acme.test",
+            "smtp": {"host": "smtp.acme.test"},
+            "imap": {"host": "imap.acme.test", "password_env": "ACME_IMAP"},
+            "mailboxes": [
+                {"address": "a@acme.test"},
+                {"address": "b@acme.test", "imap": {"host": "other.test", "folders": ["INBOX"]}},
+            ],
+        }
+    )
+    bare = SendingDomain.model_validate(
+        {"domain": "bare.test", "smtp": {"host": "smtp.bare.test"}, "mailboxes": [{"address": "c@bare.test"}]}
+    )
     got = mailboxes_with_imap([domain, bare])
-    assert [(m.address, m.imap.host if m.imap else None) for m in got] == [("a@acme.test", "imap.acme.test"),
-                                                                          ("b@acme.test", "other.test")]
+    assert [(m.address, m.imap.host if m.imap else None) for m in got] == [
+        ("a@acme.test", "imap.acme.test"),
+        ("b@acme.test", "other.test"),
+    ]
     assert got[0].imap is not None and got[0].imap.folders == ["INBOX", "Junk"]
     assert domain.mailboxes[0].imap is None  # the spec objects are not modified

@@ -1,0 +1,237 @@
+"""Engine commands: demo, send --once, run, status, preview, mailboxes resume."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import random
+from datetime import UTC, datetime
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn
+from rich.table import Table
+
+from outbound.cli import runtime
+from outbound.cli.context import console, err_console, fail
+from outbound.engine.context import EngineContext, signing_secret
+from outbound.errors import OutboundError
+from outbound.spec.workspace import Workspace
+from outbound.store import mailboxes as mailbox_store
+from outbound.store.db import utcnow
+from outbound.store.prospects import get_prospect, to_data
+
+NOW_HELP = "pretend it is this time (ISO 8601, e.g. 2026-12-01T09:30:00Z) for simulations and tests"
+mailboxes_app = typer.Typer(help="Sending mailboxes.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("demo")(demo)
+    app.command("send")(send)
+    app.command("run")(run)
+    app.command("status")(status)
+    app.command("preview")(preview)
+    app.add_typer(mailboxes_app, name="mailboxes")
+
+
+def _now(text: str | None) -> datetime:
+    if text is None:
+        return utcnow()
+    try:
+        at = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        fail(f"--now {text!r} is not an ISO 8601 time such as 2026-12-01T09:30:00Z")
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def _context(ws: Workspace) -> EngineContext:
+    try:
+        secret = signing_secret(ws.config.settings.sending.signing_secret_env)
+    except OutboundError as exc:
+        fail(str(exc))
+    engine = runtime.open_engine(ws.config)
+    mailbox_store.sync(engine, ws)
+    return EngineContext(ws, engine, secret)
+
+
+def demo(
+    days: Annotated[int, typer.Option(help="simulated days")] = 10,
+    prospects: Annotated[int, typer.Option(help="generated prospects")] = 80,
+) -> None:
+    """Run the example sequences against a built-in local SMTP sink in simulated time (nothing leaves the machine)."""
+    from outbound.engine.demo import run_demo
+
+    ws = runtime.workspace()
+    console.print(f"[bold]outbound demo[/]: {len(ws.sequences)} sequences, {len(ws.domains)} domains, "
+                  f"{len(ws.mailboxes())} mailboxes, {prospects} generated prospects, {days} simulated days; "
+                  "SMTP goes to a local sink, the database is a temporary SQLite file.", highlight=False)
+    with Progress(TextColumn("simulating"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"), console=console,
+                  transient=True) as bar:
+        task = bar.add_task("sim", total=1.0)
+        result = asyncio.run(run_demo(ws, days=days, prospects=prospects,
+                                      progress=lambda f: bar.update(task, completed=f)))
+    first = Table("when (UTC)", "prospect's local time", "mailbox", "to", "subject", title="First sends")
+    for m in result.sent[:12]:
+        zone = result.zones.get(m.to) or "America/New_York"
+        first.add_row(m.at.strftime("%a %d %b %H:%M"), m.at.astimezone(ZoneInfo(zone)).strftime("%a %H:%M ") + zone,
+                      m.mailbox, m.to, m.subject[:40])
+    console.print(first)
+    per_day = result.per_mailbox_day()
+    days_seen = sorted({d for _, d in per_day})
+    daily = Table("mailbox", *[d[5:] for d in days_seen], "total", title="Sends per mailbox per day (UTC): warm-up ramps, caps hold")
+    for address in sorted({a for a, _ in per_day}):
+        counts = [per_day.get((address, d), 0) for d in days_seen]
+        daily.add_row(address, *[str(c) if c else "." for c in counts], str(sum(counts)))
+    console.print(daily)
+    st = result.status
+    if st is not None:
+        summary = Table("", "count", title="Summary")
+        summary.add_row("prospects", str(result.prospects))
+        summary.add_row("emails delivered to the sink", str(len(result.sent)))
+        for state, n in sorted(st.enrollments.items()):
+            summary.add_row(f"enrollments {state}", str(n))
+        for row in st.stuck:
+            summary.add_row(f"  {row.state}: {row.reason}", str(row.count))
+        console.print(summary)
+
+
+def send(
+    once: Annotated[bool, typer.Option("--once", help="run one tick and exit")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="show what would go out, send nothing")] = False,
+    now: Annotated[str | None, typer.Option(help=NOW_HELP)] = None,
+) -> None:
+    """Run one send tick: plan due steps, claim within caps, send, record."""
+    from outbound.engine.smtp import SmtpPool
+    from outbound.engine.tick import run_tick
+
+    if not once:
+        fail("use `outbound send --once` for one tick, or `outbound run` for the daemon")
+    ws = runtime.workspace()
+    ctx = _context(ws)
+    at = _now(now)
+
+    async def tick() -> None:
+        pool = SmtpPool()
+        try:
+            report = await run_tick(ctx, pool, at, dry_run=dry_run)
+        finally:
+            await pool.close_all()
+        table = Table("step", "from", "to", "result" if not dry_run else "would send",
+                      title=f"{'dry run' if dry_run else 'tick'} at {at:%Y-%m-%d %H:%M}Z")
+        results = {r.claim.send_id: r for r in report.results}
+        for c in report.claimed:
+            r = results.get(c.send_id)
+            outcome = "" if r is None else (r.status + (f": {r.detail}" if r.detail else ""))
+            table.add_row(f"{c.sequence_name} #{c.step_index + 1}", c.mailbox, c.prospect.email, outcome or "yes")
+        console.print(table)
+        console.print(f"claimed {len(report.claimed)}, planned for later {report.planned}, "
+                      f"requeued {report.requeued}, unconfirmed {report.unknown}", highlight=False)
+        for reason, n in sorted(report.waiting.items(), key=lambda kv: -kv[1]):
+            console.print(f"  waiting ({n}): {reason}", highlight=False, markup=False)
+
+    asyncio.run(tick())
+
+
+def run(
+    log_json: Annotated[bool, typer.Option("--log-json", help="structured JSON log lines")] = False,
+) -> None:
+    """Run the daemon: sends due steps on schedule until SIGTERM or Ctrl-C (in-flight sends finish)."""
+    from outbound.engine.daemon import Daemon
+
+    _configure_logging(log_json)
+    ws = runtime.workspace()
+    ctx = _context(ws)
+    asyncio.run(Daemon(ctx).run())
+
+
+def _configure_logging(as_json: bool) -> None:
+    handler = logging.StreamHandler()
+    if as_json:
+        class _Json(logging.Formatter):
+            def format(self, record: logging.LogRecord) -> str:
+                return json.dumps({"time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                                   "level": record.levelname.lower(), "logger": record.name,
+                                   "message": record.getMessage()})
+        handler.setFormatter(_Json())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger("outbound")
+    root.handlers[:] = [handler]
+    root.setLevel(os.environ.get("OUTBOUND_LOG_LEVEL", "INFO").upper())
+
+
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+    now: Annotated[str | None, typer.Option(help=NOW_HELP)] = None,
+) -> None:
+    """Per mailbox: sent today against today's cap, next send, pauses; queued steps; blocked enrollments and why."""
+    from outbound.engine.status import engine_status
+
+    ws = runtime.workspace()
+    engine = runtime.open_engine(ws.config)
+    st = engine_status(engine, ws, _now(now))
+    if as_json:
+        print(json.dumps(st.as_json(), indent=2))
+        return
+    boxes = Table("mailbox", "state", "sent today", "cap today", "warm-up day", "next send", "reason", title="Mailboxes")
+    for m in st.mailboxes:
+        boxes.add_row(m.address + ("" if m.in_workspace else " (not in domains/)"), m.state, str(m.sent_today),
+                      str(m.cap_today), str(m.warmup_day),
+                      m.next_send_at.strftime("%H:%M:%SZ") if m.next_send_at else "now", m.pause_reason or "")
+    console.print(boxes)
+    queue = Table("sequence", "step", "due now", "scheduled later", title="Queued steps")
+    for q in st.queue:
+        queue.add_row(q.sequence, q.step, str(q.due_now), str(q.scheduled))
+    console.print(queue)
+    if st.stuck:
+        stuck = Table("state", "count", "reason", title="Blocked and paused enrollments")
+        for s in st.stuck:
+            stuck.add_row(s.state, str(s.count), s.reason)
+        console.print(stuck)
+    console.print("enrollments: " + ", ".join(f"{k} {v}" for k, v in sorted(st.enrollments.items())) +
+                  "; sends: " + ", ".join(f"{k} {v}" for k, v in sorted(st.sends.items())), highlight=False)
+
+
+def preview(
+    sequence: Annotated[str, typer.Argument(help="sequence name")],
+    prospect: Annotated[str, typer.Option("--prospect", help="the prospect's email address")],
+    step: Annotated[str | None, typer.Option(help="only this step id")] = None,
+    now: Annotated[str | None, typer.Option(help=NOW_HELP)] = None,
+) -> None:
+    """Render each step as it would be sent to one prospect (headers and body)."""
+    from outbound.engine.preview import preview as render_preview
+
+    ws = runtime.workspace()
+    engine = runtime.open_engine(ws.config)
+    row = get_prospect(engine, prospect)
+    if row is None:
+        fail(f"no prospect {prospect}; import it first (`outbound prospects import FILE`)")
+    secret = os.environ.get(ws.config.settings.sending.signing_secret_env, "").encode() or b"preview-only-secret"
+    ctx = EngineContext(ws, engine, secret, rng=random.Random(0))
+    try:
+        steps = render_preview(ctx, sequence, to_data(row), _now(now), step_id=step)
+    except OutboundError as exc:
+        fail(str(exc))
+    failed = False
+    for s in steps:
+        console.rule(f"step {s.step_id}")
+        if s.error:
+            failed = True
+            err_console.print(f"[red]cannot send this step:[/] {s.error}", highlight=False)
+        else:
+            assert s.message is not None
+            console.print(s.message.decode("utf-8", "replace"), markup=False, highlight=False)
+    if failed:
+        raise typer.Exit(1)
+
+
+@mailboxes_app.command("resume")
+def mailboxes_resume(target: Annotated[str, typer.Argument(help="ADDRESS or @DOMAIN")]) -> None:
+    """Resume a paused mailbox, or every paused mailbox of a domain."""
+    resumed = mailbox_store.resume(runtime.open_engine(), target)
+    if not resumed:
+        fail(f"no paused mailbox matches {target}")
+    console.print("resumed: " + ", ".join(resumed), highlight=False)

@@ -1,0 +1,73 @@
+"""Prospect commands: import from CSV (with optional enrollment)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from outbound.cli import runtime
+from outbound.cli.context import console, err_console, fail
+from outbound.errors import NotFoundError
+from outbound.prospects.csv_import import write_error_report
+from outbound.prospects.errors import ImportFileError
+from outbound.store.enrollments import enroll
+from outbound.store.importer import import_prospects
+from outbound.store.prospects import prospect_ids
+
+prospects_app = typer.Typer(help="The people you write to.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(prospects_app, name="prospects")
+
+
+@prospects_app.command("import")
+def import_cmd(
+    file: Annotated[Path, typer.Argument(help="CSV file (comma, semicolon or tab; UTF-8, UTF-16 or Latin-1)")],
+    source: Annotated[str | None, typer.Option(help="lead source recorded on each prospect (for reports)")] = None,
+    enroll_in: Annotated[str | None, typer.Option("--enroll", help="enroll every imported prospect in this sequence")] = None,
+    errors_file: Annotated[Path | None, typer.Option("--errors", help="where to write skipped rows (default: FILE.errors.csv)")] = None,
+) -> None:
+    """Import prospects: maps common columns, keeps the others as custom fields, skips bad rows with reasons."""
+    ws = runtime.workspace() if enroll_in else None
+    sequence = None
+    if ws is not None and enroll_in is not None:
+        try:
+            sequence = ws.sequence(enroll_in).sequence
+        except NotFoundError as exc:
+            fail(str(exc))
+    engine = runtime.open_engine(ws.config if ws else None)
+    total = _count_lines(file)
+    try:
+        with Progress(TextColumn("importing"), BarColumn(), TextColumn("{task.completed:,} rows"), TimeElapsedColumn(),
+                      console=err_console, transient=True) as bar:
+            task = bar.add_task("import", total=total)
+            report = import_prospects(engine, file, source=source, progress=lambda n: bar.update(task, completed=n))
+    except ImportFileError as exc:
+        fail(f"{file}: {exc.reason}")
+    skipped = len(report.errors)
+    console.print(f"{file}: {report.rows:,} rows; imported {report.inserted:,} new, updated {report.updated:,}, "
+                  f"unchanged {report.unchanged:,}, skipped {skipped:,}"
+                  + (f" ({report.warnings:,} with warnings)" if report.warnings else ""), highlight=False)
+    if skipped:
+        target = errors_file or file.with_name(file.name + ".errors.csv")
+        write_error_report(report.errors, target)
+        for err in report.errors[:10]:
+            console.print(f"  line {err.line}: {err.reason}", highlight=False, markup=False)
+        more = f" ({skipped - 10:,} more)" if skipped > 10 else ""
+        console.print(f"  every skipped row, with its line and reason{more}: {target}", highlight=False)
+    if sequence is not None:
+        result = enroll(engine, sequence, prospect_ids(engine, emails=report.emails))
+        console.print(f"{sequence.name}: enrolled {result.enrolled:,}, blocked {result.blocked:,} (missing fields), "
+                      f"already enrolled {result.already:,}, suppressed {len(result.skipped):,}", highlight=False)
+
+
+def _count_lines(path: Path) -> int | None:
+    try:
+        with path.open("rb") as fh:
+            return max(0, sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b"")) - 1)
+    except OSError:
+        return None

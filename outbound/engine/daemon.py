@@ -1,0 +1,85 @@
+"""The daemon: APScheduler 3.11's AsyncIOScheduler runs the send tick (and the poll and health slots).
+
+Scheduling stays in this one module. Shutdown is graceful by hand because APScheduler's
+``shutdown(wait=True)`` cancels running coroutine jobs: we pause the scheduler, wait for our own
+in-flight jobs (SMTP transactions finish and record), then shut it down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from outbound.engine.context import EngineContext
+from outbound.engine.smtp import SmtpPool
+from outbound.engine.tick import run_tick
+from outbound.store import mailboxes as mailbox_store
+from outbound.store.db import utcnow
+
+log = logging.getLogger("outbound.daemon")
+Job = Callable[[], Awaitable[None]]
+
+
+class Daemon:
+    def __init__(self, ctx: EngineContext, *, clock: Callable[[], datetime] = utcnow,
+                 extra_jobs: dict[str, tuple[Job, timedelta]] | None = None) -> None:
+        self.ctx = ctx
+        self.clock = clock
+        self.pool = SmtpPool()
+        self.stop = asyncio.Event()
+        self.inflight: set[asyncio.Task[object]] = set()
+        self.extra_jobs = extra_jobs or {}
+        self.ticks = 0
+
+    async def _tracked(self, name: str, job: Job) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self.inflight.add(task)
+        try:
+            await job()
+        except Exception:  # a failing tick is logged and retried next interval, never fatal
+            log.exception("%s job failed", name)
+        finally:
+            self.inflight.discard(task)
+
+    async def send_tick(self) -> None:
+        report = await run_tick(self.ctx, self.pool, self.clock())
+        self.ticks += 1
+        if report.results or report.unknown or report.requeued:
+            log.info("tick: %s; planned %d; requeued %d; unknown %d", dict(report.counts), report.planned,
+                     report.requeued, report.unknown)
+
+    async def run(self) -> None:
+        mailbox_store.sync(self.ctx.engine, self.ctx.workspace)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stop.set)
+        scheduler = AsyncIOScheduler(timezone=UTC)
+        jobs: dict[str, tuple[Job, timedelta]] = {
+            "send": (self.send_tick, self.ctx.settings.daemon.send_interval), **self.extra_jobs}
+        for name, (job, every) in jobs.items():
+            scheduler.add_job(self._tracked, "interval", args=[name, job], id=name, seconds=every.total_seconds(),
+                              max_instances=1, coalesce=True, next_run_time=datetime.now(UTC))
+        scheduler.start()
+        log.info("outbound daemon %s started: %d sequence(s), %d mailbox(es)", self.ctx.worker,
+                 len(self.ctx.workspace.sequences), len(self.ctx.workspace.mailboxes()))
+        try:
+            await self.stop.wait()
+        finally:
+            log.info("stopping: waiting for %d running job(s)", len(self.inflight))
+            scheduler.pause()
+            if self.inflight:
+                grace = self.ctx.settings.daemon.shutdown_grace.total_seconds()
+                _done, pending = await asyncio.wait(set(self.inflight), timeout=grace)
+                for task in pending:  # leases of what was cut short expire and are recovered
+                    task.cancel()
+            scheduler.shutdown(wait=False)
+            await self.pool.close_all()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)
+            log.info("stopped")

@@ -1,0 +1,163 @@
+"""Bounce analysis: RFC 3464 DSNs first, prose bounces after, each recipient with its status and reason."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from email.message import Message
+
+from outbound.inbox import bounce_text, mime
+from outbound.inbox.addresses import header_addresses, is_system
+from outbound.inbox.dsn import STATUS_RE, RecipientStatus, parse_fields, read_dsn
+from outbound.inbox.reasons import is_hard, reason_for, refine_for_phase
+
+_SMTP_CODE = re.compile(r"(?<![\d.\-:])([245])\d\d(?=[\s\-])")
+_FAILED_ACTIONS = frozenset({"failed", "failure", "fail", ""})
+_REPORT_ACTIONS = frozenset({"delivered", "relayed", "expanded", "delayed"})
+
+
+@dataclass(frozen=True)
+class RecipientVerdict:
+    """One failed (or reported) recipient."""
+
+    address: str
+    status: str | None
+    reason: str
+    hard: bool
+
+
+@dataclass(frozen=True)
+class BounceReport:
+    """What a delivery report says: a failure (hard or soft) or a success/delay notice."""
+
+    kind: str  # hard_bounce, soft_bounce or delivery_report
+    recipients: tuple[RecipientVerdict, ...]
+    why: str
+
+
+def analyse(msg: Message) -> BounceReport | None:
+    """The bounce report in msg, or None when msg is not a delivery report at all."""
+    records = read_dsn(msg)
+    text = bounce_text.report_text(msg)
+    if records:
+        return _from_dsn(records, text, msg)
+    formal = bounce_text.is_dsn_without_records(msg)
+    if not formal and not bounce_text.looks_like_bounce(msg, text):
+        return None
+    addresses = bounce_text.failed_recipients(msg, text)
+    if not addresses and formal:
+        addresses = _returned_recipients(msg)  # Postfix's "Delivery report unavailable"
+    if not addresses:
+        # A bounce naming nobody (some forwarders strip it): still a bounce, with no recipient.
+        return BounceReport(kind="soft_bounce", recipients=(), why="bounce wording without a recipient")
+    field_records = {r.address: r for r in parse_fields(text)}
+    verdicts = [_verdict_from_text(address, text, field_records.get(address)) for address in addresses]
+    if bounce_text.is_delay(text):
+        delayed = tuple(RecipientVerdict(v.address, v.status, "delayed", False) for v in verdicts)
+        return BounceReport(kind="delivery_report", recipients=delayed, why="delay warning in prose")
+    return _report(verdicts, "prose bounce")
+
+
+def _returned_recipients(msg: Message) -> list[str]:
+    """Last resort: the To of the returned message, when the report names nobody."""
+    for part in mime.walk(msg):
+        if part is msg or mime.content_type(part) not in (
+            "message/rfc822",
+            "text/rfc822-headers",
+            "message/rfc822-headers",
+        ):
+            continue
+        if mime.content_type(part) == "message/rfc822":
+            payload = part.get_payload()
+            inner = payload[0] if isinstance(payload, list) and payload and isinstance(payload[0], Message) else None
+            values = mime.headers(inner, "To") if inner is not None else []
+        else:
+            values = [m.group(1) for m in re.finditer(r"^To:\s*(.+)$", mime.part_text(part), re.M | re.I)]
+        found = [a for a in header_addresses(values) if not is_system(a)]
+        if len(found) == 1:
+            return found
+    return []
+
+
+def _from_dsn(records: list[RecipientStatus], text: str, msg: Message) -> BounceReport:
+    failed = [r for r in records if r.action in _FAILED_ACTIONS and not (r.action == "" and r.status.startswith("2"))]
+    failed = [r for r in failed if r.action or r.status[:1] in ("4", "5", "")]
+    if not failed:
+        others = tuple(
+            RecipientVerdict(r.address, r.status or None, "delayed" if r.action == "delayed" else "delivered", False)
+            for r in records
+        )
+        return BounceReport(kind="delivery_report", recipients=others, why="DSN without a failed recipient")
+    verdicts = []
+    for rec in failed:
+        status = rec.status or _status_in(rec.diagnostic) or _status_near(rec.address, text)
+        diagnostic = rec.diagnostic or _segment(rec.address, text)
+        reason = reason_for(status, diagnostic)
+        if reason == "undefined":
+            reason = reason_for(status, _segment(rec.address, text) + "\n" + _head(rec.address, text))
+        reason = refine_for_phase(reason, status, text + "\n" + diagnostic)
+        verdicts.append(RecipientVerdict(rec.address, status, reason, is_hard(reason, status, diagnostic)))
+    real = [v for v in verdicts if not is_system(v.address)] or verdicts
+    return _report(real, "RFC 3464 DSN")
+
+
+def _report(verdicts: list[RecipientVerdict], source: str) -> BounceReport:
+    hard = any(v.hard for v in verdicts)
+    kind = "hard_bounce" if hard else "soft_bounce"
+    first = next((v for v in verdicts if v.hard), verdicts[0]) if hard else verdicts[0]
+    return BounceReport(kind=kind, recipients=tuple(verdicts), why=f"{source}: {first.reason}")
+
+
+def _verdict_from_text(address: str, text: str, record: RecipientStatus | None) -> RecipientVerdict:
+    segment = _segment(address, text)
+    if record and record.diagnostic:
+        segment = record.diagnostic + "\n" + segment
+    status = (record.status if record else "") or _status_in(segment) or _status_in(text)
+    reason = reason_for(status, segment)
+    if reason == "undefined":
+        reason = reason_for(status, segment + "\n" + _head(address, text))
+    if reason == "undefined":
+        reason = reason_for(status, text)
+    reason = refine_for_phase(reason, status, text)
+    return RecipientVerdict(address, status, reason, is_hard(reason, status, segment))
+
+
+def _status_in(text: str) -> str | None:
+    match = STATUS_RE.search(text)
+    if match:
+        return ".".join(match.groups())
+    code = _SMTP_CODE.search(text)
+    if code and code.group(1) in ("4", "5"):
+        return f"{code.group(1)}.0.0"
+    return None
+
+
+def _status_near(address: str, text: str) -> str | None:
+    return _status_in(_segment(address, text))
+
+
+def _segment(address: str, text: str) -> str:
+    """The lines about one recipient: from its first mention up to the next blank-line-separated address block."""
+    lower = text.lower()
+    start = lower.find(address)
+    if start < 0:
+        return text
+    line_start = lower.rfind("\n", 0, start) + 1
+    tail = text[line_start:]
+    lines = tail.split("\n")
+    out: list[str] = [lines[0]]
+    for line in lines[1:12]:
+        other = re.match(r"^\s*<?([^\s@<>]+@[^\s@<>:]+)>?(:|\s|$)", line)
+        if other and other.group(1).lower() != address:
+            break  # the next recipient's block
+        out.append(line)
+    return "\n".join(out)
+
+
+def _head(address: str, text: str) -> str:
+    """Wording before the address ("... to the following recipients:") also carries a reason."""
+    start = text.lower().find(address)
+    if start < 0:
+        return ""
+    line_start = text.rfind("\n", 0, start) + 1
+    return text[max(0, line_start - 400) : line_start]

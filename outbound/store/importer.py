@@ -1,0 +1,63 @@
+"""Prospect import: stream the CSV parser's rows into the database in batches."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from outbound.prospects.csv_import import read_prospects
+from outbound.prospects.results import ParsedRow, RowError
+from outbound.prospects.values import ProspectData
+from outbound.store.prospects import UpsertCounts, upsert_prospects
+
+BATCH = 2000
+
+
+@dataclass
+class ImportReport:
+    rows: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    warnings: int = 0
+    emails: list[str] = field(default_factory=list)  # every imported address, for --enroll
+    columns: list[str] = field(default_factory=list)
+
+    def add(self, counts: UpsertCounts) -> None:
+        self.inserted += counts.inserted
+        self.updated += counts.updated
+        self.unchanged += counts.unchanged
+
+
+def import_prospects(engine: Engine, path: Path, *, source: str | None = None,
+                     progress: Callable[[int], None] | None = None) -> ImportReport:
+    """Imports every good row; bad rows are collected with their line and reason, never fatal.
+
+    Raises ImportFileError for a file-level problem (unreadable, no header, no email column).
+    """
+    report = ImportReport()
+    batch: list[ProspectData] = []
+    rows = read_prospects(path, source=source)
+    report.columns = rows.info.mapping.describe()
+    with rows:
+        for result in rows:
+            report.rows += 1
+            if isinstance(result, RowError):
+                report.errors.append(result)
+            elif isinstance(result, ParsedRow):
+                report.warnings += bool(result.warnings)
+                batch.append(result.prospect)
+                report.emails.append(result.prospect.email)
+                if len(batch) >= BATCH:
+                    report.add(upsert_prospects(engine, batch))
+                    batch = []
+            if progress is not None and report.rows % 1000 == 0:
+                progress(report.rows)
+    report.add(upsert_prospects(engine, batch))
+    if progress is not None:
+        progress(report.rows)
+    return report

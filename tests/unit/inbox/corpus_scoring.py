@@ -1,0 +1,63 @@
+"""Scoring of the classifier against the shared corpora; used by the corpus tests and the benchmark."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from outbound.inbox.classify import classify
+
+
+@dataclass
+class Score:
+    total: int = 0
+    right: int = 0
+    misses: list[str] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        return self.right / self.total if self.total else 0.0
+
+    def add(self, ok: bool, label: str) -> None:
+        self.total += 1
+        self.right += ok
+        if not ok:
+            self.misses.append(label)
+
+
+def labelled_bounces(corpora: Path, folder: str) -> Iterator[tuple[Path, dict[str, object]]]:
+    """(file, label row) for the rows that state an expectation, complaints excluded."""
+    for line in (corpora / folder / "labels.jsonl").read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        if folder == "bounces-flufl" and not row.get("in_expectation_table"):
+            continue
+        if row.get("kind") == "complaint":
+            continue
+        yield corpora / folder / str(row["file"]), row
+
+
+def recipient_score(corpora: Path, folder: str) -> Score:
+    score = Score()
+    for path, row in labelled_bounces(corpora, folder):
+        expected = {str(a).lower() for a in row["recipients"]}  # type: ignore[attr-defined]
+        got = set(classify(path.read_bytes()).recipients)
+        score.add(got == expected, path.name)
+    return score
+
+
+def hard_soft_score(corpora: Path) -> tuple[Score, Score]:
+    """(hard-versus-not-hard agreement, exact kind agreement) on rows labelled hard or soft.
+
+    Delay notices are delivery_report by our contract; sisimai labels them soft. The first
+    figure asks the question that matters (must the address be suppressed?), the second is strict.
+    """
+    hard_soft, exact = Score(), Score()
+    for path, row in labelled_bounces(corpora, "bounces"):
+        if row["kind"] not in ("hard_bounce", "soft_bounce"):
+            continue
+        kind = classify(path.read_bytes()).kind
+        hard_soft.add((kind == "hard_bounce") == (row["kind"] == "hard_bounce") and kind != "other", path.name)
+        exact.add(kind == row["kind"], path.name)
+    return hard_soft, exact
