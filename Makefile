@@ -15,7 +15,7 @@ venv: $(BIN)/.installed
 
 demo: venv
 	$(BIN)/outbound validate
-	$(BIN)/outbound schema sequence > /dev/null
+	$(BIN)/outbound demo
 
 test: venv
 	bash scripts/test-deps.sh

@@ -35,11 +35,15 @@ def _register_all() -> None:
         db_cmd,
         domains_cmd,
         engine_cmd,
+        inbox_cmd,
         prospects_cmd,
+        scoring_cmd,
+        serve_cmd,
         workspace_cmd,
     )
 
-    for module in (workspace_cmd, engine_cmd, db_cmd, prospects_cmd, audience_cmd, domains_cmd, classify_cmd):
+    for module in (workspace_cmd, engine_cmd, db_cmd, prospects_cmd, audience_cmd, domains_cmd, inbox_cmd,
+                   classify_cmd, scoring_cmd, serve_cmd):
         module.register(app)
 
 

@@ -21,12 +21,13 @@ from outbound.engine.rotation import PoolError, draw_next_allowed, pick_mailbox,
 from outbound.prospects.values import ProspectData
 from outbound.render.headers import make_message_id
 from outbound.render.message import ThreadInfo
+from outbound.store import event_types as ev
 from outbound.store import mailboxes as mailbox_store
 from outbound.store.db import session_scope
 from outbound.store.prospects import suppressed_among, to_data
 from outbound.store.tables import Enrollment, EnrollmentState, Event, Prospect, Send, SendState
 
-FACT_EVENTS = {"replied": "replied", "opened": "opened", "clicked": "clicked"}
+FACT_EVENTS = {ev.REPLIED: "replied", ev.OPENED: "opened", ev.CLICKED: "clicked"}
 
 
 @dataclass(frozen=True)
@@ -226,7 +227,7 @@ def _reserve(session: Session, ctx: EngineContext, d: _Due, mailbox: str, domain
 
 
 def _record_skip(session: Session, enr: Enrollment, prospect: Prospect, step_id: str, reason: str, now: datetime) -> None:
-    session.add(Event(type="step_skipped", at=now, prospect_id=prospect.id, enrollment_id=enr.id,
+    session.add(Event(type=ev.STEP_SKIPPED, at=now, prospect_id=prospect.id, enrollment_id=enr.id,
                       dedupe_key=f"skip:{enr.id}:{step_id}", data={"step": step_id, "reason": reason}))
 
 

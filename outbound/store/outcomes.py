@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 from outbound.engine.retry import GiveUp, RetryPolicy, retry_decision
 from outbound.engine.smtp_outcome import SendOutcome
 from outbound.spec.sequence import StopEvent
+from outbound.store import event_types as ev
 from outbound.store import mailboxes as mailbox_store
 from outbound.store.db import session_scope
 from outbound.store.prospects import suppress_in
@@ -60,7 +61,7 @@ def _delivered(session: Session, send: Send, enr: Enrollment, delivered: Deliver
         enr.next_due_at = None
         enr.reason = None
         enr.updated_at = now
-    session.add(Event(type="sent", at=now, prospect_id=send.prospect_id, enrollment_id=enr.id, send_id=send.id,
+    session.add(Event(type=ev.SENT, at=now, prospect_id=send.prospect_id, enrollment_id=enr.id, send_id=send.id,
                       mailbox=send.mailbox, dedupe_key=f"sent:{send.id}",
                       data={"sequence": send.sequence_name, "step": send.step_id, "variant": delivered.variant_id,
                             "message_id": send.message_id}))
@@ -84,12 +85,12 @@ def record_failure(engine: Engine, send_id: int, outcome: SendOutcome, now: date
             send.state = SendState.unknown
             _pause(enr, now, f"delivery unconfirmed ({outcome.reason}): message {send.message_id} may have been "
                              "accepted; it is never resent unless the Sent folder shows it was not")
-            session.add(event("send_unknown", "unknown", data))
+            session.add(event(ev.SEND_UNKNOWN, "unknown", data))
             return "unknown"
         if outcome.kind in ("hard_bounce", "soft_bounce"):
             send.state = SendState.bounced
             hard = outcome.kind == "hard_bounce"
-            session.add(event("bounced", "bounce", {**data, "hard": hard}))
+            session.add(event(ev.BOUNCED, "bounce", {**data, "hard": hard}))
             session.flush()
             if hard or _soft_bounces(session, send.to_address) >= soft_bounce_limit:
                 suppress_in(session, [send.to_address], f"{'hard' if hard else 'repeated soft'} bounce: "
@@ -101,7 +102,7 @@ def record_failure(engine: Engine, send_id: int, outcome: SendOutcome, now: date
         if outcome.kind in ("auth_failure", "config_error"):
             reason = f"{outcome.kind.replace('_', ' ')}: {outcome.reason}" + (f" ({outcome.code})" if outcome.code else "")
             if mailbox_store.pause(session, send.mailbox, reason, now):
-                session.add(Event(type="mailbox_paused", at=now, mailbox=send.mailbox, data={"reason": reason}))
+                session.add(Event(type=ev.MAILBOX_PAUSED, at=now, mailbox=send.mailbox, data={"reason": reason}))
             send.state, send.not_before = SendState.retry, now
             _reschedule(enr, now, now, f"moved off paused mailbox {send.mailbox}")
             return "mailbox paused"
@@ -109,7 +110,7 @@ def record_failure(engine: Engine, send_id: int, outcome: SendOutcome, now: date
         if isinstance(decision, GiveUp):
             send.state = SendState.failed
             enr.state, enr.reason, enr.next_due_at, enr.updated_at = EnrollmentState.blocked, decision.reason, None, now
-            session.add(event("send_failed", "failed", data))
+            session.add(event(ev.SEND_FAILED, "failed", data))
             return "failed"
         at = now + timedelta(seconds=decision.delay)
         send.state, send.not_before = SendState.retry, at
@@ -155,7 +156,7 @@ def recover_expired(engine: Engine, now: datetime) -> tuple[int, int]:
                 send.state, send.lease_owner, send.lease_until = SendState.unknown, None, None
                 _pause(enr, now, f"delivery unconfirmed: the daemon stopped during the SMTP transaction of "
                                  f"{send.message_id}; never resent unless the Sent folder shows it was not sent")
-                session.add(Event(type="send_unknown", at=now, prospect_id=send.prospect_id, enrollment_id=enr.id,
+                session.add(Event(type=ev.SEND_UNKNOWN, at=now, prospect_id=send.prospect_id, enrollment_id=enr.id,
                                   send_id=send.id, mailbox=send.mailbox, dedupe_key=f"unknown:{send.id}",
                                   data={"reason": "lease expired while sending"}))
                 unknown += 1
