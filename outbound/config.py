@@ -44,6 +44,7 @@ class DaemonSettings(_Section):
     send_interval: timedelta = timedelta(seconds=30)
     poll_interval: timedelta = timedelta(minutes=2)
     health_interval: timedelta = timedelta(hours=6)
+    health_checks: bool = True  # pause the mailboxes of a domain whose DNS health check fails
     lease: timedelta = timedelta(minutes=5)
     batch_size: Annotated[int, Field(gt=0)] = 50
     shutdown_grace: timedelta = timedelta(seconds=30)

@@ -140,11 +140,12 @@ def run(
 ) -> None:
     """Run the daemon: sends due steps on schedule until SIGTERM or Ctrl-C (in-flight sends finish)."""
     from outbound.engine.daemon import Daemon
+    from outbound.engine.jobs import daemon_jobs
 
     _configure_logging(log_json)
     ws = runtime.workspace()
     ctx = _context(ws)
-    asyncio.run(Daemon(ctx).run())
+    asyncio.run(Daemon(ctx, extra_jobs=daemon_jobs(ctx)).run())
 
 
 def _configure_logging(as_json: bool) -> None:

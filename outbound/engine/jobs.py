@@ -1,0 +1,38 @@
+"""The daemon's periodic jobs besides sending, wired in one place (the composition root)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from outbound.engine.context import EngineContext
+from outbound.engine.daemon import Job
+from outbound.store.db import utcnow
+from outbound.store.gates import pass_gate
+
+log = logging.getLogger("outbound.daemon")
+
+
+def health_job(ctx: EngineContext) -> tuple[Job, timedelta]:
+    """DNS health of every sending domain, once per ``health_interval`` across all daemons."""
+    every = ctx.settings.daemon.health_interval
+
+    async def run() -> None:
+        from outbound.health.dns import make_resolver
+        from outbound.health.job import health_job as check
+
+        now = utcnow()
+        if not pass_gate(ctx.engine, "health", now, every):
+            return
+        result = await check(ctx.workspace, ctx.engine, make_resolver(None), now)
+        log.info("domain health: %s", ", ".join(f"{r.domain} {r.verdict}" for r in result.reports))
+
+    # the scheduler wakes more often than the gate opens, so a daemon that died is replaced soon
+    return run, min(every, timedelta(minutes=10))
+
+
+def daemon_jobs(ctx: EngineContext) -> dict[str, tuple[Job, timedelta]]:
+    jobs: dict[str, tuple[Job, timedelta]] = {}
+    if ctx.settings.daemon.health_checks:
+        jobs["health"] = health_job(ctx)
+    return jobs
