@@ -31,8 +31,18 @@ def health_job(ctx: EngineContext) -> tuple[Job, timedelta]:
     return run, min(every, timedelta(minutes=10))
 
 
+def poll_job(ctx: EngineContext) -> tuple[Job, timedelta]:
+    """IMAP: each mailbox polled by one daemon at a time (a lease on its row), then reconciliation."""
+    from outbound.inbox.job import daemon_poll
+
+    async def run() -> None:
+        await daemon_poll(ctx)
+
+    return run, ctx.settings.daemon.poll_interval
+
+
 def daemon_jobs(ctx: EngineContext) -> dict[str, tuple[Job, timedelta]]:
-    jobs: dict[str, tuple[Job, timedelta]] = {}
+    jobs: dict[str, tuple[Job, timedelta]] = {"poll": poll_job(ctx)}
     if ctx.settings.daemon.health_checks:
         jobs["health"] = health_job(ctx)
     return jobs

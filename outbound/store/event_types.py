@@ -20,6 +20,9 @@ REPLIED = "replied"                # a human reply (data: text, positive: bool |
 AUTO_REPLIED = "auto_replied"      # out-of-office and other auto-replies (data: return_date)
 UNSUBSCRIBED = "unsubscribed"      # by reply, by link (RFC 8058 one-click) or by hand
 COMPLAINED = "complained"          # ARF feedback report (spam complaint)
+DELIVERY_REPORT = "delivery_report"  # a delay or success DSN: recorded, nothing else happens
+INBOUND_OTHER = "inbound_other"      # tied to a send but neither reply, bounce nor report (data: why)
+UNMATCHED_INBOUND = "unmatched_inbound"  # tied to no send of ours: kept so nothing is lost (no prospect)
 
 # Tracking (optional, off by default)
 OPENED = "opened"
@@ -32,4 +35,4 @@ WON = "won"
 LOST = "lost"
 
 ALL = frozenset({SENT, BOUNCED, SEND_FAILED, SEND_UNKNOWN, STEP_SKIPPED, MAILBOX_PAUSED, MAILBOX_RESUMED, REPLIED,
-                 AUTO_REPLIED, UNSUBSCRIBED, COMPLAINED, OPENED, CLICKED, QUALIFIED, MEETING_BOOKED, WON, LOST})
+                 AUTO_REPLIED, UNSUBSCRIBED, COMPLAINED, DELIVERY_REPORT, INBOUND_OTHER, UNMATCHED_INBOUND, OPENED, CLICKED, QUALIFIED, MEETING_BOOKED, WON, LOST})

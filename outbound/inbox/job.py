@@ -1,0 +1,212 @@
+"""The inbox job: fetch new mail from every mailbox, classify -> match -> apply, then settle
+``unknown`` sends against the Sent folders.
+
+``poll_job(ctx, once=True)`` is ``outbound poll --once``: one pass over every mailbox with IMAP.
+``once=False`` is the daemon's periodic slot: the same pass, but only over the mailboxes whose
+poll lease this worker wins, so several daemons share the mailboxes without polling one twice.
+Handling is idempotent anyway (events are keyed by Message-ID), so an overlap costs nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from outbound.engine.context import EngineContext
+from outbound.inbox.classify import classify
+from outbound.inbox.imap import ImapError
+from outbound.inbox.match import read_inbound
+from outbound.inbox.poller import FetchedMessage, PollerOptions, Secrets, mailboxes_with_imap, poll_once
+from outbound.inbox.reconcile import find_in_sent
+from outbound.store import outcomes
+from outbound.store.db import utcnow
+from outbound.store.inbound import Handled, Rules, RulesFor, handle_inbound
+from outbound.store.tables import Send
+from outbound.store.watermarks import DbWatermarkStore, acquire_poll_leases, release_poll_leases
+
+log = logging.getLogger("outbound.inbox")
+RECONCILE_GRACE = timedelta(minutes=2)
+"""An unknown send younger than this may still be on its way into the Sent folder."""
+
+
+@dataclass
+class MailboxSummary:
+    mailbox: str
+    status: str = "ok"  # ok | failed | skipped | leased
+    fetched: int = 0
+    matched: int = 0
+    unmatched: int = 0
+    own: int = 0
+    duplicates: int = 0
+    kinds: Counter[str] = field(default_factory=Counter)
+    failures: list[str] = field(default_factory=list)
+
+    def add(self, handled: Handled) -> None:
+        if handled.duplicate:
+            self.duplicates += 1
+            return
+        if handled.via == "own":
+            self.own += 1
+            return
+        self.kinds[handled.kind] += 1
+        if handled.matched:
+            self.matched += 1
+        else:
+            self.unmatched += 1
+
+
+@dataclass
+class ReconcileSummary:
+    checked: int = 0
+    sent: int = 0
+    requeued: int = 0
+    waiting: int = 0  # unknown, but younger than the grace period
+    failures: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PollSummary:
+    mailboxes: dict[str, MailboxSummary] = field(default_factory=dict)
+    reconcile: ReconcileSummary = field(default_factory=ReconcileSummary)
+    handled: list[tuple[str, Handled]] = field(default_factory=list)  # (mailbox, result), in order
+
+    @property
+    def fetched(self) -> int:
+        return sum(m.fetched for m in self.mailboxes.values())
+
+    @property
+    def failed(self) -> list[MailboxSummary]:
+        return [m for m in self.mailboxes.values() if m.status == "failed"]
+
+
+def rules_for(ctx: EngineContext) -> RulesFor:
+    """A sequence's stop rules plus the [inbox] settings; a sequence no longer in the workspace
+    gets the default stop rules."""
+    inbox = ctx.settings.inbox
+
+    def get(sequence_name: str) -> Rules:
+        loaded = ctx.workspace.sequences.get(sequence_name)
+        base = Rules(soft_bounce_limit=inbox.soft_bounce_limit, auto_reply_pause=inbox.auto_reply_pause)
+        if loaded is None:
+            return base
+        seq = loaded.sequence
+        return Rules(stop_on=frozenset(str(s) for s in seq.stop_on), stop_account_on_reply=seq.stop_account_on_reply,
+                     soft_bounce_limit=base.soft_bounce_limit, auto_reply_pause=base.auto_reply_pause)
+
+    return get
+
+
+def process_message(ctx: EngineContext, fetched: FetchedMessage, rules: RulesFor, now: datetime) -> Handled:
+    """classify -> match -> effects for one message (blocking: run it in a thread)."""
+    classification = classify(fetched.raw, mailbox=fetched.mailbox)
+    return handle_inbound(ctx.engine, read_inbound(fetched, classification), rules, now)
+
+
+async def poll_job(ctx: EngineContext, *, once: bool, secrets: Secrets = os.environ.get,
+                   options: PollerOptions | None = None, clock: Callable[[], datetime] = utcnow,
+                   grace: timedelta = RECONCILE_GRACE) -> PollSummary:
+    opts = options or PollerOptions()
+    summary = PollSummary()
+    with_imap = mailboxes_with_imap(ctx.workspace.domains.values())
+    for address in sorted(ctx.workspace.mailboxes()):
+        summary.mailboxes[address] = MailboxSummary(address)
+    for address in set(summary.mailboxes) - {mb.address for mb in with_imap}:
+        summary.mailboxes[address].status = "skipped"
+        summary.mailboxes[address].failures.append("no IMAP server configured")
+    leased: list[str] = []
+    if not once:
+        now = clock()
+        until = now + timedelta(seconds=opts.mailbox_timeout) + timedelta(minutes=1)
+        leased = await asyncio.to_thread(acquire_poll_leases, ctx.engine, [mb.address for mb in with_imap],
+                                         ctx.worker, now, until)
+        for mb in with_imap:
+            if mb.address not in leased:
+                summary.mailboxes[mb.address].status = "leased"
+                summary.mailboxes[mb.address].failures.append("polled by another daemon (lease held)")
+        with_imap = [mb for mb in with_imap if mb.address in leased]
+    rules = rules_for(ctx)
+
+    async def handler(msg: FetchedMessage) -> None:
+        handled = await asyncio.to_thread(process_message, ctx, msg, rules, clock())
+        summary.mailboxes[msg.mailbox].add(handled)
+        summary.handled.append((msg.mailbox, handled))
+
+    try:
+        report = await poll_once(with_imap, DbWatermarkStore(ctx.engine, clock), handler, secrets, opts)
+    finally:
+        if leased:
+            await asyncio.to_thread(release_poll_leases, ctx.engine, leased, ctx.worker)
+    for result in report.results:
+        box = summary.mailboxes[result.mailbox]
+        box.fetched = result.fetched
+        if result.status != "ok":
+            box.status = result.status
+        box.failures.extend(f"{f.folder}: {f.reason}" for f in result.folders if f.status != "ok")
+        if result.status == "failed" and not result.folders:
+            box.failures.append(result.reason)
+    summary.reconcile = await reconcile_unknown(ctx, clock(), grace=grace, secrets=secrets, options=opts)
+    return summary
+
+
+async def daemon_poll(ctx: EngineContext) -> None:
+    """The daemon's poll slot (``Daemon(extra_jobs={"poll": (partial(daemon_poll, ctx), poll_interval)})``):
+    one leased pass, logged in one line, plus a warning per failing mailbox."""
+    summary = await poll_job(ctx, once=False)
+    kinds: Counter[str] = Counter()
+    for box in summary.mailboxes.values():
+        kinds.update(box.kinds)
+        if box.status == "failed":
+            log.warning("poll %s failed: %s", box.mailbox, "; ".join(box.failures))
+    r = summary.reconcile
+    if summary.fetched or r.checked or r.failures:
+        log.info("poll: %d fetched %s; unknown sends: %d sent, %d requeued, %d waiting", summary.fetched,
+                 dict(kinds), r.sent, r.requeued, r.waiting)
+    for failure in r.failures:
+        log.warning("reconcile: %s", failure)
+
+
+async def reconcile_unknown(ctx: EngineContext, now: datetime, *, grace: timedelta = RECONCILE_GRACE,
+                            secrets: Secrets = os.environ.get, options: PollerOptions | None = None) -> ReconcileSummary:
+    """Settles ``unknown`` sends older than ``grace``: in the mailbox's Sent folder -> sent,
+    not there -> sent again later. A mailbox whose Sent folder cannot be searched keeps its sends
+    unknown (never resent on a guess)."""
+    summary = ReconcileSummary()
+    sends = await asyncio.to_thread(outcomes.unknown_sends, ctx.engine)
+    due = [s for s in sends if s.claimed_at <= now - grace]
+    summary.waiting = len(sends) - len(due)
+    groups: dict[str, list[Send]] = defaultdict(list)
+    for send in due:
+        groups[send.mailbox].append(send)
+
+    async def settle(address: str, group: list[Send]) -> None:
+        found = ctx.mailbox(address)
+        server = found[0].imap_for(found[1]) if found else None
+        if found is None or server is None:
+            what = "is no longer in domains/" if found is None else "has no IMAP server configured"
+            summary.failures.append(f"{address} {what}: {len(group)} unknown send(s) left for `outbound reconcile` "
+                                    "or a manual decision")
+            return
+        mailbox = found[1].model_copy(update={"imap": server})
+        try:
+            present = await find_in_sent(mailbox, [s.message_id for s in group if s.message_id], secrets=secrets,
+                                         options=options)
+        except ImapError as exc:
+            summary.failures.append(f"{address}: cannot search the Sent folder, {len(group)} send(s) stay unknown: {exc}")
+            return
+        for send in group:
+            assert send.id is not None
+            in_sent = send.message_id is not None and send.message_id in present
+            await asyncio.to_thread(outcomes.reconcile, ctx.engine, send.id, in_sent, now)
+            summary.checked += 1
+            if in_sent:
+                summary.sent += 1
+            else:
+                summary.requeued += 1
+
+    await asyncio.gather(*(settle(address, group) for address, group in sorted(groups.items())))
+    return summary
