@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from outbound.errors import ConfigError
+from outbound.scoring.settings import HealthSettings
 from outbound.spec.durations import parse_duration
 from outbound.spec.sequence import check_timezone
 
@@ -75,6 +76,7 @@ class Settings(_Section):
     daemon: DaemonSettings = DaemonSettings()
     sending: SendingSettings = SendingSettings()
     inbox: InboxSettings = InboxSettings()
+    health: HealthSettings = HealthSettings()
 
 
 class LoadedConfig(BaseModel):

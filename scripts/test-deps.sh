@@ -3,7 +3,7 @@
 # (Dovecot, Postfix, NSD, PostgreSQL). Skips what is present; needs root (or sudo) to install.
 set -euo pipefail
 need=()
-for p in dovecot-imapd postfix nsd postgresql; do
+for p in dovecot-imapd postfix nsd postgresql chromium; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
 done
 ((${#need[@]})) || exit 0

@@ -6,15 +6,19 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from outbound.cli import runtime
-from outbound.cli.context import console, fail
+from outbound.cli.context import console, err_console, fail
+from outbound.errors import NotFoundError
 from outbound.prospects.errors import ImportFileError
+from outbound.prospects.normalise import normalise_domain, normalise_email
 from outbound.prospects.results import RowError
 from outbound.prospects.suppress_file import read_suppression_file
 from outbound.store.enrollments import enroll as enroll_prospects
-from outbound.store.prospects import list_suppressions, prospect_ids, suppress, suppression_value, unsuppress
+from outbound.store.prospects import get_prospect, list_suppressions, prospect_ids, suppress, unsuppress
 
 
 def register(app: typer.Typer) -> None:
@@ -28,26 +32,30 @@ def enroll(
     email: Annotated[list[str] | None, typer.Option("--email", help="enroll this prospect (repeatable)")] = None,
 ) -> None:
     """Enroll prospects into a sequence (never a suppressed one)."""
-    if source is None and not email:
-        fail("say whom to enroll: --source NAME or --email ADDRESS")
+    if (source is None) == (not email):
+        fail("say whom to enroll: either --source NAME or --email ADDRESS (repeatable), not both")
     ws = runtime.workspace()
     try:
         loaded = ws.sequence(sequence)
-    except Exception as exc:  # NotFoundError
+    except NotFoundError as exc:
         fail(str(exc))
     engine = runtime.open_engine(ws.config)
     ids = prospect_ids(engine, source=source, emails=email or [])
     if email:
-        found = len(ids)
-        if found < len(set(e.lower() for e in email)):
-            console.print(f"[yellow]{len(set(email)) - found} address(es) are not prospects; import them first[/]")
+        unknown = [e for e in dict.fromkeys(e.strip().lower() for e in email) if get_prospect(engine, e) is None]
+        if len(unknown) == len(set(e.strip().lower() for e in email)):
+            fail(f"not prospects (import them first): {', '.join(unknown)}")
+        if unknown:
+            err_console.print(f"[yellow]not prospects (import them first):[/] {escape(', '.join(unknown))}", highlight=False)
+    elif not ids:
+        fail(f"no prospects with source {source!r} (it is set by `outbound prospects import FILE --source NAME`)")
     result = enroll_prospects(engine, loaded.sequence, ids)
-    console.print(f"{sequence}: enrolled {result.enrolled}, blocked {result.blocked} (missing fields), "
-                  f"already enrolled {result.already}, skipped {len(result.skipped)}", highlight=False)
+    console.print(f"{sequence}: enrolled {result.enrolled:,}, blocked {result.blocked:,} (missing fields), "
+                  f"already enrolled {result.already:,}, skipped {len(result.skipped):,}", highlight=False)
     for address, reason in result.skipped[:20]:
         console.print(f"  skipped {address}: {reason}", highlight=False, markup=False)
     if len(result.skipped) > 20:
-        console.print(f"  ... and {len(result.skipped) - 20} more", highlight=False)
+        console.print(f"  ... and {len(result.skipped) - 20:,} more", highlight=False)
 
 
 def suppress_cmd(
@@ -57,7 +65,9 @@ def suppress_cmd(
 ) -> None:
     """Never mail these: `suppress ADDRESS|@DOMAIN [--reason R]`, `suppress import FILE`, `suppress list`."""
     action, rest = args[0], args[1:]
-    if action == "list" and not rest:
+    if action == "list":
+        if rest:
+            fail("usage: outbound suppress list [--limit N]")
         _list(limit)
     elif action == "import":
         if len(rest) != 1:
@@ -68,25 +78,39 @@ def suppress_cmd(
             fail("usage: outbound suppress remove ADDRESS|@DOMAIN")
         if not unsuppress(runtime.open_engine(), rest[0]):
             fail(f"{rest[0]} is not suppressed")
-        console.print(f"{rest[0]} may be mailed again", highlight=False)
+        console.print(f"{rest[0]} may be mailed again", highlight=False, markup=False)
     else:
         _add(args, reason)
 
 
 def _add(values: list[str], reason: str) -> None:
-    bad = [v for v in values if "@" not in v or suppression_value(v)[0].endswith("@") or " " in v.strip()]
+    checked = [_checked(v) for v in values]
+    bad = [f"{v} ({why})" for v, (ok, why) in zip(values, checked, strict=True) if ok is None]
     if bad:
-        fail(f"not an address or @domain: {', '.join(bad)}")
-    added = suppress(runtime.open_engine(), values, reason)
-    console.print(f"suppressed {added} new entr{'y' if added == 1 else 'ies'} ({len(values) - added} already there)",
+        fail(f"not an address or @domain: {'; '.join(bad)}")
+    wanted = [ok for ok, _ in checked if ok is not None]
+    added = suppress(runtime.open_engine(), wanted, reason)
+    console.print(f"suppressed {added} new entr{'y' if added == 1 else 'ies'} ({len(wanted) - added} already there)",
                   highlight=False)
+
+
+def _checked(value: str) -> tuple[str | None, str]:
+    """``'@Acme.COM'`` -> ``('@acme.com', '')``; an unusable value -> ``(None, reason)``."""
+    text = value.strip()
+    if text.startswith("@"):
+        dom = normalise_domain(text[1:])
+        return ("@" + dom.value, "") if dom.value else (None, dom.reason)
+    if "@" not in text:
+        return None, "write ADDRESS or @DOMAIN"
+    mail = normalise_email(text)
+    return (mail.value, "") if mail.value else (None, mail.reason)
 
 
 def _list(limit: int) -> None:
     rows = list_suppressions(runtime.open_engine(), limit)
     table = Table("value", "kind", "reason", "since")
-    for r in rows:
-        table.add_row(r.value, r.kind, r.reason, r.created_at.strftime("%Y-%m-%d %H:%M"))
+    for r in rows:  # Text cells: a reason such as "[spam]" is data, not markup
+        table.add_row(Text(r.value), Text(r.kind), Text(r.reason), r.created_at.strftime("%Y-%m-%d %H:%M"))
     console.print(table)
 
 
@@ -94,16 +118,23 @@ def _import(path: Path, reason: str) -> None:
     try:
         entries = read_suppression_file(path)
     except ImportFileError as exc:
-        fail(exc.reason)
-    values, errors = [], []
+        fail(f"{path}: {exc.reason}")
+    values: list[str] = []
+    errors: list[RowError] = []
+    warnings: list[str] = []
     with entries:
         for entry in entries:
             if isinstance(entry, RowError):
                 errors.append(entry)
             else:
-                values.append(entry.value)
+                values.append("@" + entry.value if entry.kind == "domain" else entry.value)
+                warnings.extend(f"line {entry.line}: {w}" for w in entry.warnings)
     added = suppress(runtime.open_engine(), values, reason)
     console.print(f"{path}: suppressed {added:,} new ({len(values) - added:,} already there), skipped {len(errors):,}",
-                  highlight=False)
+                  highlight=False, markup=False)
     for err in errors[:20]:
         console.print(f"  line {err.line}: {err.reason}", highlight=False, markup=False)
+    if len(errors) > 20:
+        console.print(f"  ... and {len(errors) - 20:,} more", highlight=False)
+    for warning in warnings[:20]:
+        err_console.print(f"  warning: {warning}", highlight=False, markup=False)

@@ -7,10 +7,13 @@ from pathlib import Path
 from typing import NoReturn
 
 from rich.console import Console
+from rich.markup import escape
 
 _config_path: Path | None = None
-console = Console()
-err_console = Console(stderr=True)
+# soft_wrap: never insert line breaks into output (headers, paths and `file:line` must stay whole when piped).
+# emoji=False: ':smile:' in a prospect's data or a template is printed as written, not replaced.
+console = Console(soft_wrap=True, emoji=False)
+err_console = Console(stderr=True, soft_wrap=True, emoji=False)
 
 
 def set_config_path(path: Path | None) -> None:
@@ -23,5 +26,6 @@ def config_path() -> Path | None:
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    # The message is plain text: "[daemon.lease]" in it must not be taken for rich markup.
+    err_console.print("[bold red]error:[/] " + escape(message), highlight=False)
     sys.exit(code)

@@ -19,4 +19,4 @@ def register(app: typer.Typer) -> None:
 def upgrade() -> None:
     """Apply migrations up to the newest schema (also done automatically on start)."""
     engine = open_engine()
-    console.print(f"{redact(str(engine.url))}: schema at revision {current_revision(engine)}", highlight=False)
+    console.print(f"{redact(str(engine.url))}: schema at revision {current_revision(engine)}", highlight=False, markup=False)

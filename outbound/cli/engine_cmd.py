@@ -12,6 +12,7 @@ from typing import Annotated
 from zoneinfo import ZoneInfo
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Table
 
@@ -221,7 +222,7 @@ def preview(
         console.rule(f"step {s.step_id}")
         if s.error:
             failed = True
-            err_console.print(f"[red]cannot send this step:[/] {s.error}", highlight=False)
+            err_console.print(f"[red]cannot send this step:[/] {escape(s.error)}", highlight=False)
         else:
             assert s.message is not None
             console.print(s.message.decode("utf-8", "replace"), markup=False, highlight=False)

@@ -11,7 +11,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from outbound.cli import runtime
 from outbound.cli.context import console, err_console, fail
 from outbound.errors import NotFoundError
-from outbound.prospects.csv_import import write_error_report
+from outbound.prospects.csv_import import inspect_prospect_file, write_error_report
 from outbound.prospects.errors import ImportFileError
 from outbound.store.enrollments import enroll
 from outbound.store.importer import import_prospects
@@ -32,6 +32,10 @@ def import_cmd(
     errors_file: Annotated[Path | None, typer.Option("--errors", help="where to write skipped rows (default: FILE.errors.csv)")] = None,
 ) -> None:
     """Import prospects: maps common columns, keeps the others as custom fields, skips bad rows with reasons."""
+    try:
+        inspect_prospect_file(file)  # a missing file or one without an email column is refused before the database is touched
+    except ImportFileError as exc:
+        fail(f"{file}: {exc.reason}")
     ws = runtime.workspace() if enroll_in else None
     sequence = None
     if ws is not None and enroll_in is not None:
@@ -51,18 +55,28 @@ def import_cmd(
     skipped = len(report.errors)
     console.print(f"{file}: {report.rows:,} rows; imported {report.inserted:,} new, updated {report.updated:,}, "
                   f"unchanged {report.unchanged:,}, skipped {skipped:,}"
-                  + (f" ({report.warnings:,} with warnings)" if report.warnings else ""), highlight=False)
+                  + (f" ({report.warnings:,} with warnings)" if report.warnings else ""), highlight=False, markup=False)
+    report_failed = None
     if skipped:
-        target = errors_file or file.with_name(file.name + ".errors.csv")
-        write_error_report(report.errors, target)
         for err in report.errors[:10]:
             console.print(f"  line {err.line}: {err.reason}", highlight=False, markup=False)
         more = f" ({skipped - 10:,} more)" if skipped > 10 else ""
-        console.print(f"  every skipped row, with its line and reason{more}: {target}", highlight=False)
+        target = errors_file or file.with_name(file.name + ".errors.csv")
+        try:
+            write_error_report(report.errors, target)
+            console.print(f"  every skipped row, with its line and reason{more}: {target}", highlight=False, markup=False)
+        except OSError as exc:
+            report_failed = f"cannot write the skipped rows to {target}: {exc.strerror or exc} (use --errors PATH)"
     if sequence is not None:
         result = enroll(engine, sequence, prospect_ids(engine, emails=report.emails))
         console.print(f"{sequence.name}: enrolled {result.enrolled:,}, blocked {result.blocked:,} (missing fields), "
                       f"already enrolled {result.already:,}, suppressed {len(result.skipped):,}", highlight=False)
+        for address, why in result.skipped[:20]:
+            console.print(f"  not enrolled {address}: {why}", highlight=False, markup=False)
+        if len(result.skipped) > 20:
+            console.print(f"  ... and {len(result.skipped) - 20:,} more", highlight=False)
+    if report_failed:
+        fail(report_failed)
 
 
 def _count_lines(path: Path) -> int | None:

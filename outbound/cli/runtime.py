@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+
 from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from outbound.cli.context import config_path, fail
-from outbound.config import LoadedConfig, load_config
+from outbound.config import DATABASE_ENV, LoadedConfig, load_config
 from outbound.errors import OutboundError
 from outbound.spec.workspace import Workspace, load_workspace
 from outbound.store.db import open_store
@@ -27,7 +31,18 @@ def workspace() -> Workspace:
 
 def open_engine(cfg: LoadedConfig | None = None) -> Engine:
     cfg = cfg or config()
+    url = cfg.database_url
     try:
-        return open_store(cfg.database_url)
+        make_url(url)  # a malformed URL (bad port...) raises ValueError deep inside SQLAlchemy otherwise
+    except (ArgumentError, ValueError) as exc:
+        fail(f"the database URL {_where(cfg)} is not valid: {exc}")
+    try:
+        return open_store(url)
     except OutboundError as exc:
         fail(str(exc))
+
+
+def _where(cfg: LoadedConfig) -> str:
+    if os.environ.get(DATABASE_ENV):
+        return f"in ${DATABASE_ENV}"
+    return f"in {cfg.path or 'the default config'} [database].url"

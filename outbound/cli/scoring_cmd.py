@@ -1,9 +1,164 @@
-"""Placeholder: the commands arrive with their issue."""
+"""Scoring commands: events add/import (outcomes in), score (one pass or rebuild), report."""
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.table import Table
+
+from outbound.cli import runtime
+from outbound.cli.context import console, err_console, fail
+from outbound.errors import OutboundError, Problem
+
+events_app = typer.Typer(help="Record outcomes (qualified, meeting_booked, won, lost, replied...).", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
-    """Adds this module's commands to the root app."""
+    app.add_typer(events_app, name="events")
+    events_app.command("add")(add)
+    events_app.command("import")(import_file)
+    app.command("score")(score)
+    app.command("report")(report)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _print_problems(problems: list[Problem]) -> None:
+    for p in problems:
+        err_console.print(str(p), highlight=False, markup=False, soft_wrap=True)
+
+
+def add(
+    email: Annotated[str, typer.Argument(help="the prospect's address")],
+    kind: Annotated[str, typer.Argument(metavar="TYPE", help="qualified, meeting_booked, won, lost, replied, unsubscribed...")],
+    at: Annotated[str | None, typer.Option("--at", help="when it happened (ISO 8601; default now)")] = None,
+    note: Annotated[str | None, typer.Option("--note", help="free text kept with the event")] = None,
+) -> None:
+    """Record one outcome for a prospect."""
+    from outbound.scoring.outcomes_in import make_row, record
+
+    try:
+        row = make_row({"email": email, "type": kind, "at": at, "note": note}, 0, _now())
+    except ValueError as exc:
+        fail(str(exc))
+    result = record(runtime.open_engine(), [row], origin="manual", path="events add")
+    if result.problems:
+        fail(result.problems[0].message)
+    console.print("recorded" if result.recorded else "already recorded (same prospect, type and time)", highlight=False)
+
+
+def import_file(
+    path: Annotated[Path, typer.Argument(help=".csv (email,type,at,note) or .jsonl file", exists=False)],
+) -> None:
+    """Record outcomes from a file; bad rows are reported with their line and skipped."""
+    from outbound.scoring.outcomes_in import parse_file, record
+
+    if not path.is_file():
+        fail(f"{path}: no such file")
+    rows, problems = parse_file(path, _now())
+    result = record(runtime.open_engine(), rows, origin="import", path=path)
+    problems += result.problems
+    _print_problems(sorted(problems, key=lambda p: p.line or 0))
+    console.print(f"recorded {result.recorded}, already known {result.duplicates}, skipped {len(problems)}",
+                  highlight=False)
+    if problems and not result.recorded and not result.duplicates:
+        raise typer.Exit(1)
+
+
+def score(
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="recompute every score from all events (fires no rules)")] = False,
+) -> None:
+    """Apply new events to the scores and run the rules once (the daemon does this on its own)."""
+    from outbound.scoring.apply import rebuild_scores
+    from outbound.scoring.job import run_scoring
+    from outbound.scoring.spec import load_scoring
+
+    ws = runtime.workspace()
+    try:
+        spec = load_scoring(ws.config.root, set(ws.sequences))
+    except OutboundError as exc:
+        fail(str(exc))
+    engine = runtime.open_engine(ws.config)
+    if rebuild:
+        r = rebuild_scores(engine, spec, _now())
+        console.print(f"rebuilt from {r.events} events: {r.changed_prospects} prospect(s) scored", highlight=False)
+        return
+    s = run_scoring(engine, spec, {n: x.sequence for n, x in ws.sequences.items()}, _now())
+    console.print(f"{s.events} new event(s); {s.changed_prospects} prospect(s) and {s.changed_accounts} account(s) "
+                  f"changed; {len(s.actions)} action(s); webhooks delivered {s.webhooks.delivered}, retrying "
+                  f"{s.webhooks.retrying}, failed {s.webhooks.failed}", highlight=False)
+    for d in s.actions:
+        console.print(f"  {d.kind} {d.subject_kind} {d.subject}: {d.reason}", highlight=False, markup=False)
+
+
+def report(
+    by: Annotated[str, typer.Option("--by", help="sequence, step, variant, source, domain or mailbox")] = "sequence",
+    since: Annotated[str | None, typer.Option("--since", help="only events from this date (ISO 8601)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+    html: Annotated[Path | None, typer.Option("--html", help="write a self-contained HTML page with charts")] = None,
+) -> None:
+    """Sent, delivered, bounce/reply/positive/unsubscribe rates, lead-source cost per qualified, A/B tests."""
+    from outbound.reports import queries
+    from outbound.reports.html import render_page
+    from outbound.scoring.outcomes_in import parse_time
+    from outbound.scoring.spec import load_scoring
+
+    if by not in queries.GROUPS:
+        fail(f"--by {by!r}: expected one of {', '.join(queries.GROUPS)}")
+    try:
+        start = parse_time(since, _now()) if since else None
+    except ValueError as exc:
+        fail(f"--since {exc}")
+    cfg = runtime.config()
+    try:
+        spec = load_scoring(cfg.root)
+    except OutboundError as exc:
+        fail(str(exc))
+    facts = queries.load_facts(runtime.open_engine(cfg), start)
+    groups = queries.grouped(facts, by)
+    sources = queries.sources(facts, {k: v.cost_per_lead for k, v in spec.sources.items()})
+    variants = queries.variants(facts)
+    if html is not None:
+        html.write_text(render_page(facts, by, groups, sources, variants, _now()), encoding="utf-8")
+        console.print(f"wrote {html}", highlight=False)
+        return
+    if as_json:
+        print(json.dumps({"by": by, "since": start.isoformat() if start else None,
+                          "groups": {k: m.as_json() for k, m in groups.items()},
+                          "sources": [{"source": s.source, "prospects": s.prospects, "contacted": s.contacted,
+                                       "qualified": s.qualified, "qualified_share": s.qualified_share,
+                                       "cost_per_lead": s.cost_per_lead, "cost_per_qualified": s.cost_per_qualified}
+                                      for s in sources],
+                          "variants": [{"step": v.step, "variant": v.variant, "baseline": v.baseline,
+                                        **v.metrics.as_json(),
+                                        "difference": v.test.difference if v.test else None,
+                                        "z": v.test.z if v.test else None,
+                                        "p_value": v.test.p_value if v.test else None} for v in variants]}, indent=2))
+        return
+    from outbound.reports.html import metrics_rows
+
+    table = Table(by, "sent", "delivered", "bounce %", "reply %", "positive %", "unsubscribe %", title=f"By {by}")
+    for row in metrics_rows(groups):
+        table.add_row(*row)
+    console.print(table)
+    src = Table("source", "prospects", "contacted", "qualified", "share", "cost / qualified", title="Lead sources")
+    for s in sources:
+        src.add_row(s.source, str(s.prospects), str(s.contacted), str(s.qualified),
+                    "-" if s.qualified_share is None else f"{s.qualified_share:.1%}",
+                    "-" if s.cost_per_qualified is None else f"{s.cost_per_qualified:.2f}")
+    console.print(src)
+    if variants:
+        ab = Table("step", "variant", "delivered", "reply %", "vs", "difference", "p-value", "confidence", title="A/B")
+        for v in variants:
+            rate = v.metrics.as_json()["reply_rate"]
+            ab.add_row(v.step, v.variant, str(v.metrics.delivered), "-" if rate is None else f"{rate:.1%}", v.baseline,
+                       "-" if v.test is None else f"{v.test.difference * 100:+.1f} pts",
+                       "-" if v.test is None else f"{v.test.p_value:.3f}",
+                       "-" if v.test is None else f"{v.test.confidence:.1%}")
+        console.print(ab)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from outbound.cli.context import config_path, console, err_console, fail
 from outbound.errors import ConfigError
@@ -25,22 +26,26 @@ def register(app: typer.Typer) -> None:
 
 def init(directory: Annotated[Path, typer.Argument(help="folder to create the workspace in")]) -> None:
     """Create a new workspace (config.toml, example sequences and domains, JSON schemas)."""
-    if directory.exists() and any(directory.iterdir()):
-        clashes = [p.name for p in TEMPLATE.iterdir() if (directory / p.name).exists()]
-        if clashes:
-            fail(f"{directory} already has {', '.join(sorted(clashes))}; nothing was changed")
-    directory.mkdir(parents=True, exist_ok=True)
-    for item in TEMPLATE.iterdir():
-        if item.name == "__pycache__":
-            continue
-        target = directory / item.name
-        if item.is_dir():
-            shutil.copytree(item, target)
-        else:
-            shutil.copy2(item, target)
-    write_schemas(directory / "schemas")
-    console.print(f"created workspace in {directory}: edit sequences/ and domains/, then run "
-                  f"[bold]outbound --config {directory / 'config.toml'} validate[/]", highlight=False)
+    if directory.exists() and not directory.is_dir():
+        fail(f"{directory} exists and is not a folder")
+    clashes = sorted(p.name for p in TEMPLATE.iterdir() if (directory / p.name).exists())
+    if clashes:
+        fail(f"{directory} already has {', '.join(clashes)}; nothing was changed")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        for item in TEMPLATE.iterdir():
+            if item.name == "__pycache__":
+                continue
+            target = directory / item.name
+            if item.is_dir():
+                shutil.copytree(item, target, ignore=shutil.ignore_patterns("__pycache__"))
+            else:
+                shutil.copy2(item, target)
+        write_schemas(directory / "schemas")
+    except OSError as exc:
+        fail(f"cannot create the workspace in {directory}: {exc.strerror or exc}")
+    console.print(f"created workspace in {escape(str(directory))}: edit sequences/ and domains/, then run "
+                  f"[bold]outbound --config {escape(str(directory / 'config.toml'))} validate[/]", highlight=False)
 
 
 def validate() -> None:
@@ -67,8 +72,12 @@ def schema(
 ) -> None:
     """Print the JSON Schema of one file kind, or write both next to the workspace."""
     if kind is None:
-        for path in write_schemas(out):
-            console.print(f"wrote {path}", highlight=False)
+        try:
+            written = write_schemas(out)
+        except OSError as exc:
+            fail(f"cannot write the schemas to {out}: {exc.strerror or exc}")
+        for path in written:
+            console.print(f"wrote {path}", highlight=False, markup=False)
         return
     if kind not in KINDS:
         fail(f"unknown kind {kind!r}; expected one of: {', '.join(KINDS)}")

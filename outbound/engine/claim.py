@@ -12,7 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, func
+from sqlalchemy import case, func, insert
 from sqlmodel import Session, col, select
 
 from outbound.engine.context import EngineContext
@@ -78,6 +78,10 @@ def _claim(ctx: EngineContext, session: Session, now: datetime, limit: int) -> C
     candidates: list[_Due] = []
     default_tz = ctx.settings.sending.default_timezone
     for enr, prospect in rows:
+        if len(candidates) >= 2 * limit:
+            # enough due work for this tick (twice the claims, for those that find no mailbox); the
+            # rest stays due and is planned by the next tick instead of being planned for nothing
+            break
         loaded = ctx.workspace.sequences.get(enr.sequence_name)
         if loaded is None:
             _set(enr, now, state=EnrollmentState.blocked, reason=f"sequence {enr.sequence_name!r} is not in the workspace")
@@ -123,10 +127,11 @@ def _facts(session: Session, prospect_ids: list[int]) -> dict[int, Facts]:
     if not prospect_ids:
         return {}
     seen: dict[int, set[str]] = defaultdict(set)
-    rows = session.exec(select(Event.prospect_id, Event.type).where(
-        col(Event.prospect_id).in_(prospect_ids), col(Event.type).in_(list(FACT_EVENTS))).distinct())
-    for pid, kind in rows:
-        if pid is not None:
+    rows = session.exec(select(Event.prospect_id, Event.type, Event.data).where(
+        col(Event.prospect_id).in_(prospect_ids), col(Event.type).in_(list(FACT_EVENTS))))
+    for pid, kind, data in rows:
+        # a machine fetch (Apple MPP proxy, link scanner) is not a person opening or clicking
+        if pid is not None and not (data or {}).get("machine"):
             seen[pid].add(kind)
     return {pid: Facts(replied="replied" in kinds, opened="opened" in kinds, clicked="clicked" in kinds)
             for pid, kinds in seen.items()}
@@ -155,6 +160,8 @@ def _assign(ctx: EngineContext, session: Session, due: list[_Due], now: datetime
             _set(d.enrollment, now, next_due_at=_next_day(now), reason=admission.reason)
             waiting[admission.reason] = waiting.get(admission.reason, 0) + 1
     lease_until = now + ctx.settings.daemon.lease
+    existing = _existing_sends(session, due)
+    reserved: list[_Reserved] = []
     for d in due:
         enr, prospect = d.enrollment, d.prospect
         if d.step_index == 0 and id(d) not in first_touch_room.get(enr.sequence_name, set()):
@@ -166,7 +173,7 @@ def _assign(ctx: EngineContext, session: Session, due: list[_Due], now: datetime
         if isinstance(pool, PoolError):
             _set(enr, now, state=EnrollmentState.blocked, reason=pool.reason)
             continue
-        if len(report.claims) >= limit:
+        if len(reserved) >= limit:
             break
         rdom = prospect.email.rsplit("@", 1)[1]
         pick = pick_mailbox(pool, usage, enr.mailbox, rdom, now)
@@ -176,8 +183,8 @@ def _assign(ctx: EngineContext, session: Session, due: list[_Due], now: datetime
             waiting[pick.reason] = waiting.get(pick.reason, 0) + 1
             continue
         mb = pick.mailbox
-        claim = _reserve(session, ctx, d, mb.address, pick.domain.domain, now, lease_until)
-        if claim is None:
+        held = _reserve(session, ctx, d, existing, mb.address, pick.domain.domain, now, lease_until)
+        if held is None:
             continue
         u = usage[mb.address]
         by_dom = dict(u.sent_last_hour_by_domain)
@@ -186,7 +193,9 @@ def _assign(ctx: EngineContext, session: Session, due: list[_Due], now: datetime
                                     next_allowed_at=draw_next_allowed(mb, now, ctx.rng), sent_last_hour_by_domain=by_dom)
         mailbox_store.count_claim(states[mb.address], now, usage[mb.address].next_allowed_at)
         _set(enr, now, next_due_at=lease_until, mailbox=mb.address, reason=None)
-        report.claims.append(claim)
+        reserved.append(held)
+    _insert_new(session, reserved)
+    report.claims.extend(_claim_of(r, lease_until) for r in reserved)
 
 
 def _hourly_limited(ctx: EngineContext, address: str) -> bool:
@@ -194,36 +203,78 @@ def _hourly_limited(ctx: EngineContext, address: str) -> bool:
     return found is not None and found[1].recipient_domain_hourly_limit is not None
 
 
-def _reserve(session: Session, ctx: EngineContext, d: _Due, mailbox: str, domain: str, now: datetime,
-             lease_until: datetime) -> Claim | None:
-    enr, prospect = d.enrollment, d.prospect
+@dataclass
+class _Reserved:
+    due: _Due
+    thread: ThreadInfo | None
+    mailbox: str
+    message_id: str
+    send_id: int | None = None              # known for a send claimed again; set by _insert_new otherwise
+    row: dict[str, object] | None = None    # a new send, inserted with the whole batch
+
+
+_SENDS = Send.__table__  # type: ignore[attr-defined]
+
+
+def _existing_sends(session: Session, due: list[_Due]) -> dict[tuple[int, str], Send]:
+    """The sends already made for these enrollments (a retry, or a step done meanwhile), in one query."""
+    ids = [d.enrollment_id for d in due]
+    if not ids:
+        return {}
+    rows = session.exec(select(Send).where(col(Send.enrollment_id).in_(ids)))
+    return {(s.enrollment_id, s.step_id): s for s in rows}
+
+
+def _reserve(session: Session, ctx: EngineContext, d: _Due, existing: dict[tuple[int, str], Send], mailbox: str,
+             domain: str, now: datetime, lease_until: datetime) -> _Reserved | None:
+    enr = d.enrollment
     seq = ctx.workspace.sequences[enr.sequence_name].sequence
     step = seq.steps[d.step_index]
-    send = session.exec(select(Send).where(col(Send.enrollment_id) == d.enrollment_id,
-                                           col(Send.step_id) == step.id)).first()
-    if send is not None and send.state not in (SendState.claimed, SendState.retry):
-        # already sent, unknown or bounced: never again; the enrollment catches up on the next tick
-        _set(enr, now, next_due_at=None, reason=f"step {step.id} already {send.state}")
-        if send.state == SendState.sent:
-            enr.next_step = d.step_index + 1
-        return None
-    if send is None:
-        send = Send(enrollment_id=d.enrollment_id, prospect_id=prospect.id or 0, sequence_name=seq.name,
-                    step_id=step.id, step_index=d.step_index, mailbox=mailbox, to_address=prospect.email,
-                    to_domain=prospect.email.rsplit("@", 1)[1], claimed_at=now)
-        session.add(send)
-    if send.message_id is None or not send.message_id.endswith(f"@{domain}>"):
-        send.message_id = make_message_id(domain)
-    send.mailbox, send.state, send.lease_owner, send.lease_until = mailbox, SendState.claimed, ctx.worker, lease_until
-    send.claimed_at = now
-    session.flush()
-    assert send.id is not None
     thread = None
     if step.thread and enr.last_message_id and enr.last_subject:
         refs = tuple((enr.thread_references or "").split())
         thread = ThreadInfo(subject=enr.last_subject, message_id=enr.last_message_id, references=refs)
-    return Claim(send.id, d.enrollment_id, to_data(prospect), seq.name, d.step_index, mailbox, send.message_id,
-                 thread, lease_until)
+    send = existing.get((d.enrollment_id, step.id))
+    if send is None:  # the usual case: a new row, inserted with the others in one statement
+        email = d.prospect.email
+        row: dict[str, object] = {
+            "enrollment_id": d.enrollment_id, "prospect_id": d.prospect.id or 0, "sequence_name": seq.name,
+            "step_id": step.id, "step_index": d.step_index, "mailbox": mailbox, "to_address": email,
+            "to_domain": email.rsplit("@", 1)[1], "state": SendState.claimed.value, "message_id": make_message_id(domain),
+            "lease_owner": ctx.worker, "lease_until": lease_until, "attempts": 0, "claimed_at": now}
+        return _Reserved(d, thread, mailbox, str(row["message_id"]), row=row)
+    if send.state not in (SendState.claimed, SendState.retry):
+        # already sent, unknown or bounced: never again; the enrollment catches up on the next tick
+        _set(enr, now, next_due_at=None, reason=f"step {step.id} already {send.state}")
+        if send.state == SendState.sent:
+            enr.next_step = d.step_index + 1
+        elif send.state == SendState.sending:  # another worker is in the SMTP session: look again after its lease
+            enr.next_due_at = max(send.lease_until or now, now + timedelta(seconds=1))
+        return None
+    if send.message_id is None or not send.message_id.endswith(f"@{domain}>"):
+        send.message_id = make_message_id(domain)
+    send.mailbox, send.state, send.lease_owner, send.lease_until = mailbox, SendState.claimed, ctx.worker, lease_until
+    send.claimed_at = now
+    assert send.id is not None
+    return _Reserved(d, thread, mailbox, send.message_id, send_id=send.id)
+
+
+def _insert_new(session: Session, reserved: list[_Reserved]) -> None:
+    new = [r for r in reserved if r.row is not None]
+    rows = [r.row for r in new if r.row is not None]
+    if not rows:
+        return
+    stmt = insert(_SENDS).returning(_SENDS.c.id, sort_by_parameter_order=True)
+    ids = session.connection().execute(stmt, rows).scalars().all()
+    for r, send_id in zip(new, ids, strict=True):
+        r.send_id = send_id
+
+
+def _claim_of(r: _Reserved, lease_until: datetime) -> Claim:
+    d = r.due
+    assert r.send_id is not None
+    return Claim(r.send_id, d.enrollment_id, to_data(d.prospect), d.enrollment.sequence_name, d.step_index, r.mailbox,
+                 r.message_id, r.thread, lease_until)
 
 
 def _record_skip(session: Session, enr: Enrollment, prospect: Prospect, step_id: str, reason: str, now: datetime) -> None:

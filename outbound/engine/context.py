@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 
 from outbound.config import Settings
+from outbound.engine.recorder import Recorder
 from outbound.errors import ConfigError
 from outbound.render.templates import TemplateSource
 from outbound.spec.domain import Mailbox, SendingDomain
@@ -39,6 +40,7 @@ class EngineContext:
     rng: random.Random = field(default_factory=random.Random)
     _templates: dict[str, TemplateSource] = field(default_factory=dict)
     _mailboxes: dict[str, tuple[SendingDomain, Mailbox]] = field(default_factory=dict)
+    _recorder: Recorder | None = None
 
     @property
     def settings(self) -> Settings:
@@ -54,3 +56,9 @@ class EngineContext:
         if not self._mailboxes:
             self._mailboxes = self.workspace.mailboxes()
         return self._mailboxes.get(address)
+
+    def recorder(self) -> Recorder:
+        """The group-commit writer of this process's per-send writes."""
+        if self._recorder is None:
+            self._recorder = Recorder(self.engine)
+        return self._recorder

@@ -48,7 +48,7 @@ class Daemon:
             self.inflight.discard(task)
 
     async def send_tick(self) -> None:
-        report = await run_tick(self.ctx, self.pool, self.clock())
+        report = await run_tick(self.ctx, self.pool, self.clock(), stopping=self.stop)
         self.ticks += 1
         if report.results or report.unknown or report.requeued:
             log.info("tick: %s; planned %d; requeued %d; unknown %d", dict(report.counts), report.planned,

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from outbound.engine.claim import Claim
 from outbound.engine.context import EngineContext
 from outbound.engine.retry import RetryPolicy
-from outbound.engine.smtp import SmtpPool
+from outbound.engine.smtp import NotStarted, SmtpPool
 from outbound.engine.smtp_outcome import SendOutcome
+from outbound.engine.wire import message_bytes
 from outbound.render.errors import RenderError
 from outbound.render.message import RenderedMessage
 from outbound.render.step import DEFAULT_FOOTER, Footer, render_step
 from outbound.store import outcomes
 from outbound.tokens import UnsubscribeLinks, unsubscribe_links
+from outbound.web.tracking import track_message
 
 log = logging.getLogger("outbound.send")
 
@@ -24,7 +27,7 @@ log = logging.getLogger("outbound.send")
 @dataclass(frozen=True)
 class DeliveryResult:
     claim: Claim
-    status: str  # delivered | unknown | hard_bounce | soft_bounce | retry | failed | mailbox paused | blocked | lost
+    status: str  # delivered | unknown | hard_bounce | soft_bounce | retry | failed | mailbox paused | blocked | lost | released
     detail: str = ""
 
 
@@ -38,9 +41,13 @@ def render_claim(ctx: EngineContext, claim: Claim, now: datetime) -> RenderedMes
     step = loaded.sequence.steps[claim.step_index]
     footer_text = ctx.settings.sending.unsubscribe_footer
     footer: Footer | None = Footer(text="\n\n" + footer_text + "\n", html=DEFAULT_FOOTER.html) if footer_text else None
-    return render_step(loaded.sequence, step, claim.prospect, mailbox, domain, templates=ctx.templates(loaded),
-                       thread=claim.thread, message_id=claim.message_id, unsubscribe=_links(ctx, claim, domain.tracking_host),
-                       now=now, footer=footer)
+    links = _links(ctx, claim, domain.tracking_host)
+    rendered = render_step(loaded.sequence, step, claim.prospect, mailbox, domain, templates=ctx.templates(loaded),
+                           thread=claim.thread, message_id=claim.message_id, unsubscribe=links, now=now, footer=footer)
+    # click and open tracking: HTML part only, off unless the sequence turns it on
+    return track_message(rendered, loaded.sequence.tracking, claim.send_id,
+                         domain.tracking_host or _host_of(ctx.settings.sending.tracking_base_url), ctx.secret,
+                         keep={links.https_url} if links else ())
 
 
 def _links(ctx: EngineContext, claim: Claim, tracking_host: str | None) -> UnsubscribeLinks | None:
@@ -56,26 +63,44 @@ def _host_of(url: str | None) -> str | None:
     return url.split("://", 1)[-1].split("/", 1)[0] or None
 
 
-async def deliver(ctx: EngineContext, pool: SmtpPool, claim: Claim, now: datetime,
-                  policy: RetryPolicy) -> DeliveryResult:
+async def deliver(ctx: EngineContext, pool: SmtpPool, claim: Claim, now: datetime, policy: RetryPolicy, *,
+                  stopping: asyncio.Event | None = None) -> DeliveryResult:
+    """Render, then ONE attempt. The send is marked ``sending`` only once a connection slot is ours,
+    right before the session is used, so a crash while it queues leaves it ``claimed`` (requeued),
+    not ``unknown``. When ``stopping`` is set before its turn, the claim is handed back unsent."""
+    started = time.monotonic()
     try:
         rendered = render_claim(ctx, claim, now)
-        payload = rendered.as_bytes()
+        payload = message_bytes(rendered)
     except RenderError as exc:
         reason = f"cannot render step {claim.step_index + 1}: {exc}"
-        await asyncio.to_thread(outcomes.block_unrenderable, ctx.engine, claim.send_id, reason, now)
+        await ctx.recorder().write(lambda s: outcomes.block_unrenderable_in(s, claim.send_id, reason, now),
+                                   send_id=claim.send_id)
         log.warning("blocked %s: %s", claim.prospect.email, reason)
         return DeliveryResult(claim, "blocked", reason)
-    if not await asyncio.to_thread(outcomes.mark_sending, ctx.engine, claim.send_id, ctx.worker, now):
-        return DeliveryResult(claim, "lost", "the lease ran out before sending; another worker owns it")
     found = ctx.mailbox(claim.mailbox)
-    assert found is not None
+    assert found is not None  # render_claim checked it
     domain, mailbox = found
+    declined = "lost"
+
+    async def begin() -> bool:
+        nonlocal declined
+        if stopping is not None and stopping.is_set():
+            declined = "released"
+            await ctx.recorder().write(lambda s: outcomes.release_claim_in(s, claim.send_id, now), send_id=claim.send_id)
+            return False
+        # the lease is checked against the time that really passed since the claim, even in simulations
+        at = now + timedelta(seconds=time.monotonic() - started)
+        return await ctx.recorder().write(lambda s: outcomes.mark_sending_in(
+            s, claim.send_id, ctx.worker, at, subject=rendered.subject, variant_id=rendered.variant_id))
+
     try:
-        outcome = await pool.send(domain, mailbox, mailbox.address, claim.prospect.email, payload)
-    except asyncio.CancelledError:
-        # stopped mid-transaction: the message may be out; leave it for the lease recovery (-> unknown)
-        raise
+        # cancelled mid-transaction, the message may be out: the lease recovery makes it ``unknown``
+        outcome = await pool.send(domain, mailbox, mailbox.address, claim.prospect.email, payload, begin=begin)
+    except NotStarted:
+        if declined == "released":
+            return DeliveryResult(claim, "released", "stopping: handed back before sending")
+        return DeliveryResult(claim, "lost", "the lease ran out before sending; another worker owns it")
     return await _record(ctx, claim, rendered, outcome, now, policy)
 
 
@@ -83,14 +108,15 @@ async def _record(ctx: EngineContext, claim: Claim, rendered: RenderedMessage, o
                   policy: RetryPolicy) -> DeliveryResult:
     if outcome.kind == "delivered":
         delivered = outcomes.Delivered(rendered.subject, rendered.variant_id, rendered.references)
-        await asyncio.to_thread(outcomes.record_delivered, ctx.engine, claim.send_id, delivered, now)
+        await ctx.recorder().delivered(claim.send_id, delivered, now)
         log.info("sent %s step %d to %s from %s", claim.sequence_name, claim.step_index + 1, claim.prospect.email,
                  claim.mailbox)
         return DeliveryResult(claim, "delivered")
     seq = ctx.workspace.sequences[claim.sequence_name].sequence
-    status = await asyncio.to_thread(
-        outcomes.record_failure, ctx.engine, claim.send_id, outcome, now, rng=ctx.rng, policy=policy,
-        stop_on=list(seq.stop_on), soft_bounce_limit=ctx.settings.inbox.soft_bounce_limit)
+    limit = ctx.settings.inbox.soft_bounce_limit
+    status = await ctx.recorder().write(lambda s: outcomes.record_failure_in(
+        s, claim.send_id, outcome, now, rng=ctx.rng, policy=policy, stop_on=list(seq.stop_on),
+        soft_bounce_limit=limit), send_id=claim.send_id)
     log.warning("%s %s step %d to %s from %s: %s", status, claim.sequence_name, claim.step_index + 1,
                 claim.prospect.email, claim.mailbox, outcome.describe())
     return DeliveryResult(claim, status, outcome.describe())

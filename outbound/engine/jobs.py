@@ -41,8 +41,18 @@ def poll_job(ctx: EngineContext) -> tuple[Job, timedelta]:
     return run, ctx.settings.daemon.poll_interval
 
 
+def scoring_job(ctx: EngineContext) -> tuple[Job, timedelta]:
+    """Scores from new events, rules and their actions, webhook deliveries, mailbox health."""
+    from outbound.scoring.job import scoring_job as run_scoring
+
+    async def run() -> None:
+        await run_scoring(ctx, utcnow())
+
+    return run, timedelta(minutes=1)
+
+
 def daemon_jobs(ctx: EngineContext) -> dict[str, tuple[Job, timedelta]]:
-    jobs: dict[str, tuple[Job, timedelta]] = {"poll": poll_job(ctx)}
+    jobs: dict[str, tuple[Job, timedelta]] = {"poll": poll_job(ctx), "scoring": scoring_job(ctx)}
     if ctx.settings.daemon.health_checks:
         jobs["health"] = health_job(ctx)
     return jobs

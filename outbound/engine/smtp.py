@@ -14,7 +14,7 @@ import os
 import re
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
 import aiosmtplib
@@ -32,6 +32,7 @@ from outbound.engine.smtp_outcome import SendOutcome, Stage, classify_smtp_reply
 from outbound.spec.domain import Mailbox, SendingDomain, SmtpServer
 
 Secrets = Callable[[str], str | None]
+Begin = Callable[[], Awaitable[bool]]
 
 _LINE_ENDINGS = re.compile(rb"\r\n|\n|\r(?!\n)")
 _LEADING_DOT = re.compile(rb"(?m)^\.")
@@ -46,6 +47,10 @@ def crlf(message: bytes) -> bytes:
 def wire_payload(message: bytes) -> bytes:
     """The DATA payload: CRLF line endings, dot-stuffed, ending in the lone dot."""
     return _LEADING_DOT.sub(b"..", crlf(message)) + b".\r\n"
+
+
+class NotStarted(Exception):
+    """The ``begin`` hook declined the send (lease lost, shutting down): nothing was sent."""
 
 
 class _SetupFailed(Exception):
@@ -111,9 +116,17 @@ class MailboxTransport:
         self._password: str | None = None
         self._closed = False
 
-    async def send(self, envelope_from: str, recipient: str, message_bytes: bytes) -> SendOutcome:
-        """One delivery attempt of one message to one recipient."""
+    async def send(self, envelope_from: str, recipient: str, message_bytes: bytes, *,
+                   begin: Begin | None = None) -> SendOutcome:
+        """One delivery attempt of one message to one recipient.
+
+        ``begin`` runs once a connection slot is ours, right before the session is used: the engine
+        marks the send as under way there, so a send queued behind others is never marked early
+        (a crash while it waits must not turn it into ``unknown``). False raises ``NotStarted``.
+        """
         async with self._slots:
+            if begin is not None and not await begin():
+                raise NotStarted("the send was not started")
             conn = self._idle.pop() if self._idle else None
             try:
                 conn = await self._ready(conn)
@@ -294,9 +307,9 @@ class SmtpPool:
         return fresh
 
     async def send(self, domain: SendingDomain, mailbox: Mailbox, envelope_from: str, recipient: str,
-                   message_bytes: bytes) -> SendOutcome:
+                   message_bytes: bytes, *, begin: Begin | None = None) -> SendOutcome:
         transport = await self.transport(domain, mailbox)
-        return await transport.send(envelope_from, recipient, message_bytes)
+        return await transport.send(envelope_from, recipient, message_bytes, begin=begin)
 
     async def close_all(self) -> None:
         transports, self._transports = list(self._transports.values()), {}

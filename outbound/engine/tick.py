@@ -12,6 +12,7 @@ from outbound.engine.context import EngineContext
 from outbound.engine.deliver import DeliveryResult, deliver
 from outbound.engine.retry import RetryPolicy
 from outbound.engine.smtp import SmtpPool
+from outbound.scoring.health import mailbox_health_pass
 from outbound.store import outcomes
 from outbound.store.enrollments import resume_paused
 
@@ -38,17 +39,19 @@ def retry_policy(ctx: EngineContext) -> RetryPolicy:
 
 
 async def run_tick(ctx: EngineContext, pool: SmtpPool, now: datetime, *, dry_run: bool = False,
-                   limit: int | None = None) -> TickReport:
+                   limit: int | None = None, stopping: asyncio.Event | None = None) -> TickReport:
     report = TickReport(now=now)
     if not dry_run:
         report.requeued, report.unknown = await asyncio.to_thread(outcomes.recover_expired, ctx.engine, now)
         report.resumed = await asyncio.to_thread(resume_paused, ctx.engine, now)
+        # a mailbox that just crossed its bounce threshold sends nothing more in this very tick
+        await asyncio.to_thread(mailbox_health_pass, ctx.engine, now, ctx.settings.health)
     claimed = await asyncio.to_thread(claim_due, ctx, now, limit=limit, commit=not dry_run)
     report.claimed, report.planned, report.waiting = claimed.claims, claimed.planned, dict(claimed.waiting or {})
     if dry_run or not claimed.claims:
         return report
     policy = retry_policy(ctx)
-    report.results = list(await asyncio.gather(*(deliver(ctx, pool, c, now, policy) for c in claimed.claims)))
+    report.results = list(await asyncio.gather(*(deliver(ctx, pool, c, now, policy, stopping=stopping) for c in claimed.claims)))
     return report
 
 

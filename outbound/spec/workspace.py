@@ -88,6 +88,9 @@ def inspect_workspace(config_path: Path | None = None, *, check_templates: bool 
         ws.problems.extend(_check_senders(seq, doc, ws))
         if check_templates:
             ws.problems.extend(_check_templates(ws.sequences[seq.name], doc))
+    from outbound.scoring.spec import check_scoring_file
+
+    ws.problems.extend(check_scoring_file(ws.config.root / "scoring.yaml", set(ws.sequences)))
     return ws
 
 

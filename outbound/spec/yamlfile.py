@@ -45,9 +45,12 @@ class YamlDocument:
 
 def read_yaml(path: Path) -> YamlDocument | Problem:
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return Problem(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})", 1, 1)
+        before = raw[:exc.start]
+        line, column = before.count(b"\n") + 1, exc.start - (before.rfind(b"\n") + 1) + 1
+        return Problem(path, f"not UTF-8 text ({exc.reason} at byte {exc.start}); save the file as UTF-8", line, column)
     except OSError as exc:
         return Problem(path, f"cannot read: {exc.strerror}")
     yaml = YAML(typ="rt", pure=True)

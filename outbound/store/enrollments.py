@@ -5,14 +5,16 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Engine, func
+from sqlalchemy import Engine, func, insert
+from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 
 from outbound.prospects.values import ProspectData
 from outbound.spec.sequence import Sequence
 from outbound.store.db import session_scope, utcnow
-from outbound.store.prospects import suppressed_among, to_data
+from outbound.store.prospects import prospect_columns, prospect_data, suppressed_among, table_of
 from outbound.store.tables import Enrollment, EnrollmentState, Prospect, SequenceVersion
 
 
@@ -46,36 +48,43 @@ def missing_fields(sequence: Sequence, prospect: ProspectData) -> list[str]:
     return [f for f in sequence.required_fields if prospect.value(f) is None]
 
 
-def enroll(engine: Engine, sequence: Sequence, prospect_ids: list[int], *, batch: int = 1000,
+def enroll(engine: Engine, sequence: Sequence, prospect_ids: list[int], *, batch: int = 2000,
            now: datetime | None = None) -> EnrollResult:
-    """Enrolls prospects: never a suppressed one; one lacking a required field is enrolled as blocked."""
+    """Enrolls prospects: never a suppressed one; one lacking a required field is enrolled as blocked.
+
+    Core statements per batch (a select of the prospects, of existing enrollments, of suppressions,
+    and one multi-row insert): 100,000 prospects enroll in seconds.
+    """
     result = EnrollResult()
     version = record_version(engine, sequence)
+    prospects, enrollments = table_of(Prospect), table_of(Enrollment)
+    at = now or utcnow()  # simulations enroll at their own clock
     for start in range(0, len(prospect_ids), batch):
         chunk = prospect_ids[start:start + batch]
-        with session_scope(engine) as session:
-            prospects = list(session.scalars(select(Prospect).where(col(Prospect.id).in_(chunk))))
-            already = set(session.scalars(select(col(Enrollment.prospect_id)).where(
-                col(Enrollment.sequence_name) == sequence.name, col(Enrollment.prospect_id).in_(chunk))))
-            suppressed = suppressed_among(session, [p.email for p in prospects])
-            at = now or utcnow()  # simulations enroll at their own clock
-            for p in prospects:
-                if p.id in already:
+        with engine.begin() as conn:
+            rows = list(conn.execute(sa_select(*prospect_columns()).where(prospects.c.id.in_(chunk)).order_by(prospects.c.id)))
+            already = set(conn.scalars(sa_select(enrollments.c.prospect_id).where(
+                enrollments.c.sequence_name == sequence.name, enrollments.c.prospect_id.in_(chunk))))
+            suppressed = suppressed_among(conn, [r.email for r in rows])
+            new: list[dict[str, Any]] = []
+            for r in rows:
+                if r.id in already:
                     result.already += 1
                     continue
-                if p.email in suppressed:
-                    result.skipped.append((p.email, suppressed[p.email]))
+                if r.email in suppressed:
+                    result.skipped.append((r.email, suppressed[r.email]))
                     continue
-                lacking = missing_fields(sequence, to_data(p))
+                lacking = missing_fields(sequence, prospect_data(r))
                 state, reason = EnrollmentState.active, None
                 if lacking:
                     state, reason = EnrollmentState.blocked, f"missing required field(s): {', '.join(lacking)}"
                     result.blocked += 1
                 else:
                     result.enrolled += 1
-                assert p.id is not None
-                session.add(Enrollment(prospect_id=p.id, sequence_name=sequence.name, sequence_version=version,
-                                       state=state, reason=reason, created_at=at, updated_at=at))
+                new.append({"prospect_id": r.id, "sequence_name": sequence.name, "sequence_version": version,
+                            "state": str(state), "next_step": 0, "reason": reason, "created_at": at, "updated_at": at})
+            if new:
+                conn.execute(insert(enrollments), new)
     return result
 
 

@@ -11,7 +11,8 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, bindparam, insert, update
+from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
 from outbound.engine.retry import GiveUp, RetryPolicy, retry_decision
@@ -31,19 +32,82 @@ class Delivered:
     references: tuple[str, ...]
 
 
-def mark_sending(engine: Engine, send_id: int, worker: str, now: datetime) -> bool:
-    """Fixes the send as under way; False when this worker no longer holds its lease."""
-    with session_scope(engine) as session:
-        result = session.execute(update(Send).where(
-            col(Send.id) == send_id, col(Send.state) == SendState.claimed, col(Send.lease_owner) == worker,
-            col(Send.lease_until) > now).values(state=SendState.sending, attempts=col(Send.attempts) + 1))
-        return bool(getattr(result, "rowcount", 0))
+_SENDS = Send.__table__  # type: ignore[attr-defined]
+# Built once (the statement cache then skips compiling): it runs once per send, on the hot path.
+_MARK_SENDING = (update(_SENDS).where(
+    _SENDS.c.id == bindparam("p_id"), _SENDS.c.state == SendState.claimed.value,
+    _SENDS.c.lease_owner == bindparam("p_worker"), _SENDS.c.lease_until > bindparam("p_now"))
+    .values(state=SendState.sending.value, attempts=_SENDS.c.attempts + 1, subject=bindparam("p_subject"),
+            variant_id=bindparam("p_variant")))
 
 
-def record_delivered(engine: Engine, send_id: int, delivered: Delivered, now: datetime) -> None:
-    with session_scope(engine) as session:
-        send, enr = _load(session, send_id)
-        _delivered(session, send, enr, delivered, now)
+def mark_sending_in(session: Session, send_id: int, worker: str, now: datetime, *, subject: str | None = None,
+                    variant_id: str | None = None) -> bool:
+    """Fixes the send as under way; False when this worker no longer holds its lease.
+
+    The subject and variant are stored now: if the outcome is lost (``unknown``) and the Sent
+    folder later shows the message went out, the next step threads under the right subject.
+    """
+    result = session.connection().execute(_MARK_SENDING, {"p_id": send_id, "p_worker": worker, "p_now": now,
+                                                          "p_subject": subject, "p_variant": variant_id})
+    return bool(result.rowcount)
+
+
+def record_delivered_in(session: Session, send_id: int, delivered: Delivered, now: datetime) -> None:
+    send, enr = _load(session, send_id)
+    _delivered(session, send, enr, delivered, now)
+
+
+_ENROLLMENTS = Enrollment.__table__  # type: ignore[attr-defined]
+_EVENTS = Event.__table__  # type: ignore[attr-defined]
+_SEND_SENT = (update(_SENDS).where(_SENDS.c.id == bindparam("p_id"))
+              .values(state=SendState.sent.value, sent_at=bindparam("p_now"), subject=bindparam("p_subject"),
+                      variant_id=bindparam("p_variant"), lease_owner=None, lease_until=None, last_error=None))
+_ENROLLMENT_SENT = (update(_ENROLLMENTS).where(_ENROLLMENTS.c.id == bindparam("p_id"))
+                    .values(next_step=bindparam("p_next"), anchor_at=bindparam("p_now"), last_sent_at=bindparam("p_now"),
+                            last_message_id=bindparam("p_mid"), thread_references=bindparam("p_refs"),
+                            last_subject=bindparam("p_subject"), mailbox=bindparam("p_mailbox"),
+                            started_at=bindparam("p_started"), next_due_at=None, reason=None,
+                            updated_at=bindparam("p_now")))
+
+
+def record_delivered_many(session: Session, items: list[tuple[int, Delivered, datetime]]) -> None:
+    """``record_delivered_in`` for many sends in a few statements (the engine's hot path).
+
+    Same effects as ``_delivered``, written with executemany instead of one ORM flush per send.
+    """
+    if not items:
+        return
+    conn = session.connection()
+    ids = [send_id for send_id, _, _ in items]
+    sends = {r.id: r for r in conn.execute(core_select(
+        _SENDS.c.id, _SENDS.c.enrollment_id, _SENDS.c.step_index, _SENDS.c.message_id, _SENDS.c.prospect_id,
+        _SENDS.c.mailbox, _SENDS.c.sequence_name, _SENDS.c.step_id).where(_SENDS.c.id.in_(ids)))}
+    missing = [i for i in ids if i not in sends]
+    if missing:
+        raise LookupError(f"send {missing[0]} does not exist")
+    enrollments = {r.id: r for r in conn.execute(core_select(
+        _ENROLLMENTS.c.id, _ENROLLMENTS.c.next_step, _ENROLLMENTS.c.started_at).where(
+        _ENROLLMENTS.c.id.in_({s.enrollment_id for s in sends.values()})))}
+    send_rows, enr_rows, events = [], [], []
+    for send_id, delivered, now in items:
+        send = sends[send_id]
+        enr = enrollments[send.enrollment_id]
+        send_rows.append({"p_id": send_id, "p_now": now, "p_subject": delivered.subject,
+                          "p_variant": delivered.variant_id})
+        if enr.next_step == send.step_index:
+            enr_rows.append({"p_id": enr.id, "p_next": send.step_index + 1, "p_now": now, "p_mid": send.message_id,
+                             "p_refs": " ".join((*delivered.references, send.message_id or ""))[-4000:],
+                             "p_subject": delivered.subject, "p_mailbox": send.mailbox,
+                             "p_started": enr.started_at or now})
+        events.append({"type": ev.SENT, "at": now, "prospect_id": send.prospect_id, "enrollment_id": enr.id,
+                       "send_id": send_id, "mailbox": send.mailbox, "dedupe_key": f"sent:{send_id}",
+                       "data": {"sequence": send.sequence_name, "step": send.step_id,
+                                "variant": delivered.variant_id, "message_id": send.message_id}})
+    conn.execute(_SEND_SENT, send_rows)
+    if enr_rows:
+        conn.execute(_ENROLLMENT_SENT, enr_rows)
+    conn.execute(insert(_EVENTS), events)
 
 
 def _delivered(session: Session, send: Send, enr: Enrollment, delivered: Delivered, now: datetime) -> None:
@@ -67,75 +131,106 @@ def _delivered(session: Session, send: Send, enr: Enrollment, delivered: Deliver
                             "message_id": send.message_id}))
 
 
+def record_failure_in(session: Session, send_id: int, outcome: SendOutcome, now: datetime, *, rng: random.Random,
+                      policy: RetryPolicy, stop_on: list[StopEvent], soft_bounce_limit: int) -> str:
+    """Applies a non-delivered outcome; returns what was done, for the log."""
+    send, enr = _load(session, send_id)
+    send.lease_owner = send.lease_until = None
+    send.last_error = outcome.describe()[:1000]
+    data: dict[str, object] = {"sequence": send.sequence_name, "step": send.step_id, "outcome": outcome.kind, "reason": outcome.reason,
+            "code": outcome.code, "status": outcome.status, "text": outcome.text[:500]}
+
+    def event(kind: str, key: str, payload: dict[str, object]) -> Event:
+        return Event(type=kind, at=now, prospect_id=send.prospect_id, enrollment_id=enr.id, send_id=send.id,
+                     mailbox=send.mailbox, dedupe_key=f"{key}:{send.id}", data=payload)
+
+    if outcome.kind == "ambiguous":
+        send.state = SendState.unknown
+        _pause(enr, now, f"delivery unconfirmed ({outcome.reason}): message {send.message_id} may have been "
+                         "accepted; it is never resent unless the Sent folder shows it was not")
+        session.add(event(ev.SEND_UNKNOWN, "unknown", data))
+        return "unknown"
+    if outcome.kind in ("hard_bounce", "soft_bounce"):
+        send.state = SendState.bounced
+        hard = outcome.kind == "hard_bounce"
+        session.add(event(ev.BOUNCED, "bounce", {**data, "hard": hard}))
+        session.flush()
+        if hard or _soft_bounces(session, send.to_address) >= soft_bounce_limit:
+            suppress_in(session, [send.to_address], f"{'hard' if hard else 'repeated soft'} bounce: "
+                        f"{outcome.status or outcome.code} {outcome.reason}", now)
+        if hard or StopEvent.bounce in stop_on:
+            _stop(enr, now, f"bounced at send ({outcome.status or outcome.code} {outcome.reason})")
+        elif enr.next_step == send.step_index:
+            # a soft bounce that does not stop the sequence moves it on: the step is never resent
+            enr.next_step, enr.anchor_at, enr.next_due_at = send.step_index + 1, now, None
+            enr.reason, enr.updated_at = f"step {send.step_id} soft-bounced ({outcome.reason})", now
+        return outcome.kind
+    mailbox_store.release(session, send.mailbox, send.claimed_at)
+    if outcome.kind in ("auth_failure", "config_error"):
+        reason = f"{outcome.kind.replace('_', ' ')}: {outcome.reason}" + (f" ({outcome.code})" if outcome.code else "")
+        if mailbox_store.pause(session, send.mailbox, reason, now):
+            session.add(Event(type=ev.MAILBOX_PAUSED, at=now, mailbox=send.mailbox, data={"reason": reason}))
+        send.state, send.not_before = SendState.retry, now
+        _reschedule(enr, now, now, f"moved off paused mailbox {send.mailbox}")
+        return "mailbox paused"
+    decision = retry_decision(send.attempts, outcome, rng, policy)
+    if isinstance(decision, GiveUp):
+        send.state = SendState.failed
+        enr.state, enr.reason, enr.next_due_at, enr.updated_at = EnrollmentState.blocked, decision.reason, None, now
+        session.add(event(ev.SEND_FAILED, "failed", data))
+        return "failed"
+    at = now + timedelta(seconds=decision.delay)
+    send.state, send.not_before = SendState.retry, at
+    _reschedule(enr, now, at, f"retry at {at:%Y-%m-%d %H:%M}Z: {decision.reason}")
+    return "retry"
+
+
+def block_unrenderable_in(session: Session, send_id: int, reason: str, now: datetime) -> None:
+    """The message cannot be rendered (a variable the prospect lacks): nothing is sent, ever blank."""
+    send, enr = _load(session, send_id)
+    mailbox_store.release(session, send.mailbox, send.claimed_at)
+    session.delete(send)
+    enr.state, enr.reason, enr.next_due_at, enr.updated_at = EnrollmentState.blocked, reason, None, now
+
+
+def release_claim_in(session: Session, send_id: int, now: datetime) -> None:
+    """Hands back a claim that was not attempted (shutdown before its turn)."""
+    send, enr = _load(session, send_id)
+    if send.state != SendState.claimed:
+        return
+    mailbox_store.release(session, send.mailbox, send.claimed_at)
+    send.state, send.lease_owner, send.lease_until, send.not_before = SendState.retry, None, None, now
+    _reschedule(enr, now, now, None)
+
+
+# One transaction each; the engine batches the ``*_in`` forms instead (outbound.engine.recorder).
+
+def mark_sending(engine: Engine, send_id: int, worker: str, now: datetime, *, subject: str | None = None,
+                 variant_id: str | None = None) -> bool:
+    with session_scope(engine) as session:
+        return mark_sending_in(session, send_id, worker, now, subject=subject, variant_id=variant_id)
+
+
+def record_delivered(engine: Engine, send_id: int, delivered: Delivered, now: datetime) -> None:
+    with session_scope(engine) as session:
+        record_delivered_in(session, send_id, delivered, now)
+
+
 def record_failure(engine: Engine, send_id: int, outcome: SendOutcome, now: datetime, *, rng: random.Random,
                    policy: RetryPolicy, stop_on: list[StopEvent], soft_bounce_limit: int) -> str:
-    """Applies a non-delivered outcome; returns what was done, for the log."""
     with session_scope(engine) as session:
-        send, enr = _load(session, send_id)
-        send.lease_owner = send.lease_until = None
-        send.last_error = outcome.describe()[:1000]
-        data: dict[str, object] = {"sequence": send.sequence_name, "step": send.step_id, "outcome": outcome.kind, "reason": outcome.reason,
-                "code": outcome.code, "status": outcome.status, "text": outcome.text[:500]}
-
-        def event(kind: str, key: str, payload: dict[str, object]) -> Event:
-            return Event(type=kind, at=now, prospect_id=send.prospect_id, enrollment_id=enr.id, send_id=send.id,
-                         mailbox=send.mailbox, dedupe_key=f"{key}:{send.id}", data=payload)
-
-        if outcome.kind == "ambiguous":
-            send.state = SendState.unknown
-            _pause(enr, now, f"delivery unconfirmed ({outcome.reason}): message {send.message_id} may have been "
-                             "accepted; it is never resent unless the Sent folder shows it was not")
-            session.add(event(ev.SEND_UNKNOWN, "unknown", data))
-            return "unknown"
-        if outcome.kind in ("hard_bounce", "soft_bounce"):
-            send.state = SendState.bounced
-            hard = outcome.kind == "hard_bounce"
-            session.add(event(ev.BOUNCED, "bounce", {**data, "hard": hard}))
-            session.flush()
-            if hard or _soft_bounces(session, send.to_address) >= soft_bounce_limit:
-                suppress_in(session, [send.to_address], f"{'hard' if hard else 'repeated soft'} bounce: "
-                            f"{outcome.status or outcome.code} {outcome.reason}", now)
-            if hard or StopEvent.bounce in stop_on:
-                _stop(enr, now, f"bounced at send ({outcome.status or outcome.code} {outcome.reason})")
-            return outcome.kind
-        mailbox_store.release(session, send.mailbox, send.claimed_at)
-        if outcome.kind in ("auth_failure", "config_error"):
-            reason = f"{outcome.kind.replace('_', ' ')}: {outcome.reason}" + (f" ({outcome.code})" if outcome.code else "")
-            if mailbox_store.pause(session, send.mailbox, reason, now):
-                session.add(Event(type=ev.MAILBOX_PAUSED, at=now, mailbox=send.mailbox, data={"reason": reason}))
-            send.state, send.not_before = SendState.retry, now
-            _reschedule(enr, now, now, f"moved off paused mailbox {send.mailbox}")
-            return "mailbox paused"
-        decision = retry_decision(send.attempts, outcome, rng, policy)
-        if isinstance(decision, GiveUp):
-            send.state = SendState.failed
-            enr.state, enr.reason, enr.next_due_at, enr.updated_at = EnrollmentState.blocked, decision.reason, None, now
-            session.add(event(ev.SEND_FAILED, "failed", data))
-            return "failed"
-        at = now + timedelta(seconds=decision.delay)
-        send.state, send.not_before = SendState.retry, at
-        _reschedule(enr, now, at, f"retry at {at:%Y-%m-%d %H:%M}Z: {decision.reason}")
-        return "retry"
+        return record_failure_in(session, send_id, outcome, now, rng=rng, policy=policy, stop_on=stop_on,
+                                 soft_bounce_limit=soft_bounce_limit)
 
 
 def block_unrenderable(engine: Engine, send_id: int, reason: str, now: datetime) -> None:
-    """The message cannot be rendered (a variable the prospect lacks): nothing is sent, ever blank."""
     with session_scope(engine) as session:
-        send, enr = _load(session, send_id)
-        mailbox_store.release(session, send.mailbox, send.claimed_at)
-        session.delete(send)
-        enr.state, enr.reason, enr.next_due_at, enr.updated_at = EnrollmentState.blocked, reason, None, now
+        block_unrenderable_in(session, send_id, reason, now)
 
 
 def release_claim(engine: Engine, send_id: int, now: datetime) -> None:
-    """Hands back a claim that was not attempted (shutdown before its turn)."""
     with session_scope(engine) as session:
-        send, enr = _load(session, send_id)
-        if send.state != SendState.claimed:
-            return
-        mailbox_store.release(session, send.mailbox, send.claimed_at)
-        send.state, send.lease_owner, send.lease_until, send.not_before = SendState.retry, None, None, now
-        _reschedule(enr, now, now, None)
+        release_claim_in(session, send_id, now)
 
 
 def recover_expired(engine: Engine, now: datetime) -> tuple[int, int]:
@@ -174,15 +269,16 @@ def reconcile(engine: Engine, send_id: int, found_in_sent: bool, now: datetime) 
         send, enr = _load(session, send_id)
         if send.state != SendState.unknown:
             return
-        if found_in_sent:
+        if enr.state == EnrollmentState.paused and enr.paused_until is None:  # the pause was for this send
             enr.state = EnrollmentState.active
+        if found_in_sent:
             _delivered(session, send, enr, Delivered(send.subject or enr.last_subject or "", send.variant_id,
                                                      tuple((enr.thread_references or "").split())), send.claimed_at)
             send.sent_at = send.claimed_at
         else:
+            mailbox_store.release(session, send.mailbox, send.claimed_at)  # nothing went out: the slot is free
             send.state, send.not_before = SendState.retry, now
             _reschedule(enr, now, now, "reconciled: not in the Sent folder, will be sent again")
-        enr.state = EnrollmentState.active if enr.state == EnrollmentState.paused else enr.state
 
 
 def _soft_bounces(session: Session, address: str) -> int:

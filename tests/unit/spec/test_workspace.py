@@ -22,7 +22,7 @@ def test_shipped_workspace_is_valid() -> None:
 
 def test_init_template_matches_shipped_workspace() -> None:
     template = ROOT / "outbound" / "workspace_template"
-    for name in ("config.toml", "sequences", "domains"):
+    for name in ("config.toml", "scoring.yaml", "sequences", "domains"):
         a, b = ROOT / name, template / name
         if a.is_file():
             assert filecmp.cmp(a, b, shallow=False), name

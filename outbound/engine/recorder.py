@@ -1,0 +1,121 @@
+"""Group commit of the per-send writes: what concurrent deliveries record at about the same moment
+goes into one transaction, written by one thread.
+
+A caller's write returns only after the commit that holds it, so a send marked ``sending`` is
+durable before its SMTP session starts, exactly as with a transaction per write. One writer per
+process also means the deliveries of one daemon never wait on each other for SQLite's write lock
+(whose busy handler sleeps in steps of milliseconds). Deliveries, the bulk of the writes, are
+applied with a few executemany statements per batch (``outcomes.record_delivered_many``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from outbound.store import outcomes
+from outbound.store.db import session_scope
+from outbound.store.tables import Enrollment, Send
+
+T = TypeVar("T")
+Write = Callable[[Session], Any]
+log = logging.getLogger("outbound.send")
+
+
+@dataclass
+class _Item:
+    fn: Write                                  # the write on its own (also the fallback of a bulk write)
+    send_id: int | None                        # the send ``fn`` loads: read for the whole batch at once
+    future: asyncio.Future[Any]
+    delivered: tuple[int, outcomes.Delivered, datetime] | None = None  # applied in bulk when set
+
+
+class Recorder:
+    def __init__(self, engine: Engine, *, max_batch: int = 256) -> None:
+        self.engine = engine
+        self.max_batch = max_batch
+        self.batches = 0  # transactions committed (fewer than writes when batching works)
+        self._pending: list[_Item] = []
+        self._drainer: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def write(self, fn: Callable[[Session], T], *, send_id: int | None = None) -> T:
+        """Runs ``fn(session)`` in a shared transaction; returns its result once committed."""
+        return await self._submit(lambda fut: _Item(fn, send_id, fut))  # type: ignore[no-any-return]
+
+    async def delivered(self, send_id: int, delivered: outcomes.Delivered, now: datetime) -> None:
+        """``outcomes.record_delivered_in``, batched with the other deliveries of the moment."""
+        def alone(session: Session) -> None:
+            outcomes.record_delivered_in(session, send_id, delivered, now)
+        await self._submit(lambda fut: _Item(alone, send_id, fut, (send_id, delivered, now)))
+
+    async def _submit(self, make: Callable[[asyncio.Future[Any]], _Item]) -> Any:
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:  # a new event loop (tests, one asyncio.run per CLI command)
+            self._loop, self._pending, self._drainer = loop, [], None
+        future: asyncio.Future[Any] = loop.create_future()
+        self._pending.append(make(future))
+        if self._drainer is None or self._drainer.done():
+            self._drainer = loop.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending[:self.max_batch], self._pending[self.max_batch:]
+            try:
+                results = await asyncio.to_thread(self._apply, batch)
+            except BaseException as exc:  # cancelled while the thread runs: the callers learn it
+                for item in batch:
+                    if not item.future.done():
+                        item.future.set_exception(exc if isinstance(exc, Exception) else RuntimeError("recorder stopped"))
+                raise
+            for item, (ok, value) in zip(batch, results, strict=True):
+                if item.future.done():
+                    continue
+                if ok:
+                    item.future.set_result(value)
+                else:
+                    item.future.set_exception(value)
+
+    def _apply(self, batch: list[_Item]) -> list[tuple[bool, Any]]:
+        try:
+            with session_scope(self.engine) as session:
+                bulk = [i.delivered for i in batch if i.delivered is not None]
+                outcomes.record_delivered_many(session, bulk)
+                single = [i for i in batch if i.delivered is None]
+                held = _prefetch(session, [i.send_id for i in single if i.send_id is not None])
+                results = {id(i): i.fn(session) for i in single}
+                del held
+            self.batches += 1
+            return [(True, results.get(id(i))) for i in batch]
+        except Exception as exc:
+            if len(batch) == 1:
+                return [(False, exc)]
+            log.debug("batched write failed; applying its %d writes one by one", len(batch), exc_info=True)
+        out: list[tuple[bool, Any]] = []
+        for item in batch:  # one bad write must not lose the others
+            try:
+                with session_scope(self.engine) as session:
+                    out.append((True, item.fn(session)))
+                self.batches += 1
+            except Exception as exc:
+                out.append((False, exc))
+        return out
+
+
+def _prefetch(session: Session, send_ids: list[int]) -> list[object]:
+    """Loads the sends and their enrollments into the session, so ``session.get`` finds them
+    without a query (the caller holds the returned rows: the identity map only keeps weak references)."""
+    if not send_ids:
+        return []
+    sends = list(session.exec(select(Send).where(col(Send.id).in_(send_ids))))
+    enrollment_ids = list({s.enrollment_id for s in sends})
+    enrollments = list(session.exec(select(Enrollment).where(col(Enrollment.id).in_(enrollment_ids))))
+    return [*sends, *enrollments]

@@ -1,0 +1,214 @@
+"""``scoring.yaml``: weights, half-life, rules, webhooks and lead-source costs (every key optional)."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from outbound.errors import Problem, WorkspaceError
+from outbound.spec.durations import parse_duration
+from outbound.spec.yamlfile import read_yaml, validate_document
+from outbound.store import event_types as ev
+
+FILE_NAME = "scoring.yaml"
+DELIVERED = "delivered"  # not written by the engine today; scored if a provider integration records it
+SCORED_TYPES = frozenset({ev.SENT, DELIVERED, ev.REPLIED, ev.AUTO_REPLIED, ev.BOUNCED, ev.UNSUBSCRIBED,
+                          ev.COMPLAINED, ev.OPENED, ev.CLICKED, ev.QUALIFIED, ev.MEETING_BOOKED, ev.WON, ev.LOST})
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_ENV = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def _duration(v: Any) -> Any:
+    return parse_duration(v) if isinstance(v, (str, int, float)) and not isinstance(v, bool) else v
+
+
+class Weights(_Strict):
+    """Points per event; a reply is weighed by its classification (positive true/false/unknown)."""
+
+    sent: float = 0.0
+    delivered: float = 0.0
+    replied: float = 5.0             # a reply whose tone is unknown (positive: null)
+    replied_positive: float = 15.0
+    replied_negative: float = -5.0
+    auto_replied: float = 0.5
+    bounced: float = -10.0
+    unsubscribed: float = -25.0
+    complained: float = -50.0
+    opened: float = 1.0              # machine opens (data.machine: true) never count
+    clicked: float = 3.0
+    qualified: float = 25.0
+    meeting_booked: float = 40.0
+    won: float = 60.0
+    lost: float = -15.0
+
+
+class When(_Strict):
+    """What triggers a rule: event types (and a reply's tone) and/or score thresholds."""
+
+    event: list[str] = Field(default_factory=list)
+    positive: bool | None = None
+    score_at_least: float | None = None
+    score_below: float | None = None
+    account_score_at_least: float | None = None
+
+    @field_validator("event", mode="before")
+    @classmethod
+    def _one_or_many(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v
+
+    @field_validator("event")
+    @classmethod
+    def _known(cls, v: list[str]) -> list[str]:
+        for name in v:
+            if name not in ev.ALL | {DELIVERED}:
+                raise ValueError(f"unknown event type {name!r}; expected one of: {', '.join(sorted(ev.ALL | {DELIVERED}))}")
+        return v
+
+    @model_validator(mode="after")
+    def _something(self) -> When:
+        if not self.event and not self.has_score_condition:
+            raise ValueError("a rule needs an event or a score condition (score_at_least, score_below, account_score_at_least)")
+        if self.positive is not None and self.event != [ev.REPLIED]:
+            raise ValueError("'positive' only applies to event: replied")
+        return self
+
+    @property
+    def has_score_condition(self) -> bool:
+        return any(x is not None for x in (self.score_at_least, self.score_below, self.account_score_at_least))
+
+
+class Rule(_Strict):
+    """What to do when ``when`` holds: pause/stop the enrollment, stop the account, escalate."""
+
+    name: str
+    when: When
+    pause: timedelta | Literal["manual"] | None = Field(
+        None, description="pause the enrollment for this long, or 'manual' until `outbound` resumes it")
+    stop: bool = False
+    stop_account: bool = False
+    hot: bool = False
+    move_to: str | None = Field(None, description="stop the current enrollment and enroll in this sequence")
+    webhook: str | None = Field(None, description="name of a webhook under 'webhooks' to notify")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not _NAME.match(v):
+            raise ValueError("a rule name is letters, digits, '_', '-' or '.', at most 64")
+        return v
+
+    @field_validator("pause", mode="before")
+    @classmethod
+    def _pause(cls, v: Any) -> Any:
+        return v if v == "manual" else _duration(v)
+
+    @model_validator(mode="after")
+    def _actions(self) -> Rule:
+        if not (self.pause or self.stop or self.stop_account or self.hot or self.move_to or self.webhook):
+            raise ValueError("a rule needs an action: pause, stop, stop_account, hot, move_to or webhook")
+        if self.pause and (self.stop or self.move_to):
+            raise ValueError("give either pause or stop/move_to, not both")
+        return self
+
+
+class Webhook(_Strict):
+    url: str
+    secret_env: str | None = Field(None, description="environment variable holding the HMAC-SHA256 key")
+    timeout: timedelta = timedelta(seconds=10)
+    max_attempts: Annotated[int, Field(gt=0)] = 8
+    backoff: timedelta = Field(timedelta(minutes=1), description="first retry delay; doubles each attempt")
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not re.match(r"^https?://[^\s/]+", v):
+            raise ValueError("a webhook url starts with http:// or https://")
+        return v
+
+    @field_validator("secret_env")
+    @classmethod
+    def _env(cls, v: str | None) -> str | None:
+        if v is not None and not _ENV.match(v):
+            raise ValueError("secret_env is the NAME of an environment variable (letters, digits, '_'), not the secret")
+        return v
+
+    @field_validator("timeout", "backoff", mode="before")
+    @classmethod
+    def _durations(cls, v: Any) -> Any:
+        return _duration(v)
+
+
+class Source(_Strict):
+    cost_per_lead: Annotated[float, Field(ge=0)] | None = None
+
+
+class ScoringSpec(_Strict):
+    half_life: timedelta = timedelta(days=30)
+    weights: Weights = Field(default_factory=Weights)
+    rules: list[Rule] = Field(default_factory=list)
+    webhooks: dict[str, Webhook] = Field(default_factory=dict)
+    sources: dict[str, Source] = Field(default_factory=dict)
+    schema_: str | None = Field(None, alias="$schema", exclude=True)
+
+    @field_validator("half_life", mode="before")
+    @classmethod
+    def _half_life(cls, v: Any) -> Any:
+        return _duration(v)
+
+    @field_validator("half_life")
+    @classmethod
+    def _positive(cls, v: timedelta) -> timedelta:
+        if v <= timedelta(0):
+            raise ValueError("half_life must be longer than zero")
+        return v
+
+    @property
+    def rule_event_types(self) -> frozenset[str]:
+        return frozenset(t for r in self.rules for t in r.when.event)
+
+
+def check_scoring_file(path: Path, sequences: set[str] | None = None) -> list[Problem]:
+    """Every problem of a scoring file as ``file:line:col`` (none when the file does not exist)."""
+    return [] if not path.exists() else _read(path, sequences)[1]
+
+
+def load_scoring(root: Path, sequences: set[str] | None = None) -> ScoringSpec:
+    """``root/scoring.yaml``, or the defaults when there is none; WorkspaceError on problems."""
+    path = root / FILE_NAME
+    if not path.exists():
+        return ScoringSpec()
+    spec, problems = _read(path, sequences)
+    if problems or spec is None:
+        raise WorkspaceError(problems)
+    return spec
+
+
+def _read(path: Path, sequences: set[str] | None) -> tuple[ScoringSpec | None, list[Problem]]:
+    doc = read_yaml(path)
+    if isinstance(doc, Problem):
+        return None, [doc]
+    spec = validate_document(doc, ScoringSpec)
+    if isinstance(spec, list):
+        return None, spec
+    problems: list[Problem] = []
+    names: set[str] = set()
+    for i, rule in enumerate(spec.rules):
+        if rule.name in names:
+            problems.append(Problem(path, f"rules[{i}].name: rule {rule.name!r} is defined twice", *doc.position(("rules", i, "name"))))
+        names.add(rule.name)
+        if rule.webhook is not None and rule.webhook not in spec.webhooks:
+            known = ", ".join(sorted(spec.webhooks)) or "none defined"
+            problems.append(Problem(path, f"rules[{i}].webhook: no webhook named {rule.webhook!r} (known: {known})",
+                                    *doc.position(("rules", i, "webhook"))))
+        if rule.move_to is not None and sequences is not None and rule.move_to not in sequences:
+            problems.append(Problem(path, f"rules[{i}].move_to: no sequence named {rule.move_to!r}",
+                                    *doc.position(("rules", i, "move_to"))))
+    return (None if problems else spec), problems

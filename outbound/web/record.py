@@ -1,0 +1,175 @@
+"""What the link server writes: unsubscribes, opens and clicks, each in one transaction, each once.
+
+Every row has a natural unique key (the suppressed value, the event's ``dedupe_key``) and is
+written with ``INSERT ... ON CONFLICT DO NOTHING``, so racing requests for the same address write
+it once without errors. SQLite serialises writers with ``BEGIN IMMEDIATE`` and a busy timeout;
+a transaction that still fails on a lock or a conflict is run again, a few times.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TypeVar
+
+from sqlalchemy import Engine, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlmodel import Session, SQLModel, col, select
+
+from outbound.store import event_types as ev
+from outbound.store.db import session_scope
+from outbound.store.tables import Enrollment, EnrollmentState, Prospect, Send
+from outbound.web.machine import FetchVerdict
+
+log = logging.getLogger("outbound.web")
+UNSUBSCRIBE_REASON = "unsubscribed via one-click link"
+_LIVE = (EnrollmentState.active, EnrollmentState.paused, EnrollmentState.blocked)
+_ATTEMPTS = 4
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """The outcome of one request: whether it wrote something new, and what."""
+
+    new: bool
+    reason: str
+    send: SendInfo | None = None
+
+
+@dataclass(frozen=True)
+class SendInfo:
+    id: int
+    prospect_id: int
+    enrollment_id: int
+    mailbox: str
+    to_address: str
+    sequence_name: str
+    sent_at: datetime | None
+
+
+def _retrying(engine: Engine, work: Callable[[Session], T]) -> T:
+    for attempt in range(1, _ATTEMPTS + 1):
+        try:
+            with session_scope(engine) as session:
+                return work(session)
+        except (IntegrityError, OperationalError) as exc:
+            # a concurrent request inserted the same key first (or PostgreSQL gave up on a lock): run again
+            if attempt == _ATTEMPTS:
+                raise
+            log.debug("retrying a link write after %s", type(exc.orig).__name__)
+    raise AssertionError("unreachable")
+
+
+def _send_info(session: Session, send_id: int | str) -> SendInfo | None:
+    if isinstance(send_id, str):
+        if not send_id.isdigit():
+            return None
+        send_id = int(send_id)
+    send = session.get(Send, send_id)
+    if send is None or send.id is None:
+        return None
+    return SendInfo(send.id, send.prospect_id, send.enrollment_id, send.mailbox, send.to_address,
+                    send.sequence_name, send.sent_at)
+
+
+def find_send(engine: Engine, send_id: int | str) -> SendInfo | None:
+    with session_scope(engine) as session:
+        return _send_info(session, send_id)
+
+
+def _insert_once(session: Session, table: str, values: dict[str, object], key: str) -> bool:
+    """INSERT ... ON CONFLICT (key) DO NOTHING: True when the row is new. One statement, and no
+    unique-key error when two requests race (SQLite and PostgreSQL both have the clause)."""
+    target = SQLModel.metadata.tables[table]
+    dialect = session.get_bind().dialect.name
+    if dialect in ("sqlite", "postgresql"):
+        insert = sqlite_insert if dialect == "sqlite" else pg_insert
+        result = session.execute(insert(target).values(**values).on_conflict_do_nothing(index_elements=[key]))
+        return bool(getattr(result, "rowcount", 0))
+    if session.scalar(select(target.c.id).where(target.c[key] == values[key])) is not None:
+        return False
+    session.execute(target.insert().values(**values))
+    return True
+
+
+def _event(session: Session, values: dict[str, object]) -> bool:
+    return _insert_once(session, "events", values, "dedupe_key")
+
+
+def record_unsubscribe(engine: Engine, send_id: int | str, address: str, now: datetime, *, via: str) -> Recorded:
+    """Suppresses ``address`` everywhere and stops every live enrollment of its prospect, once.
+
+    Idempotent: a repeated request finds the suppression and the event and writes nothing.
+    """
+    email = address.strip().lower()
+
+    def work(session: Session) -> Recorded:
+        send = _send_info(session, send_id)
+        if send is not None and send.to_address.strip().lower() != email:
+            send = None  # the token names the address; a send to someone else is not evidence
+        prospect_id = send.prospect_id if send else session.scalar(
+            select(col(Prospect.id)).where(col(Prospect.email) == email))
+        added = _insert_once(session, "suppressions", {"value": email, "kind": "address", "reason": UNSUBSCRIBE_REASON,
+                                                       "created_at": now}, "value")
+        stopped = 0
+        if prospect_id is not None:
+            result = session.execute(update(Enrollment).where(
+                col(Enrollment.prospect_id) == prospect_id, col(Enrollment.state).in_(list(_LIVE))
+            ).values(state=EnrollmentState.stopped, reason=UNSUBSCRIBE_REASON, next_due_at=None, updated_at=now))
+            stopped = int(getattr(result, "rowcount", 0) or 0)
+        new_event = _event(session, {
+            "type": ev.UNSUBSCRIBED, "at": now, "prospect_id": prospect_id,
+            "enrollment_id": send.enrollment_id if send else None, "send_id": send.id if send else None,
+            "mailbox": send.mailbox if send else None, "dedupe_key": f"unsubscribe-link:{email}",
+            "data": {"address": email, "via": via, "enrollments_stopped": stopped,
+                     "sequence": send.sequence_name if send else None}})
+        if not (added or stopped or new_event):
+            return Recorded(False, "already unsubscribed", send)
+        return Recorded(True, f"unsubscribed; {stopped} enrollment(s) stopped", send)
+
+    return _retrying(engine, work)
+
+
+def _about(send: SendInfo, kind: str, now: datetime, key: str) -> dict[str, object]:
+    return {"type": kind, "at": now, "prospect_id": send.prospect_id, "enrollment_id": send.enrollment_id,
+            "send_id": send.id, "mailbox": send.mailbox, "dedupe_key": key}
+
+
+def _fetch_data(verdict: FetchVerdict, user_agent: str | None) -> dict[str, object]:
+    return {"machine": verdict.machine, "why": verdict.reason, "user_agent": (user_agent or "")[:300]}
+
+
+def record_open(engine: Engine, send: SendInfo, verdict: FetchVerdict, now: datetime,
+                user_agent: str | None) -> Recorded:
+    """One ``opened`` event per send for people and one for machines (the first of each)."""
+    key = f"open:{send.id}:{'machine' if verdict.machine else 'person'}"
+
+    def work(session: Session) -> Recorded:
+        if not _event(session, {**_about(send, ev.OPENED, now, key),
+                                "data": {**_fetch_data(verdict, user_agent), "sequence": send.sequence_name}}):
+            return Recorded(False, "open already recorded", send)
+        return Recorded(True, "open recorded", send)
+
+    return _retrying(engine, work)
+
+
+def record_click(engine: Engine, send: SendInfo, url: str, verdict: FetchVerdict, now: datetime,
+                 user_agent: str | None) -> Recorded:
+    """One ``clicked`` event per send, link and kind of clicker (person or machine)."""
+    digest = hashlib.sha256(url.encode()).hexdigest()[:16]
+    key = f"click:{send.id}:{digest}:{'machine' if verdict.machine else 'person'}"
+
+    def work(session: Session) -> Recorded:
+        if not _event(session, {**_about(send, ev.CLICKED, now, key),
+                                "data": {**_fetch_data(verdict, user_agent), "url": url[:2000],
+                                         "sequence": send.sequence_name}}):
+            return Recorded(False, "click already recorded", send)
+        return Recorded(True, "click recorded", send)
+
+    return _retrying(engine, work)

@@ -1,0 +1,82 @@
+"""SIGTERM stops `outbound run` gracefully: the SMTP transaction under way finishes and is recorded,
+claims not yet started are handed back, and the process exits 0 in bounded time."""
+
+from __future__ import annotations
+
+import signal
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlmodel import col, select
+
+from outbound.store.db import session_scope
+from outbound.store.tables import Enrollment, EnrollmentState, Send, SendState
+from tests.integration.engine.daemon_proc import ALWAYS_OPEN, slow_sink, start_daemon, wait_until
+from tests.integration.engine.workspace import BuiltWorkspace, add_prospects, build, domain, three_step_sequence
+
+SETTINGS = """[daemon]
+send_interval = 0.2
+lease = 30
+batch_size = 3
+shutdown_grace = 20
+health_checks = false
+"""
+
+
+def _states(tw: BuiltWorkspace) -> dict[str, int]:
+    with session_scope(tw.engine) as s:
+        out: dict[str, int] = {}
+        for state in s.exec(select(Send.state)):
+            out[state] = out.get(state, 0) + 1
+        return out
+
+
+def _one_step() -> dict[str, object]:
+    seq = three_step_sequence(window=ALWAYS_OPEN)
+    seq["steps"] = seq["steps"][:1]
+    return seq
+
+
+def test_sigterm_finishes_the_smtp_transaction_and_releases_the_rest(tmp_path: Path) -> None:
+    with slow_sink(1.0) as sink:  # every DATA reply takes a second
+        tw = build(tmp_path / "ws", f"sqlite:///{tmp_path / 'db.sqlite'}", [_one_step()],
+                   [domain("d0.test", sink.port, 1, daily_cap=1000, gap={"min": 0, "max": 0})], settings=SETTINGS)
+        add_prospects(tw, 3, "seq", at=datetime.now(UTC) - timedelta(hours=1))
+        log = tmp_path / "daemon.log"
+        proc = start_daemon(tw.root / "config.toml", log)
+        try:
+            assert wait_until(lambda: _states(tw).get(SendState.sending, 0) == 1, 20, every=0.05), log.read_text()
+            time.sleep(0.3)  # the message data is on its way; the sink answers after a second
+            assert _states(tw) == {SendState.sending: 1, SendState.claimed: 2}, "one in SMTP, two queued behind it"
+            proc.send_signal(signal.SIGTERM)
+            stopped = time.monotonic()
+            assert proc.wait(timeout=10) == 0, log.read_text()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        assert time.monotonic() - stopped < 5, "the daemon took too long to stop"
+        assert len(sink.messages) == 1
+        with session_scope(tw.engine) as s:
+            sends = list(s.exec(select(Send).order_by(col(Send.id))))
+            enrollments = list(s.exec(select(Enrollment)))
+        assert [x.state for x in sends].count(SendState.sent) == 1
+        sent = next(x for x in sends if x.state == SendState.sent)
+        assert sent.message_id == str(sink.messages[0].message["Message-ID"])
+        released = [x for x in sends if x.state != SendState.sent]
+        assert [x.state for x in released] == [SendState.retry, SendState.retry]
+        assert all(x.lease_owner is None and x.attempts == 0 for x in released), "handed back, never attempted"
+        assert all(e.state in (EnrollmentState.active, EnrollmentState.completed) for e in enrollments)
+        assert "stopped" in log.read_text()
+
+        # the next daemon sends what was handed back, once each
+        proc = start_daemon(tw.root / "config.toml", log)
+        try:
+            assert wait_until(lambda: _states(tw) == {SendState.sent: 3}, 20), log.read_text()
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=10) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        recipients = sorted(m.rcpt_tos[0] for m in sink.messages)
+        assert len(recipients) == 3 and len(set(recipients)) == 3

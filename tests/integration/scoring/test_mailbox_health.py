@@ -1,0 +1,115 @@
+"""Mailbox health against the real engine: a tick that runs the health pass first sends nothing from a
+mailbox that crossed the bounce threshold; complaints, auth failures, resumes and the timer."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlmodel import col, select
+
+from outbound.engine.smtp import SmtpPool
+from outbound.engine.tick import run_tick
+from outbound.prospects.values import ProspectData
+from outbound.scoring.health import mailbox_health_pass
+from outbound.scoring.settings import HealthSettings
+from outbound.store import event_types as ev
+from outbound.store import mailboxes as mailbox_store
+from outbound.store.db import open_store, session_scope
+from outbound.store.enrollments import enroll
+from outbound.store.prospects import prospect_ids, upsert_prospects
+from outbound.store.tables import Event, MailboxState
+from tests.fixtures.smtp_sink import SmtpSink
+from tests.integration.engine.workspace import build, domain, three_step_sequence
+from tests.integration.scoring.helpers import add_events
+
+START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # a Monday, 09:00 in London
+
+
+async def test_mailbox_over_bounce_threshold_sends_nothing_more_in_the_same_tick(smtp_sink: SmtpSink, tmp_path: Path) -> None:
+    tw = build(tmp_path / "ws", f"sqlite:///{tmp_path / 'db.sqlite'}", [three_step_sequence()],
+               [domain("d0.test", smtp_sink.port, 2)])
+    people = [ProspectData(email=f"{'reject550' if i % 2 else 'ok'}.{i}@acme.test", first_name=f"P{i}",
+                           timezone="Europe/London", source="t") for i in range(16)]
+    upsert_prospects(tw.engine, people)
+    enroll(tw.engine, tw.ctx.workspace.sequences["seq"].sequence, prospect_ids(tw.engine, source="t"), now=START)
+    # 30 clean sends each in the past days: one bounce (1 in 31 = 3.2%) crosses the 2% threshold
+    add_events(tw.engine, [{"type": ev.SENT, "at": START - timedelta(days=2, minutes=i), "mailbox": f"m{i % 2}@d0.test",
+                            "data": {}} for i in range(60)])
+    settings = HealthSettings()
+    pool = SmtpPool()
+    paused_in: dict[str, int] = {}
+    claims_after_pause: Counter[str] = Counter()
+    eligible_when_paused: dict[str, bool] = {}
+    now = START
+    try:
+        for tick in range(40):
+            decisions = mailbox_health_pass(tw.engine, now, settings)  # the line the send tick runs before claiming
+            for d in decisions:
+                paused_in[d.address] = tick
+                with session_scope(tw.engine) as s:
+                    row = s.get(MailboxState, d.address)
+                    assert row is not None
+                    eligible_when_paused[d.address] = row.next_allowed_at is None or row.next_allowed_at <= now
+                    kinds = Counter(e.type for e in s.exec(select(Event).where(col(Event.mailbox) == d.address)))
+                attempts = kinds[ev.SENT] + kinds[ev.BOUNCED]  # bounces at RCPT have no sent event
+                assert kinds[ev.BOUNCED] / attempts > 0.02 and attempts >= 20
+                assert d.action == "pause" and d.kind == "bounce_rate"
+                assert f"({kinds[ev.BOUNCED]} of {attempts} sends in the last 7d)" in d.reason
+            report = await run_tick(tw.ctx, pool, now)
+            for c in report.claimed:
+                if c.mailbox in paused_in:
+                    claims_after_pause[c.mailbox] += 1
+            now += timedelta(minutes=5)
+    finally:
+        await pool.close_all()
+    assert paused_in, "a bounce crossed the threshold"
+    assert not claims_after_pause, f"paused mailboxes still claimed sends: {claims_after_pause}"
+    assert any(eligible_when_paused.values()), "the mailbox would have been free to send in that tick"
+    with session_scope(tw.engine) as s:
+        states = {m.address: (m.state, m.pause_reason) for m in s.exec(select(MailboxState))}
+        late = list(s.exec(select(Event).where(col(Event.type).in_([ev.SENT, ev.BOUNCED]), col(Event.at) >= START)))
+    for address, tick in paused_in.items():
+        assert states[address][0] == "paused" and "bounce rate" in str(states[address][1])
+        pause_at = START + timedelta(minutes=5 * tick)
+        assert not [e for e in late if e.mailbox == address and e.at >= pause_at], "nothing left it after the pause"
+    assert len(smtp_sink.messages) > 0
+
+
+def _events_db(tmp_path: Path) -> tuple[object, datetime]:
+    engine = open_store(f"sqlite:///{tmp_path / 'h.db'}")
+    with session_scope(engine) as s:
+        for a in ("a@one.test", "b@one.test", "c@one.test", "x@two.test"):
+            s.add(MailboxState(address=a, domain=a.split("@")[1]))
+    return engine, START
+
+
+def test_complaint_auth_failures_resume_and_timer(tmp_path: Path) -> None:
+    engine, now = _events_db(tmp_path)
+    settings = HealthSettings(resume_after=timedelta(hours=6), auth_failures=2)
+    add_events(engine, [{"type": ev.COMPLAINED, "at": now - timedelta(hours=1), "mailbox": "x@two.test", "data": {}}])
+    first = mailbox_health_pass(engine, now, settings)  # type: ignore[arg-type]
+    assert [(d.address, d.kind) for d in first] == [("x@two.test", "complaint")]
+    assert mailbox_health_pass(engine, now, settings) == [], "paused once"  # type: ignore[arg-type]
+    # the timer resumes it, and the old complaint is forgiven
+    back = mailbox_health_pass(engine, now + timedelta(hours=7), settings)  # type: ignore[arg-type]
+    assert [(d.address, d.action) for d in back] == [("x@two.test", "resume")]
+    assert mailbox_health_pass(engine, now + timedelta(hours=8), settings) == []  # type: ignore[arg-type]
+
+    # auth failures on two mailboxes of one.test: the engine paused each; the domain rule pauses the third
+    for a in ("a@one.test", "b@one.test"):
+        add_events(engine, [{"type": ev.MAILBOX_PAUSED, "at": now + timedelta(hours=8), "mailbox": a,
+                             "data": {"reason": "auth failure: 535 5.7.8 bad credentials"}}])
+        with session_scope(engine) as s:
+            mailbox_store.pause(s, a, "auth failure: 535", now + timedelta(hours=8))
+    third = mailbox_health_pass(engine, now + timedelta(hours=9), settings)  # type: ignore[arg-type]
+    assert [(d.address, d.kind) for d in third] == [("c@one.test", "domain_auth")]
+    assert "every mailbox of the domain" in third[0].reason
+    # a manual resume forgives what came before; no re-pause from old evidence
+    assert mailbox_store.resume(engine, "@one.test") == ["a@one.test", "b@one.test", "c@one.test"]  # type: ignore[arg-type]
+    mailbox_health_pass(engine, now + timedelta(hours=10), settings)  # type: ignore[arg-type]
+    again = mailbox_health_pass(engine, now + timedelta(hours=10, minutes=5), settings)  # type: ignore[arg-type]
+    with session_scope(engine) as s:  # type: ignore[arg-type]
+        states = {m.address: m.state for m in s.exec(select(MailboxState))}
+    assert again == [] and states["c@one.test"] == "active"
