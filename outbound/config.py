@@ -70,6 +70,14 @@ class InboxSettings(_Section):
     auto_reply_pause: timedelta = timedelta(days=7)
 
 
+class WebSettings(_Section):
+    """The unsubscribe/tracking endpoint inside ``outbound run`` (``outbound serve`` runs it alone)."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(gt=0, lt=65536)] = 8080
+
+
 class Settings(_Section):
     workspace: WorkspacePaths = WorkspacePaths()
     database: DatabaseSettings = DatabaseSettings()
@@ -77,6 +85,7 @@ class Settings(_Section):
     sending: SendingSettings = SendingSettings()
     inbox: InboxSettings = InboxSettings()
     health: HealthSettings = HealthSettings()
+    web: WebSettings = WebSettings()
 
 
 class LoadedConfig(BaseModel):

@@ -141,12 +141,16 @@ def run(
 ) -> None:
     """Run the daemon: sends due steps on schedule until SIGTERM or Ctrl-C (in-flight sends finish)."""
     from outbound.engine.daemon import Daemon
-    from outbound.engine.jobs import daemon_jobs
+    from outbound.engine.jobs import daemon_jobs, daemon_services
 
     _configure_logging(log_json)
     ws = runtime.workspace()
     ctx = _context(ws)
-    asyncio.run(Daemon(ctx, extra_jobs=daemon_jobs(ctx)).run())
+    try:
+        services = daemon_services(ctx)
+    except OutboundError as exc:
+        fail(str(exc))
+    asyncio.run(Daemon(ctx, extra_jobs=daemon_jobs(ctx), services=services).run())
 
 
 def _configure_logging(as_json: bool) -> None:

@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -23,17 +24,20 @@ from outbound.store.db import utcnow
 
 log = logging.getLogger("outbound.daemon")
 Job = Callable[[], Awaitable[None]]
+Service = Callable[[asyncio.Event], Coroutine[Any, Any, None]]  # runs until the stop event is set (e.g. the web server)
 
 
 class Daemon:
     def __init__(self, ctx: EngineContext, *, clock: Callable[[], datetime] = utcnow,
-                 extra_jobs: dict[str, tuple[Job, timedelta]] | None = None) -> None:
+                 extra_jobs: dict[str, tuple[Job, timedelta]] | None = None,
+                 services: dict[str, Service] | None = None) -> None:
         self.ctx = ctx
         self.clock = clock
         self.pool = SmtpPool()
         self.stop = asyncio.Event()
         self.inflight: set[asyncio.Task[object]] = set()
         self.extra_jobs = extra_jobs or {}
+        self.services = services or {}
         self.ticks = 0
 
     async def _tracked(self, name: str, job: Job) -> None:
@@ -46,6 +50,11 @@ class Daemon:
             log.exception("%s job failed", name)
         finally:
             self.inflight.discard(task)
+
+    def _service_ended(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("%s stopped: %s", task.get_name(), task.exception())
+            self.stop.set()  # a daemon without its web endpoint would break unsubscribe links: stop loudly
 
     async def send_tick(self) -> None:
         report = await run_tick(self.ctx, self.pool, self.clock(), stopping=self.stop)
@@ -66,6 +75,9 @@ class Daemon:
             scheduler.add_job(self._tracked, "interval", args=[name, job], id=name, seconds=every.total_seconds(),
                               max_instances=1, coalesce=True, next_run_time=datetime.now(UTC))
         scheduler.start()
+        running = {name: asyncio.create_task(service(self.stop), name=name) for name, service in self.services.items()}
+        for task in running.values():
+            task.add_done_callback(self._service_ended)
         log.info("outbound daemon %s started: %d sequence(s), %d mailbox(es)", self.ctx.worker,
                  len(self.ctx.workspace.sequences), len(self.ctx.workspace.mailboxes()))
         try:
@@ -76,9 +88,11 @@ class Daemon:
             if self.inflight:
                 grace = self.ctx.settings.daemon.shutdown_grace.total_seconds()
                 _done, pending = await asyncio.wait(set(self.inflight), timeout=grace)
-                for task in pending:  # leases of what was cut short expire and are recovered
-                    task.cancel()
+                for cut in pending:  # leases of what was cut short expire and are recovered
+                    cut.cancel()
             scheduler.shutdown(wait=False)
+            if running:
+                await asyncio.wait(running.values(), timeout=10)
             await self.pool.close_all()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)

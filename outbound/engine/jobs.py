@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import timedelta
 
 from outbound.engine.context import EngineContext
-from outbound.engine.daemon import Job
+from outbound.engine.daemon import Job, Service
 from outbound.store.db import utcnow
 from outbound.store.gates import pass_gate
 
@@ -56,3 +57,22 @@ def daemon_jobs(ctx: EngineContext) -> dict[str, tuple[Job, timedelta]]:
     if ctx.settings.daemon.health_checks:
         jobs["health"] = health_job(ctx)
     return jobs
+
+
+def daemon_services(ctx: EngineContext) -> dict[str, Service]:
+    """The web endpoint, when ``[web] enabled``: bound now, so a taken port fails before any send."""
+    web = ctx.settings.web
+    if not web.enabled:
+        return {}
+    from outbound.web.app import create_app
+    from outbound.web.server import bind, serve_in_background
+
+    sock = bind(web.host, web.port)
+    app = create_app(ctx.engine, ctx.secret,
+                     tracking={name: s.sequence.tracking for name, s in ctx.workspace.sequences.items()})
+
+    async def serve(stop: asyncio.Event) -> None:
+        log.info("web endpoint on http://%s:%d", web.host, web.port)
+        await serve_in_background(app, web.host, web.port, stop, sock=sock)
+
+    return {"web": serve}

@@ -80,3 +80,31 @@ def test_sigterm_finishes_the_smtp_transaction_and_releases_the_rest(tmp_path: P
                 proc.kill()
         recipients = sorted(m.rcpt_tos[0] for m in sink.messages)
         assert len(recipients) == 3 and len(set(recipients)) == 3
+
+
+def test_daemon_hosts_the_unsubscribe_endpoint_when_enabled(tmp_path: Path) -> None:
+    import urllib.request
+
+    from tests.fixtures.common import free_port
+
+    port = free_port()
+    with slow_sink(0.0) as sink:
+        tw = build(tmp_path / "ws", f"sqlite:///{tmp_path / 'db.sqlite'}", [_one_step()],
+                   [domain("d0.test", sink.port, 1)],
+                   settings=SETTINGS + f"\n[web]\nenabled = true\nport = {port}\n")
+        log = tmp_path / "daemon.log"
+        proc = start_daemon(tw.root / "config.toml", log)
+        try:
+            def healthy() -> bool:
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as r:
+                        return bool(r.status == 200)
+                except OSError:
+                    return False
+            assert wait_until(healthy, 20), log.read_text()
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=15) == 0, log.read_text()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        assert not healthy(), "the endpoint stops with the daemon"
