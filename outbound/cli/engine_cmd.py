@@ -74,11 +74,13 @@ def demo(
         task = bar.add_task("sim", total=1.0)
         result = asyncio.run(run_demo(ws, days=days, prospects=prospects,
                                       progress=lambda f: bar.update(task, completed=f)))
-    first = Table("when (UTC)", "prospect's local time", "mailbox", "to", "subject", title="First sends")
+    first = Table(title="First sends: which mailbox sent which step to whom, and when")
+    for name in ("UTC", "prospect's time", "from", "to", "subject"):
+        first.add_column(name, no_wrap=True, overflow="ellipsis")
     for m in result.sent[:12]:
         zone = result.zones.get(m.to) or "America/New_York"
-        first.add_row(m.at.strftime("%a %d %b %H:%M"), m.at.astimezone(ZoneInfo(zone)).strftime("%a %H:%M ") + zone,
-                      m.mailbox, m.to, m.subject[:40])
+        first.add_row(m.at.strftime("%a %H:%M"), m.at.astimezone(ZoneInfo(zone)).strftime("%a %H:%M ") +
+                      zone.rsplit("/", 1)[-1], m.mailbox, m.to, m.subject)
     console.print(first)
     per_day = result.per_mailbox_day()
     days_seen = sorted({d for _, d in per_day})
