@@ -69,7 +69,7 @@ def recipient_address(email: str, name: str = "") -> tuple[Address, bool]:
     if len(labels) < 2 or not all(_LABEL.match(label) for label in labels):
         raise RenderError(f"the domain of {raw!r} is not a valid domain name")
     try:
-        address = Address(display_name=clean_header_text(name), username=local, domain=".".join(labels))
+        address = Address(display_name=display_name_text(name), username=local, domain=".".join(labels))
     except (ValueError, IndexError) as exc:
         raise RenderError(f"the prospect's email address {raw!r} is not usable: {exc}") from None
     return address, not local.isascii()
@@ -77,7 +77,20 @@ def recipient_address(email: str, name: str = "") -> tuple[Address, bool]:
 
 def sender_address(address: str, display_name: str) -> Address:
     local, _, domain = address.rpartition("@")
-    return Address(display_name=clean_header_text(display_name), username=local, domain=domain)
+    return Address(display_name=display_name_text(display_name), username=local, domain=domain)
+
+
+MAX_DISPLAY_NAME = 100
+
+
+def display_name_text(name: str) -> str:
+    """A display name safe for an address header: no control characters, at most 100 characters,
+    and no word longer than 70 (a long unbroken word cannot be folded under the 998-character line
+    limit, and servers refuse the message for it)."""
+    text = clean_header_text(name)
+    if len(text) > MAX_DISPLAY_NAME:
+        text = text[:MAX_DISPLAY_NAME].rsplit(" ", 1)[0] if " " in text[:MAX_DISPLAY_NAME] else text[:MAX_DISPLAY_NAME]
+    return " ".join(word[:70] for word in text.split(" ")).strip()
 
 
 def make_message_id(domain: str) -> str:
