@@ -5,6 +5,7 @@ usage: .venv/bin/python bench/bench_domains.py [N]     (needs nsd; checkdmarc is
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import sys
 import time
@@ -12,6 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.common import emit_json, say
 from outbound.health.checker import Target, check_target
 from outbound.health.dns import Lookup
 from tests.fixtures.dns_server import DnsServers, Record, find_nsd, txt
@@ -51,24 +53,36 @@ def theirs(names: list[str], port: int) -> float | None:
 
 
 def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 200
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("domains", nargs="?", type=int, default=200)
+    parser.add_argument("--quick", action="store_true", help="50 domains")
+    parser.add_argument("--json", action="store_true", help="print the figures as one JSON line")
+    args = parser.parse_args()
+    n = 50 if args.quick else args.domains
     nsd = find_nsd()
     if nsd is None:
         raise SystemExit("nsd is not installed")
     servers = DnsServers(nsd)
+    figures: dict[str, object] = {"domains": n}
     try:
         names, records = zone(n)
         server = servers.start(records)
         ours_s, findings = asyncio.run(ours(names, server.resolver(timeout=2.0, lifetime=4.0)))
-        print(f"outbound: {n} domains in {ours_s:.2f} s ({findings} findings; SPF/DKIM/DMARC/MX/PTR/DNSBL/MTA-STS/TLS-RPT/BIMI)")
+        figures["outbound_s"] = round(ours_s, 2)
+        say(f"outbound: {n} domains in {ours_s:.2f} s ({findings} findings; "
+            "SPF/DKIM/DMARC/MX/PTR/DNSBL/MTA-STS/TLS-RPT/BIMI)", as_json=args.json)
         theirs_s = theirs(names, server.port)
         if theirs_s is None:
-            print("checkdmarc: not installed (pip install checkdmarc)")
+            say("checkdmarc: not installed (pip install checkdmarc)", as_json=args.json)
         else:
-            print(f"checkdmarc: {n} domains in {theirs_s:.2f} s")
-            print(f"ratio checkdmarc/outbound: {theirs_s / ours_s:.1f}x")
+            figures["checkdmarc_s"] = round(theirs_s, 2)
+            figures["ratio"] = round(theirs_s / ours_s, 2)
+            say(f"checkdmarc: {n} domains in {theirs_s:.2f} s", as_json=args.json)
+            say(f"ratio checkdmarc/outbound: {theirs_s / ours_s:.1f}x", as_json=args.json)
     finally:
         servers.stop_all()
+    if args.json:
+        emit_json(figures)
 
 
 if __name__ == "__main__":

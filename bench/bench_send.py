@@ -14,17 +14,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import cProfile
-import multiprocessing as mp
-import os
 import pstats
 import random
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,102 +27,18 @@ from typing import Any
 
 import aiosmtplib
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from outbound.engine.claim import Claim  # noqa: E402
-from outbound.engine.deliver import render_claim  # noqa: E402
-from outbound.engine.smtp import SmtpPool  # noqa: E402
-from outbound.engine.tick import run_tick  # noqa: E402
-from outbound.render.headers import make_message_id  # noqa: E402
-from outbound.store.prospects import to_data  # noqa: E402
-from outbound.store.tables import Prospect  # noqa: E402
-from tests.integration.engine.workspace import BuiltWorkspace, add_prospects, build, domain  # noqa: E402
+from bench.common import database, emit_json, postgres_server, say, sink_process
+from outbound.engine.claim import Claim
+from outbound.engine.deliver import render_claim
+from outbound.engine.smtp import SmtpPool
+from outbound.engine.tick import run_tick
+from outbound.render.headers import make_message_id
+from outbound.store.prospects import to_data
+from outbound.store.tables import Prospect
+from tests.integration.engine.workspace import BuiltWorkspace, add_prospects, build, domain
 
 ALWAYS_OPEN = {"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "start": "00:00", "end": "23:59",
                "timezone": "UTC"}
-
-
-# ---- the sink: aiosmtpd in a child process, counting accepted messages ----
-
-class _Counter:
-    def __init__(self, count: Any) -> None:
-        self.count = count
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        with self.count.get_lock():
-            self.count.value += 1
-        return "250 2.0.0 OK: queued"
-
-
-def _sink_main(port: int, count: Any, ready: Any, stop: Any) -> None:
-    from aiosmtpd.controller import Controller
-
-    ctl = Controller(_Counter(count), hostname="127.0.0.1", port=port, server_hostname="sink.bench")
-    ctl.start()
-    ready.set()
-    stop.wait()
-    ctl.stop()
-
-
-@contextlib.contextmanager
-def sink_process() -> Iterator[tuple[int, Any]]:
-    from tests.fixtures.common import free_port
-
-    ctx = mp.get_context("fork")
-    port, count, ready, stop = free_port(), ctx.Value("l", 0), ctx.Event(), ctx.Event()
-    proc = ctx.Process(target=_sink_main, args=(port, count, ready, stop), daemon=True)
-    proc.start()
-    if not ready.wait(10):
-        raise RuntimeError("the SMTP sink did not start")
-    try:
-        yield port, count
-    finally:
-        stop.set()
-        proc.join(5)
-
-
-# ---- PostgreSQL ----
-
-@contextlib.contextmanager
-def postgres_server() -> Iterator[str]:
-    """$OUTBOUND_BENCH_POSTGRES_URL, else a throwaway cluster started like the test suite does."""
-    given = os.environ.get("OUTBOUND_BENCH_POSTGRES_URL")
-    if given:
-        yield given
-        return
-    from tests.fixtures.postgres import _throwaway_cluster
-
-    with _throwaway_cluster() as url:
-        yield url
-
-
-@contextlib.contextmanager
-def postgres_database(server: str) -> Iterator[str]:
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    base = make_url(server)
-    name = f"bench_{uuid.uuid4().hex[:10]}"
-    conninfo = base.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield base.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(conninfo, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@contextlib.contextmanager
-def database(backend: str, server: str | None) -> Iterator[str]:
-    if backend == "postgresql":
-        assert server is not None
-        with postgres_database(server) as url:
-            yield url
-        return
-    with tempfile.TemporaryDirectory(prefix="outbound-bench-db-") as tmp:
-        yield f"sqlite:///{Path(tmp) / 'bench.db'}"
 
 
 # ---- the two contenders ----
@@ -227,7 +138,7 @@ def one_round(backend: str, url: str, port: int, count: Any, sends: int, mailbox
         if profiler:
             profiler.disable()
             profiler.dump_stats(f"{profile}.{backend}")
-            pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+            pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(25)
         if count.value - before != 2 * sends:
             raise RuntimeError(f"engine run: the sink got {count.value - before - sends} of {sends}")
         tw.engine.dispose()
@@ -254,13 +165,24 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     ap.add_argument("--rounds", type=int, default=3, help="best of this many runs of each")
     ap.add_argument("--profile", help="write cProfile stats of the engine run to FILE.<backend>")
+    ap.add_argument("--quick", action="store_true", help="1,000 sends, best of 2")
+    ap.add_argument("--json", action="store_true", help="print the figures as one JSON line")
     args = ap.parse_args(argv)
+    if args.quick:
+        args.sends, args.rounds = 1000, 2
     results = []
     if args.backend in ("sqlite", "both"):
         results.append(bench("sqlite", None, args))
+        say(f"sqlite: {results[-1].engine_rate:.0f}/s", as_json=args.json)
     if args.backend in ("postgresql", "both"):
         with postgres_server() as server:
             results.append(bench("postgresql", server, args))
+        say(f"postgresql: {results[-1].engine_rate:.0f}/s", as_json=args.json)
+    if args.json:
+        emit_json({r.backend: {"sends": r.sends, "connections": r.mailboxes, "engine_per_s": round(r.engine_rate),
+                               "plain_per_s": round(r.plain_rate), "ratio": round(r.engine_rate / r.plain_rate, 2)}
+                   for r in results})
+        return
     print(f"\n{'backend':<11} {'sends':>6} {'conns':>5} {'engine s':>9} {'engine/s':>9} {'plain s':>8} "
           f"{'plain/s':>8} {'ratio':>6}")
     for r in results:

@@ -78,6 +78,14 @@ class WebSettings(_Section):
     port: Annotated[int, Field(gt=0, lt=65536)] = 8080
 
 
+class MetricsSettings(_Section):
+    """The Prometheus endpoint (``GET /metrics``) inside ``outbound run``."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(gt=0, lt=65536)] = 9108
+
+
 class Settings(_Section):
     workspace: WorkspacePaths = WorkspacePaths()
     database: DatabaseSettings = DatabaseSettings()
@@ -86,6 +94,7 @@ class Settings(_Section):
     inbox: InboxSettings = InboxSettings()
     health: HealthSettings = HealthSettings()
     web: WebSettings = WebSettings()
+    metrics: MetricsSettings = MetricsSettings()
 
 
 class LoadedConfig(BaseModel):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import os
 import random
 from datetime import UTC, datetime
@@ -156,19 +155,9 @@ def run(
 
 
 def _configure_logging(as_json: bool) -> None:
-    handler = logging.StreamHandler()
-    if as_json:
-        class _Json(logging.Formatter):
-            def format(self, record: logging.LogRecord) -> str:
-                return json.dumps({"time": datetime.now(UTC).isoformat(timespec="milliseconds"),
-                                   "level": record.levelname.lower(), "logger": record.name,
-                                   "message": record.getMessage()})
-        handler.setFormatter(_Json())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger("outbound")
-    root.handlers[:] = [handler]
-    root.setLevel(os.environ.get("OUTBOUND_LOG_LEVEL", "INFO").upper())
+    from outbound.cli.logs import configure
+
+    configure(as_json)
 
 
 def status(

@@ -54,6 +54,10 @@ def validate() -> None:
         ws = inspect_workspace(config_path())
     except ConfigError as exc:
         fail(str(exc))
+    from outbound.cli.template_safety import check_sequence
+
+    for loaded in ws.sequences.values():
+        ws.problems.extend(check_sequence(loaded))
     problems = sorted(ws.problems, key=lambda p: (str(p.path), p.line or 0, p.column or 0))
     for p in problems:
         (err_console if p.severity == "error" else console).print(str(p), highlight=False, markup=False, soft_wrap=True)

@@ -11,8 +11,10 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import case, func, insert
+from sqlalchemy import and_, bindparam, case, func, insert, or_, true, update
+from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
 from outbound.engine.context import EngineContext
@@ -24,8 +26,8 @@ from outbound.render.message import ThreadInfo
 from outbound.store import event_types as ev
 from outbound.store import mailboxes as mailbox_store
 from outbound.store.db import session_scope
-from outbound.store.prospects import suppressed_among, to_data
-from outbound.store.tables import Enrollment, EnrollmentState, Event, Prospect, Send, SendState
+from outbound.store.prospects import prospect_columns, prospect_data, suppressed_among
+from outbound.store.tables import Enrollment, EnrollmentState, Event, Send, SendState
 
 FACT_EVENTS = {ev.REPLIED: "replied", ev.OPENED: "opened", ev.CLICKED: "clicked"}
 
@@ -43,6 +45,7 @@ class Claim:
     message_id: str
     thread: ThreadInfo | None
     lease_until: datetime
+    prospect_id: int = 0  # 0: not known (a preview); recording a delivery then reads the send back
 
 
 @dataclass
@@ -52,10 +55,42 @@ class ClaimReport:
     waiting: dict[str, int] | None = None  # reason -> enrollments that could not get a mailbox
 
 
+class _Enrollment:
+    """An enrollment as the claim reads it (a core row) and changes it: the changed columns are
+    written back together, one executemany per set of columns (``_write_back``)."""
+
+    def __init__(self, row: Any) -> None:
+        self.id: int = row.id
+        self.prospect_id: int = row.prospect_id
+        self.sequence_name: str = row.sequence_name
+        self.next_step: int = row.next_step
+        self.next_due_at: datetime | None = row.next_due_at
+        self.mailbox: str | None = row.mailbox
+        self.anchor_at: datetime | None = row.anchor_at
+        self.created_at: datetime = row.created_at
+        self.last_message_id: str | None = row.last_message_id
+        self.thread_references: str | None = row.thread_references
+        self.last_subject: str | None = row.last_subject
+        self.changes: dict[str, object] = {}
+
+    def set(self, now: datetime, **values: object) -> None:
+        for key, value in values.items():
+            setattr(self, key, value)
+            self.changes[key] = value
+        self.changes["updated_at"] = now
+
+
+_ENROLLMENTS = Enrollment.__table__  # type: ignore[attr-defined]
+_EVENTS = Event.__table__  # type: ignore[attr-defined]
+_ENROLLMENT_COLUMNS = ("id", "prospect_id", "sequence_name", "next_step", "next_due_at", "mailbox", "anchor_at",
+                       "created_at", "last_message_id", "thread_references", "last_subject")
+
+
 @dataclass
 class _Due:
-    enrollment: Enrollment
-    prospect: Prospect
+    enrollment: _Enrollment
+    prospect: ProspectData
+    prospect_id: int
     enrollment_id: int
     step_index: int
     due_at: datetime
@@ -71,56 +106,107 @@ def claim_due(ctx: EngineContext, now: datetime, *, limit: int | None = None, co
     return report
 
 
+WINDOWS = 4  # due rows are read in windows of 2 x limit until enough are sendable now (or none is left)
+
+
 def _claim(ctx: EngineContext, session: Session, now: datetime, limit: int) -> ClaimReport:
-    rows = _load_due(session, now, limit * 4, for_update=ctx.engine.dialect.name == "postgresql")
-    facts = _facts(session, [p.id for _, p in rows if p.id is not None])
     report = ClaimReport(claims=[], waiting=defaultdict(int))
     candidates: list[_Due] = []
-    default_tz = ctx.settings.sending.default_timezone
-    for enr, prospect in rows:
-        if len(candidates) >= 2 * limit:
-            # enough due work for this tick (twice the claims, for those that find no mailbox); the
-            # rest stays due and is planned by the next tick instead of being planned for nothing
+    seen: list[_Enrollment] = []
+    skips: list[dict[str, object]] = []
+    for _ in range(WINDOWS):
+        # rows already taken as candidates are still due (and locked by us): read past them
+        rows = _load_due(session, now, limit * 2, for_update=ctx.engine.dialect.name == "postgresql",
+                         exclude=[d.enrollment_id for d in candidates])
+        seen.extend(rows)
+        candidates.extend(_plan(ctx, session, rows, now, report, skips))
+        if len(candidates) >= limit or len(rows) < limit * 2:
             break
+        _write_back(session, rows)  # those completed or planned for later leave the due range
+    if candidates:
+        _assign(ctx, session, order_due(candidates), now, limit, report)
+    if skips:
+        session.connection().execute(insert(_EVENTS), skips)
+    _write_back(session, seen)
+    return report
+
+
+def _plan(ctx: EngineContext, session: Session, rows: list[_Enrollment], now: datetime, report: ClaimReport,
+          skips: list[dict[str, object]]) -> list[_Due]:
+    """Plans each row (pure functions of values and ``now``); returns those with a step to send now."""
+    prospects = _prospects(session, [e.prospect_id for e in rows])
+    facts = _facts(session, list(prospects))
+    default_tz = ctx.settings.sending.default_timezone
+    candidates = []
+    for enr in rows:
+        prospect = prospects[enr.prospect_id]
         loaded = ctx.workspace.sequences.get(enr.sequence_name)
         if loaded is None:
-            _set(enr, now, state=EnrollmentState.blocked, reason=f"sequence {enr.sequence_name!r} is not in the workspace")
+            enr.set(now, state=EnrollmentState.blocked.value, reason=f"sequence {enr.sequence_name!r} is not in the workspace")
             continue
         seq = loaded.sequence
         for _ in range(len(seq.steps) + 1):  # skipped steps chain into the next one
             previous_at = enr.anchor_at or enr.created_at
-            action = next_action(seq, enr.next_step, previous_at, facts.get(prospect.id or 0, Facts()), now,
+            action = next_action(seq, enr.next_step, previous_at, facts.get(enr.prospect_id, Facts()), now,
                                  step_rng(enr.id, enr.next_step), prospect_timezone=prospect.timezone,
                                  default_timezone=default_tz)
             if action.kind is not ActionKind.skip:
                 break
-            _record_skip(session, enr, prospect, seq.steps[enr.next_step].id, action.reason, now)
-            enr.next_step += 1
-            enr.anchor_at = action.at
+            skips.append(_skip_event(enr, seq.steps[enr.next_step].id, action.reason, now))
+            enr.set(now, next_step=enr.next_step + 1, anchor_at=action.at)
         if action.kind is ActionKind.complete:
-            _set(enr, now, state=EnrollmentState.completed, reason=action.reason, next_due_at=None)
+            enr.set(now, state=EnrollmentState.completed.value, reason=action.reason, next_due_at=None)
         elif action.kind is ActionKind.stop:
-            _set(enr, now, state=EnrollmentState.stopped, reason=action.reason, next_due_at=None)
+            enr.set(now, state=EnrollmentState.stopped.value, reason=action.reason, next_due_at=None)
         elif not action.due:
             report.planned += 1
-            _set(enr, now, next_due_at=action.at, reason=action.reason)
+            enr.set(now, next_due_at=action.at, reason=action.reason)
         else:
-            assert enr.id is not None and action.step is not None
-            candidates.append(_Due(enr, prospect, enr.id, action.step, now))
-    if candidates:
-        _assign(ctx, session, order_due(candidates), now, limit, report)
-    return report
+            assert action.step is not None
+            candidates.append(_Due(enr, prospect, enr.prospect_id, enr.id, action.step, now))
+    return candidates
 
 
-def _load_due(session: Session, now: datetime, limit: int, *, for_update: bool) -> list[tuple[Enrollment, Prospect]]:
-    query = (select(Enrollment, Prospect).join(Prospect, col(Prospect.id) == col(Enrollment.prospect_id))
-             .where(col(Enrollment.state) == EnrollmentState.active,
-                    (col(Enrollment.next_due_at).is_(None)) | (col(Enrollment.next_due_at) <= now))
-             .order_by(case((col(Enrollment.next_step) > 0, 0), else_=1), col(Enrollment.next_due_at), col(Enrollment.id))
+def _load_due(session: Session, now: datetime, limit: int, *, for_update: bool,
+              exclude: list[int]) -> list[_Enrollment]:
+    """Up to ``limit`` due enrollments (twice the claims, for those that find no mailbox or are
+    planned for later): core rows of the columns planning needs, not ORM objects."""
+    e = _ENROLLMENTS
+    active = EnrollmentState.active.value
+    query = (core_select(*(e.c[name] for name in _ENROLLMENT_COLUMNS))
+             # two index ranges of ix_enrollments_due, written so SQLite's OR optimisation finds both
+             # (``state = ? AND (a OR b)`` made it walk every active enrollment)
+             .where(or_(and_(e.c.state == active, e.c.next_due_at.is_(None)),
+                        and_(e.c.state == active, e.c.next_due_at <= now)))
+             .where(e.c.id.not_in(exclude) if exclude else true())
+             .order_by(case((e.c.next_step > 0, 0), else_=1), e.c.next_due_at, e.c.id)
              .limit(limit))
     if for_update:
-        query = query.with_for_update(skip_locked=True, of=Enrollment)
-    return [(e, p) for e, p in session.exec(query)]
+        query = query.with_for_update(skip_locked=True)
+    return [_Enrollment(row) for row in session.connection().execute(query)]
+
+
+def _prospects(session: Session, ids: list[int]) -> dict[int, ProspectData]:
+    if not ids:
+        return {}
+    rows = session.connection().execute(core_select(*prospect_columns()).where(prospect_columns()[0].in_(set(ids))))
+    return {row.id: prospect_data(row) for row in rows}
+
+
+def _write_back(session: Session, rows: list[_Enrollment]) -> None:
+    """The changed enrollments, one executemany per set of changed columns."""
+    groups: dict[tuple[str, ...], list[dict[str, object]]] = defaultdict(list)
+    for enr in rows:
+        if enr.changes:
+            keys = tuple(sorted(enr.changes))
+            groups[keys].append({"p_id": enr.id, **{f"p_{k}": v for k, v in enr.changes.items()}})
+    conn = session.connection()
+    for keys, params in groups.items():
+        stmt = (update(_ENROLLMENTS).where(_ENROLLMENTS.c.id == bindparam("p_id"))
+                .values({k: bindparam(f"p_{k}", type_=_ENROLLMENTS.c[k].type) for k in keys}))
+        conn.execute(stmt, params)
+    for enr in rows:
+        enr.changes = {}
 
 
 def _facts(session: Session, prospect_ids: list[int]) -> dict[int, Facts]:
@@ -157,7 +243,7 @@ def _assign(ctx: EngineContext, session: Session, due: list[_Due], now: datetime
         admission = admit_new(limit_new, count, firsts)
         first_touch_room[name] = {id(d) for d in admission.admitted}
         for d in admission.deferred:
-            _set(d.enrollment, now, next_due_at=_next_day(now), reason=admission.reason)
+            d.enrollment.set(now, next_due_at=_next_day(now), reason=admission.reason)
             waiting[admission.reason] = waiting.get(admission.reason, 0) + 1
     lease_until = now + ctx.settings.daemon.lease
     existing = _existing_sends(session, due)
@@ -167,11 +253,11 @@ def _assign(ctx: EngineContext, session: Session, due: list[_Due], now: datetime
         if d.step_index == 0 and id(d) not in first_touch_room.get(enr.sequence_name, set()):
             continue
         if prospect.email in suppressed:
-            _set(enr, now, state=EnrollmentState.stopped, reason=suppressed[prospect.email], next_due_at=None)
+            enr.set(now, state=EnrollmentState.stopped.value, reason=suppressed[prospect.email], next_due_at=None)
             continue
         pool = pools[enr.sequence_name]
         if isinstance(pool, PoolError):
-            _set(enr, now, state=EnrollmentState.blocked, reason=pool.reason)
+            enr.set(now, state=EnrollmentState.blocked.value, reason=pool.reason)
             continue
         if len(reserved) >= limit:
             break
@@ -179,7 +265,7 @@ def _assign(ctx: EngineContext, session: Session, due: list[_Due], now: datetime
         pick = pick_mailbox(pool, usage, enr.mailbox, rdom, now)
         if pick.mailbox is None or pick.domain is None:
             retry = pick.retry_at or now + ctx.settings.daemon.send_interval
-            _set(enr, now, next_due_at=max(retry, now + timedelta(seconds=1)), reason=f"waiting: {pick.reason}")
+            enr.set(now, next_due_at=max(retry, now + timedelta(seconds=1)), reason=f"waiting: {pick.reason}")
             waiting[pick.reason] = waiting.get(pick.reason, 0) + 1
             continue
         mb = pick.mailbox
@@ -192,7 +278,7 @@ def _assign(ctx: EngineContext, session: Session, due: list[_Due], now: datetime
         usage[mb.address] = replace(u, sent_today=u.sent_today + 1, last_send_at=now,
                                     next_allowed_at=draw_next_allowed(mb, now, ctx.rng), sent_last_hour_by_domain=by_dom)
         mailbox_store.count_claim(states[mb.address], now, usage[mb.address].next_allowed_at)
-        _set(enr, now, next_due_at=lease_until, mailbox=mb.address, reason=None)
+        enr.set(now, next_due_at=lease_until, mailbox=mb.address, reason=None)
         reserved.append(held)
     _insert_new(session, reserved)
     report.claims.extend(_claim_of(r, lease_until) for r in reserved)
@@ -214,18 +300,32 @@ class _Reserved:
 
 
 _SENDS = Send.__table__  # type: ignore[attr-defined]
+_RECLAIM = (update(_SENDS).where(_SENDS.c.id == bindparam("p_id"))
+            .values(mailbox=bindparam("p_mailbox"), state=SendState.claimed.value, lease_owner=bindparam("p_owner"),
+                    lease_until=bindparam("p_until", type_=_SENDS.c.lease_until.type),
+                    claimed_at=bindparam("p_now", type_=_SENDS.c.claimed_at.type), message_id=bindparam("p_mid")))
 
 
-def _existing_sends(session: Session, due: list[_Due]) -> dict[tuple[int, str], Send]:
+@dataclass(frozen=True)
+class _Existing:
+    id: int
+    state: str
+    message_id: str | None
+    lease_until: datetime | None
+
+
+def _existing_sends(session: Session, due: list[_Due]) -> dict[tuple[int, str], _Existing]:
     """The sends already made for these enrollments (a retry, or a step done meanwhile), in one query."""
     ids = [d.enrollment_id for d in due]
     if not ids:
         return {}
-    rows = session.exec(select(Send).where(col(Send.enrollment_id).in_(ids)))
-    return {(s.enrollment_id, s.step_id): s for s in rows}
+    s = _SENDS
+    rows = session.connection().execute(core_select(s.c.id, s.c.enrollment_id, s.c.step_id, s.c.state, s.c.message_id,
+                                                    s.c.lease_until).where(s.c.enrollment_id.in_(ids)))
+    return {(r.enrollment_id, r.step_id): _Existing(r.id, r.state, r.message_id, r.lease_until) for r in rows}
 
 
-def _reserve(session: Session, ctx: EngineContext, d: _Due, existing: dict[tuple[int, str], Send], mailbox: str,
+def _reserve(session: Session, ctx: EngineContext, d: _Due, existing: dict[tuple[int, str], _Existing], mailbox: str,
              domain: str, now: datetime, lease_until: datetime) -> _Reserved | None:
     enr = d.enrollment
     seq = ctx.workspace.sequences[enr.sequence_name].sequence
@@ -238,25 +338,25 @@ def _reserve(session: Session, ctx: EngineContext, d: _Due, existing: dict[tuple
     if send is None:  # the usual case: a new row, inserted with the others in one statement
         email = d.prospect.email
         row: dict[str, object] = {
-            "enrollment_id": d.enrollment_id, "prospect_id": d.prospect.id or 0, "sequence_name": seq.name,
+            "enrollment_id": d.enrollment_id, "prospect_id": d.prospect_id, "sequence_name": seq.name,
             "step_id": step.id, "step_index": d.step_index, "mailbox": mailbox, "to_address": email,
             "to_domain": email.rsplit("@", 1)[1], "state": SendState.claimed.value, "message_id": make_message_id(domain),
             "lease_owner": ctx.worker, "lease_until": lease_until, "attempts": 0, "claimed_at": now}
         return _Reserved(d, thread, mailbox, str(row["message_id"]), row=row)
     if send.state not in (SendState.claimed, SendState.retry):
         # already sent, unknown or bounced: never again; the enrollment catches up on the next tick
-        _set(enr, now, next_due_at=None, reason=f"step {step.id} already {send.state}")
+        enr.set(now, next_due_at=None, reason=f"step {step.id} already {send.state}")
         if send.state == SendState.sent:
-            enr.next_step = d.step_index + 1
+            enr.set(now, next_step=d.step_index + 1)
         elif send.state == SendState.sending:  # another worker is in the SMTP session: look again after its lease
-            enr.next_due_at = max(send.lease_until or now, now + timedelta(seconds=1))
+            enr.set(now, next_due_at=max(send.lease_until or now, now + timedelta(seconds=1)))
         return None
-    if send.message_id is None or not send.message_id.endswith(f"@{domain}>"):
-        send.message_id = make_message_id(domain)
-    send.mailbox, send.state, send.lease_owner, send.lease_until = mailbox, SendState.claimed, ctx.worker, lease_until
-    send.claimed_at = now
-    assert send.id is not None
-    return _Reserved(d, thread, mailbox, send.message_id, send_id=send.id)
+    message_id = send.message_id
+    if message_id is None or not message_id.endswith(f"@{domain}>"):
+        message_id = make_message_id(domain)
+    session.connection().execute(_RECLAIM, {"p_id": send.id, "p_mailbox": mailbox, "p_owner": ctx.worker,
+                                            "p_until": lease_until, "p_now": now, "p_mid": message_id})
+    return _Reserved(d, thread, mailbox, message_id, send_id=send.id)
 
 
 def _insert_new(session: Session, reserved: list[_Reserved]) -> None:
@@ -273,13 +373,13 @@ def _insert_new(session: Session, reserved: list[_Reserved]) -> None:
 def _claim_of(r: _Reserved, lease_until: datetime) -> Claim:
     d = r.due
     assert r.send_id is not None
-    return Claim(r.send_id, d.enrollment_id, to_data(d.prospect), d.enrollment.sequence_name, d.step_index, r.mailbox,
-                 r.message_id, r.thread, lease_until)
+    return Claim(r.send_id, d.enrollment_id, d.prospect, d.enrollment.sequence_name, d.step_index, r.mailbox,
+                 r.message_id, r.thread, lease_until, d.prospect_id)
 
 
-def _record_skip(session: Session, enr: Enrollment, prospect: Prospect, step_id: str, reason: str, now: datetime) -> None:
-    session.add(Event(type=ev.STEP_SKIPPED, at=now, prospect_id=prospect.id, enrollment_id=enr.id,
-                      dedupe_key=f"skip:{enr.id}:{step_id}", data={"step": step_id, "reason": reason}))
+def _skip_event(enr: _Enrollment, step_id: str, reason: str, now: datetime) -> dict[str, object]:
+    return {"type": ev.STEP_SKIPPED, "at": now, "prospect_id": enr.prospect_id, "enrollment_id": enr.id,
+            "dedupe_key": f"skip:{enr.id}:{step_id}", "data": {"step": step_id, "reason": reason}}
 
 
 def _started_today(session: Session, names: set[str], now: datetime) -> dict[str, int]:
@@ -296,11 +396,3 @@ def _started_today(session: Session, names: set[str], now: datetime) -> dict[str
 
 def _next_day(now: datetime) -> datetime:
     return now.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
-
-
-def _set(enr: Enrollment, now: datetime, **values: object) -> None:
-    for key, value in values.items():
-        setattr(enr, key, value)
-    enr.updated_at = now
-
-

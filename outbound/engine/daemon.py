@@ -15,16 +15,23 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy.exc import DBAPIError
 
 from outbound.engine.context import EngineContext
 from outbound.engine.smtp import SmtpPool
 from outbound.engine.tick import run_tick
+from outbound.errors import OutboundError
 from outbound.store import mailboxes as mailbox_store
 from outbound.store.db import utcnow
 
 log = logging.getLogger("outbound.daemon")
 Job = Callable[[], Awaitable[None]]
 Service = Callable[[asyncio.Event], Coroutine[Any, Any, None]]  # runs until the stop event is set (e.g. the web server)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else "no detail"
 
 
 class Daemon:
@@ -46,7 +53,10 @@ class Daemon:
         self.inflight.add(task)
         try:
             await job()
-        except Exception:  # a failing tick is logged and retried next interval, never fatal
+        except (DBAPIError, OSError, TimeoutError, OutboundError) as exc:
+            # the database or a server is down: one line per tick, retried next interval
+            log.error("%s job failed: %s: %s", name, type(exc).__name__, _first_line(exc))
+        except Exception:  # a bug: keep the traceback, and keep the daemon running
             log.exception("%s job failed", name)
         finally:
             self.inflight.discard(task)

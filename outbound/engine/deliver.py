@@ -91,8 +91,8 @@ async def deliver(ctx: EngineContext, pool: SmtpPool, claim: Claim, now: datetim
             return False
         # the lease is checked against the time that really passed since the claim, even in simulations
         at = now + timedelta(seconds=time.monotonic() - started)
-        return await ctx.recorder().write(lambda s: outcomes.mark_sending_in(
-            s, claim.send_id, ctx.worker, at, subject=rendered.subject, variant_id=rendered.variant_id))
+        return await ctx.recorder().mark_sending(outcomes.Marking(claim.send_id, ctx.worker, at, rendered.subject,
+                                                                   rendered.variant_id))
 
     try:
         # cancelled mid-transaction, the message may be out: the lease recovery makes it ``unknown``
@@ -108,7 +108,12 @@ async def _record(ctx: EngineContext, claim: Claim, rendered: RenderedMessage, o
                   policy: RetryPolicy) -> DeliveryResult:
     if outcome.kind == "delivered":
         delivered = outcomes.Delivered(rendered.subject, rendered.variant_id, rendered.references)
-        await ctx.recorder().delivered(claim.send_id, delivered, now)
+        known = None
+        if claim.prospect_id:
+            step_id = ctx.workspace.sequences[claim.sequence_name].sequence.steps[claim.step_index].id
+            known = outcomes.SentSend(claim.send_id, claim.enrollment_id, claim.prospect_id, claim.sequence_name,
+                                      step_id, claim.step_index, claim.mailbox, claim.message_id, delivered, now)
+        await ctx.recorder().delivered(claim.send_id, delivered, now, known=known)
         log.info("sent %s step %d to %s from %s", claim.sequence_name, claim.step_index + 1, claim.prospect.email,
                  claim.mailbox)
         return DeliveryResult(claim, "delivered")

@@ -60,10 +60,12 @@ def daemon_jobs(ctx: EngineContext) -> dict[str, tuple[Job, timedelta]]:
 
 
 def daemon_services(ctx: EngineContext) -> dict[str, Service]:
-    """The web endpoint, when ``[web] enabled``: bound now, so a taken port fails before any send."""
+    """The web endpoint and the metrics endpoint, when enabled: bound now, so a taken port fails
+    before any send."""
+    services = metrics_service(ctx)
     web = ctx.settings.web
     if not web.enabled:
-        return {}
+        return services
     from outbound.web.app import create_app
     from outbound.web.server import bind, serve_in_background
 
@@ -75,4 +77,22 @@ def daemon_services(ctx: EngineContext) -> dict[str, Service]:
         log.info("web endpoint on http://%s:%d", web.host, web.port)
         await serve_in_background(app, web.host, web.port, stop, sock=sock)
 
-    return {"web": serve}
+    return {**services, "web": serve}
+
+
+def metrics_service(ctx: EngineContext) -> dict[str, Service]:
+    """``GET /metrics`` on ``[metrics] host:port`` when enabled (Prometheus text format)."""
+    cfg = ctx.settings.metrics
+    if not cfg.enabled:
+        return {}
+    from outbound.metrics import registry_for, serve_metrics
+    from outbound.web.server import bind
+
+    sock = bind(cfg.host, cfg.port)
+    reg = registry_for(ctx.engine, ctx.workspace.mailboxes)
+
+    async def serve(stop: asyncio.Event) -> None:
+        log.info("metrics on http://%s:%d/metrics", cfg.host, sock.getsockname()[1])
+        await serve_metrics(reg, sock, stop)
+
+    return {"metrics": serve}

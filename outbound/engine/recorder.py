@@ -35,6 +35,8 @@ class _Item:
     send_id: int | None                        # the send ``fn`` loads: read for the whole batch at once
     future: asyncio.Future[Any]
     delivered: tuple[int, outcomes.Delivered, datetime] | None = None  # applied in bulk when set
+    sent: outcomes.SentSend | None = None      # the same, with the claim's facts: nothing to read back
+    marking: outcomes.Marking | None = None    # a ``sending`` mark: the batch's marks go in one statement
 
 
 class Recorder:
@@ -50,11 +52,24 @@ class Recorder:
         """Runs ``fn(session)`` in a shared transaction; returns its result once committed."""
         return await self._submit(lambda fut: _Item(fn, send_id, fut))  # type: ignore[no-any-return]
 
-    async def delivered(self, send_id: int, delivered: outcomes.Delivered, now: datetime) -> None:
-        """``outcomes.record_delivered_in``, batched with the other deliveries of the moment."""
+    async def mark_sending(self, mark: outcomes.Marking) -> bool:
+        """``outcomes.mark_sending_in``, in one UPDATE with the other marks of the moment; False when
+        this worker no longer holds the send's lease."""
+        def alone(session: Session) -> bool:
+            return outcomes.mark_sending_in(session, mark.send_id, mark.worker, mark.at, subject=mark.subject,
+                                            variant_id=mark.variant_id)
+        return bool(await self._submit(lambda fut: _Item(alone, None, fut, marking=mark)))
+
+    async def delivered(self, send_id: int, delivered: outcomes.Delivered, now: datetime, *,
+                        known: outcomes.SentSend | None = None) -> None:
+        """``outcomes.record_delivered_in``, batched with the other deliveries of the moment
+        (``known``: the claim's facts, so the batch reads nothing back)."""
         def alone(session: Session) -> None:
             outcomes.record_delivered_in(session, send_id, delivered, now)
-        await self._submit(lambda fut: _Item(alone, send_id, fut, (send_id, delivered, now)))
+        if known is not None:
+            await self._submit(lambda fut: _Item(alone, send_id, fut, sent=known))
+        else:
+            await self._submit(lambda fut: _Item(alone, send_id, fut, (send_id, delivered, now)))
 
     async def _submit(self, make: Callable[[asyncio.Future[Any]], _Item]) -> Any:
         loop = asyncio.get_running_loop()
@@ -66,9 +81,19 @@ class Recorder:
             self._drainer = loop.create_task(self._drain())
         return await future
 
+    def _next_batch(self) -> list[_Item]:
+        """Urgent writes first, alone: a mailbox waits on its ``sending`` mark before each SMTP session,
+        so those must not queue behind a batch of delivery records, which nobody waits on but the
+        end of the tick. The records go when no urgent write is pending."""
+        urgent = [i for i in self._pending if i.delivered is None and i.sent is None]
+        batch = urgent[:self.max_batch] if urgent else self._pending[:self.max_batch]
+        taken = {id(i) for i in batch}
+        self._pending = [i for i in self._pending if id(i) not in taken]
+        return batch
+
     async def _drain(self) -> None:
         while self._pending:
-            batch, self._pending = self._pending[:self.max_batch], self._pending[self.max_batch:]
+            batch = self._next_batch()
             try:
                 results = await asyncio.to_thread(self._apply, batch)
             except BaseException as exc:  # cancelled while the thread runs: the callers learn it
@@ -85,13 +110,24 @@ class Recorder:
                     item.future.set_exception(value)
 
     def _apply(self, batch: list[_Item]) -> list[tuple[bool, Any]]:
+        if all(i.marking is not None or i.sent is not None for i in batch):
+            try:  # the hot path: core statements on a plain connection, no ORM session
+                with self.engine.begin() as conn:
+                    marked = outcomes.mark_sending_many(conn, [i.marking for i in batch if i.marking is not None])
+                    outcomes.record_sent_many(conn, [i.sent for i in batch if i.sent is not None])
+                self.batches += 1
+                return [(True, i.marking.send_id in marked if i.marking is not None else None) for i in batch]
+            except Exception:
+                log.debug("batched write failed; applying it with the general path", exc_info=True)
         try:
             with session_scope(self.engine) as session:
-                bulk = [i.delivered for i in batch if i.delivered is not None]
-                outcomes.record_delivered_many(session, bulk)
-                single = [i for i in batch if i.delivered is None]
+                marked = outcomes.mark_sending_many(session, [i.marking for i in batch if i.marking is not None])
+                outcomes.record_sent_many(session, [i.sent for i in batch if i.sent is not None])
+                outcomes.record_delivered_many(session, [i.delivered for i in batch if i.delivered is not None])
+                single = [i for i in batch if i.delivered is None and i.sent is None and i.marking is None]
                 held = _prefetch(session, [i.send_id for i in single if i.send_id is not None])
                 results = {id(i): i.fn(session) for i in single}
+                results.update((id(i), i.marking.send_id in marked) for i in batch if i.marking is not None)
                 del held
             self.batches += 1
             return [(True, results.get(id(i))) for i in batch]

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from outbound import metrics
 from outbound.engine.claim import Claim, claim_due
 from outbound.engine.context import EngineContext
 from outbound.engine.deliver import DeliveryResult, deliver
@@ -40,6 +42,16 @@ def retry_policy(ctx: EngineContext) -> RetryPolicy:
 
 async def run_tick(ctx: EngineContext, pool: SmtpPool, now: datetime, *, dry_run: bool = False,
                    limit: int | None = None, stopping: asyncio.Event | None = None) -> TickReport:
+    started = time.monotonic()
+    report = await _tick(ctx, pool, now, dry_run=dry_run, limit=limit, stopping=stopping)
+    if not dry_run:
+        metrics.ENGINE.observe_tick((r.status for r in report.results), time.monotonic() - started,
+                                    requeued=report.requeued, unknown=report.unknown)
+    return report
+
+
+async def _tick(ctx: EngineContext, pool: SmtpPool, now: datetime, *, dry_run: bool, limit: int | None,
+                stopping: asyncio.Event | None) -> TickReport:
     report = TickReport(now=now)
     if not dry_run:
         report.requeued, report.unknown = await asyncio.to_thread(outcomes.recover_expired, ctx.engine, now)

@@ -11,6 +11,7 @@ is checked by tests/unit/engine/test_wire.py.
 from __future__ import annotations
 
 import re
+from email.headerregistry import Address
 from functools import lru_cache
 
 from outbound.render.headers import SMTP_POLICY
@@ -28,6 +29,21 @@ def _folded(name: str, value: str) -> bytes:
     """A header as the slow path writes it (cached: From repeats for every send of a mailbox)."""
     header = SMTP_POLICY.header_factory(name, value)
     return header.fold(policy=SMTP_POLICY).encode("ascii")  # type: ignore[no-any-return]
+
+
+_ATOMS = re.compile(r"[A-Za-z0-9]+(?: [A-Za-z0-9]+)*\Z")           # a display name the registry leaves as is
+_DOT_ATOM = re.compile(r"[A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*\Z")   # a local part or domain needing no quotes
+
+
+def _address(name: str, addr: Address) -> bytes | None:
+    """``To: Name <user@domain>`` written directly when the registry would write exactly that
+    (plain words, dot-atoms, one short line); None sends it the slow way. To differs per send, so
+    the cache of ``_folded`` cannot help it."""
+    display, user, domain = addr.display_name, addr.username, addr.domain
+    if not (_DOT_ATOM.match(user) and _DOT_ATOM.match(domain)) or (display and not _ATOMS.match(display)):
+        return None
+    line = f"{name}: {display} <{user}@{domain}>" if display else f"{name}: {user}@{domain}"
+    return (line + "\r\n").encode("ascii") if len(line) <= _MAX_LINE else None
 
 
 def _header(name: str, value: str) -> bytes:
@@ -55,6 +71,10 @@ def message_bytes(msg: RenderedMessage) -> bytes:
             if name == "From":
                 value = str(msg.sender)
             elif name == "To":
+                fast = _address(name, msg.recipient)
+                if fast is not None:
+                    parts.append(fast)
+                    continue
                 value = str(msg.recipient)
             parts.append(_header(name, value))
     except (UnicodeEncodeError, ValueError, TypeError):

@@ -8,6 +8,7 @@ import binascii
 import re
 from dataclasses import dataclass
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
@@ -103,7 +104,7 @@ def _assess_key_bytes(k: str, p: str) -> list[Problem]:
         return []
     try:
         key = load_der_public_key(der)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, UnsupportedAlgorithm):  # a flipped bit in the algorithm OID: not a key we know
         return [("error", "bad_key", "p= does not decode to an RSA public key")]
     if not isinstance(key, rsa.RSAPublicKey):
         return [("error", "bad_key", "k=rsa but p= holds another key type")]

@@ -14,6 +14,15 @@ def _ok(findings: list[Finding], check: str) -> bool:
     return bool(mine) and not any(f.severity == "error" for f in mine) and not any(f.code in ("dns_error", "missing") for f in mine)
 
 
+def _dns_failed(findings: list[Finding], checks: tuple[str, ...]) -> bool:
+    """A lookup a rule depends on failed (timeout, SERVFAIL): its result is unknown, not a fail."""
+    return any(f.check in checks and f.code in ("dns_error", "unknown") for f in findings)
+
+
+# the record checks each rule is read from
+_DEPENDS = {"SPF": ("spf",), "DKIM": ("dkim",), "DMARC": ("dmarc",), "From": ("spf", "dkim"), "sending": ("ptr",)}
+
+
 def provider_lines(findings: list[Finding], has_ips: bool, dmarc_policy: str | None, alignment: bool) -> list[Finding]:
     spf = _ok(findings, "spf")
     dkim = any(f.check == "dkim" and f.code == "ok" for f in findings)
@@ -37,6 +46,10 @@ def provider_lines(findings: list[Finding], has_ips: bool, dmarc_policy: str | N
             out.append(Finding("provider", "info", f"{code}_unverifiable", f"{label}: {rule} — not verifiable (no sending IP known)"))
         elif ok:
             out.append(Finding("provider", "info", f"{code}_pass", f"{label}: {rule} — pass"))
+        elif _dns_failed(findings, _DEPENDS.get(rule.split()[0], ()) + (("dmarc",) if who == "outlook" and "DMARC" in rule else ())):
+            # a DNS outage must not read as a broken domain: the daemon pauses mailboxes on "fail"
+            out.append(Finding("provider", "warning", f"{code}_unknown", f"{label}: {rule} — unknown (DNS lookups failed)",
+                               "check that the domain's name servers answer"))
         else:
             out.append(Finding("provider", "error", f"{code}_fail", f"{label}: {rule} — fail", "see the matching finding above"))
     for rule in ("one-click unsubscribe headers (RFC 8058) on marketing mail", "spam complaint rate under 0.3% (Postmaster Tools)",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 import types
 import typing
 from dataclasses import dataclass
@@ -90,7 +91,7 @@ def _problem(doc: YamlDocument, model: type[BaseModel], err: Any) -> Problem:
     field = ".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in loc).replace(".[", "[")
     kind = err["type"]
     if kind == "extra_forbidden":
-        key = str(loc[-1])
+        key = str(loc[-1] if loc else err["loc"][-1])
         known = _keys_at(model, loc[:-1])
         guess = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
         hint = f"; did you mean '{guess[0]}'?" if guess else (f"; expected one of: {', '.join(sorted(known))}" if known else "")
@@ -101,9 +102,12 @@ def _problem(doc: YamlDocument, model: type[BaseModel], err: Any) -> Problem:
     return Problem(doc.path, f"{field}: {msg}" if field else msg, line, col)
 
 
+_UNION_TAG = re.compile(r"^[a-z][a-z_-]*\[.*\]$")
+
+
 def _is_union_tag(part: Any) -> bool:
     # pydantic puts the chosen union member's type name into loc (e.g. 'function-after[...]')
-    return isinstance(part, str) and ("[" in part or part in {"str", "int", "float", "bool", "list", "dict"})
+    return isinstance(part, str) and (bool(_UNION_TAG.match(part)) or part in {"str", "int", "float", "bool", "list", "dict"})
 
 
 def _keys_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:

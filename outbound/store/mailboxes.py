@@ -76,6 +76,9 @@ def release(session: Session, address: str, claimed_at: datetime) -> None:
     row = session.get(MailboxState, address)
     if row is not None and row.last_send_day == day_of(claimed_at) and row.sent_on_last_day > 0:
         row.sent_on_last_day -= 1
+    if row is not None and row.last_send_at == claimed_at:
+        # nothing went out, so there is no gap to keep after this claim
+        row.next_allowed_at = claimed_at
 
 
 def sent_last_hour_by_domain(session: Session, addresses: list[str], now: datetime) -> dict[str, dict[str, int]]:

@@ -11,7 +11,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, bindparam, insert, update
+from sqlalchemy import Connection, Engine, bindparam, case, func, insert, update
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
@@ -53,6 +53,54 @@ def mark_sending_in(session: Session, send_id: int, worker: str, now: datetime, 
     return bool(result.rowcount)
 
 
+@dataclass(frozen=True)
+class Marking:
+    """One ``mark_sending_in`` call, for ``mark_sending_many``."""
+
+    send_id: int
+    worker: str
+    at: datetime
+    subject: str | None = None
+    variant_id: str | None = None
+
+
+def _connection(session: Session | Connection) -> Connection:
+    return session if isinstance(session, Connection) else session.connection()
+
+
+def _mark_one(conn: Connection, m: Marking) -> bool:
+    result = conn.execute(_MARK_SENDING, {"p_id": m.send_id, "p_worker": m.worker, "p_now": m.at,
+                                          "p_subject": m.subject, "p_variant": m.variant_id})
+    return bool(result.rowcount)
+
+
+def mark_sending_many(session: Session | Connection, marks: list[Marking]) -> set[int]:
+    """``mark_sending_in`` for several sends in one statement per worker; returns the ids marked.
+
+    The lease is checked against the latest ``at`` of the group: stricter than each one's own.
+    """
+    done: set[int] = set()
+    by_worker: dict[str, list[Marking]] = {}
+    for m in marks:
+        by_worker.setdefault(m.worker, []).append(m)
+    conn = _connection(session)
+    for worker, group in by_worker.items():
+        if len(group) == 1:  # the common case: the prebuilt statement (compiled once)
+            m = group[0]
+            if _mark_one(conn, m):
+                done.add(m.send_id)
+            continue
+        s = _SENDS
+        stmt = (update(s).where(s.c.id.in_([m.send_id for m in group]), s.c.state == SendState.claimed.value,
+                                s.c.lease_owner == worker, s.c.lease_until > max(m.at for m in group))
+                .values(state=SendState.sending.value, attempts=s.c.attempts + 1,
+                        subject=case({m.send_id: m.subject for m in group}, value=s.c.id),
+                        variant_id=case({m.send_id: m.variant_id for m in group}, value=s.c.id))
+                .returning(s.c.id))
+        done.update(conn.execute(stmt).scalars())
+    return done
+
+
 def record_delivered_in(session: Session, send_id: int, delivered: Delivered, now: datetime) -> None:
     send, enr = _load(session, send_id)
     _delivered(session, send, enr, delivered, now)
@@ -69,6 +117,50 @@ _ENROLLMENT_SENT = (update(_ENROLLMENTS).where(_ENROLLMENTS.c.id == bindparam("p
                             last_subject=bindparam("p_subject"), mailbox=bindparam("p_mailbox"),
                             started_at=bindparam("p_started"), next_due_at=None, reason=None,
                             updated_at=bindparam("p_now")))
+
+
+@dataclass(frozen=True)
+class SentSend:
+    """A delivered send with what its claim already knows, so recording it reads nothing back."""
+
+    send_id: int
+    enrollment_id: int
+    prospect_id: int
+    sequence_name: str
+    step_id: str
+    step_index: int
+    mailbox: str
+    message_id: str
+    delivered: Delivered
+    at: datetime
+
+
+# the enrollment moves on only if this send's step is still its next one (as ``_delivered`` checks)
+_ENROLLMENT_SENT_IF_NEXT = (
+    update(_ENROLLMENTS).where(_ENROLLMENTS.c.id == bindparam("p_id"), _ENROLLMENTS.c.next_step == bindparam("p_step"))
+    .values(next_step=bindparam("p_next"), anchor_at=bindparam("p_now"), last_sent_at=bindparam("p_now"),
+            last_message_id=bindparam("p_mid"), thread_references=bindparam("p_refs"),
+            last_subject=bindparam("p_subject"), mailbox=bindparam("p_mailbox"),
+            started_at=func.coalesce(_ENROLLMENTS.c.started_at, bindparam("p_now", type_=_ENROLLMENTS.c.started_at.type)),
+            next_due_at=None, reason=None, updated_at=bindparam("p_now")))
+
+
+def record_sent_many(session: Session | Connection, items: list[SentSend]) -> None:
+    """``record_delivered_many`` when the claims are known: three executemany statements, no reads."""
+    if not items:
+        return
+    conn = _connection(session)
+    conn.execute(_SEND_SENT, [{"p_id": i.send_id, "p_now": i.at, "p_subject": i.delivered.subject,
+                               "p_variant": i.delivered.variant_id} for i in items])
+    conn.execute(_ENROLLMENT_SENT_IF_NEXT, [
+        {"p_id": i.enrollment_id, "p_step": i.step_index, "p_next": i.step_index + 1, "p_now": i.at,
+         "p_mid": i.message_id, "p_refs": " ".join((*i.delivered.references, i.message_id))[-4000:],
+         "p_subject": i.delivered.subject, "p_mailbox": i.mailbox} for i in items])
+    conn.execute(insert(_EVENTS), [
+        {"type": ev.SENT, "at": i.at, "prospect_id": i.prospect_id, "enrollment_id": i.enrollment_id,
+         "send_id": i.send_id, "mailbox": i.mailbox, "dedupe_key": f"sent:{i.send_id}",
+         "data": {"sequence": i.sequence_name, "step": i.step_id, "variant": i.delivered.variant_id,
+                  "message_id": i.message_id}} for i in items])
 
 
 def record_delivered_many(session: Session, items: list[tuple[int, Delivered, datetime]]) -> None:
@@ -148,7 +240,8 @@ def record_failure_in(session: Session, send_id: int, outcome: SendOutcome, now:
         send.state = SendState.unknown
         _pause(enr, now, f"delivery unconfirmed ({outcome.reason}): message {send.message_id} may have been "
                          "accepted; it is never resent unless the Sent folder shows it was not")
-        session.add(event(ev.SEND_UNKNOWN, "unknown", data))
+        # one per SMTP attempt: a send reconciled as "not sent" may go unknown again on its next try
+        session.add(event(ev.SEND_UNKNOWN, f"unknown:{send.attempts}", data))
         return "unknown"
     if outcome.kind in ("hard_bounce", "soft_bounce"):
         send.state = SendState.bounced
@@ -252,7 +345,8 @@ def recover_expired(engine: Engine, now: datetime) -> tuple[int, int]:
                 _pause(enr, now, f"delivery unconfirmed: the daemon stopped during the SMTP transaction of "
                                  f"{send.message_id}; never resent unless the Sent folder shows it was not sent")
                 session.add(Event(type=ev.SEND_UNKNOWN, at=now, prospect_id=send.prospect_id, enrollment_id=enr.id,
-                                  send_id=send.id, mailbox=send.mailbox, dedupe_key=f"unknown:{send.id}",
+                                  send_id=send.id, mailbox=send.mailbox,
+                                  dedupe_key=f"unknown:{send.attempts}:{send.id}",
                                   data={"reason": "lease expired while sending"}))
                 unknown += 1
         return requeued, unknown

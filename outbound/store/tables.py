@@ -100,8 +100,10 @@ class Send(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("enrollment_id", "step_id"),
         Index("ix_sends_state_lease", "state", "lease_until"),
-        Index("ix_sends_mailbox_domain", "mailbox", "to_domain", "claimed_at"),
         Index("ix_sends_sequence_first", "sequence_name", "step_index", "claimed_at"),
+        # a mailbox's last hour (0003: replaces (mailbox, to_domain, claimed_at), which SQLite walked whole)
+        Index("ix_sends_mailbox_claimed", "mailbox", "claimed_at"),
+        Index("ix_sends_to_address", "to_address"),                  # soft bounces, inbound matching (0003)
     )
     id: int | None = Field(default=None, primary_key=True)
     enrollment_id: int = Field(foreign_key="enrollments.id", index=True)
@@ -129,7 +131,10 @@ class Event(SQLModel, table=True):
     """Everything that happened, once each: ``dedupe_key`` is a natural key of its source."""
 
     __tablename__ = "events"
-    __table_args__ = (Index("ix_events_prospect_type", "prospect_id", "type"),)
+    __table_args__ = (
+        Index("ix_events_prospect_type", "prospect_id", "type"),
+        Index("ix_events_type_at", "type", "at"),  # one kind of event within a window (0003)
+    )
     id: int | None = Field(default=None, primary_key=True)
     type: str = Field(index=True)
     at: datetime = Field(index=True)
