@@ -17,8 +17,6 @@ import resource
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -27,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import Engine, insert  # noqa: E402
 
+from bench.common import postgres_server  # noqa: E402
 from outbound.scoring.apply import rebuild_scores, score_pass  # noqa: E402
 from outbound.scoring.job import rules_hook  # noqa: E402
 from outbound.scoring.spec import ScoringSpec  # noqa: E402
@@ -95,20 +94,6 @@ def run(name: str, url: str, events: int, prospects: int) -> None:
     engine.dispose()
 
 
-@contextmanager
-def postgres() -> Iterator[str]:
-    import os
-
-    given = os.environ.get("OUTBOUND_BENCH_POSTGRES_URL")
-    if given:
-        yield given
-        return
-    from tests.fixtures.postgres import _throwaway_cluster
-
-    with _throwaway_cluster() as url:
-        yield url
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--events", type=int, default=1_000_000)
@@ -119,7 +104,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             run("sqlite", f"sqlite:///{tmp}/bench.db", args.events, args.prospects)
     if args.only != "sqlite":
-        with postgres() as url:
+        with postgres_server() as url:
             run("postgresql", url, args.events, args.prospects)
 
 

@@ -10,7 +10,6 @@ import multiprocessing as mp
 import os
 import sys
 import tempfile
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -78,19 +77,10 @@ def postgres_server() -> Iterator[str]:
 
 @contextlib.contextmanager
 def postgres_database(server: str) -> Iterator[str]:
-    import psycopg
-    from sqlalchemy.engine import make_url
+    from tests.fixtures.postgres import fresh_database
 
-    base = make_url(server)
-    name = f"bench_{uuid.uuid4().hex[:10]}"
-    conninfo = base.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield base.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(conninfo, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_database(server, prefix="bench_") as url:
+        yield url
 
 
 @contextlib.contextmanager
