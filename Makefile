@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test venv lint bench clean
+.PHONY: demo test venv lint bench soak clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,9 @@ lint: venv
 bench: venv
 	$(BIN)/pip install -q -e '.[test,bench]'
 	$(BIN)/python -m bench
+
+soak: venv
+	$(BIN)/python -m tests.reliability.soak --full
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache

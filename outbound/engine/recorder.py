@@ -101,6 +101,12 @@ class Recorder:
                     if not item.future.done():
                         item.future.set_exception(exc if isinstance(exc, Exception) else RuntimeError("recorder stopped"))
                 raise
+            if len(results) != len(batch):  # never hand one write's result to another caller
+                mismatch = RuntimeError("recorder: the results do not match the writes; nothing is assumed done")
+                for item in batch:
+                    if not item.future.done():
+                        item.future.set_exception(mismatch)
+                continue
             for item, (ok, value) in zip(batch, results, strict=True):
                 if item.future.done():
                     continue
@@ -139,7 +145,9 @@ class Recorder:
         for item in batch:  # one bad write must not lose the others
             try:
                 with session_scope(self.engine) as session:
-                    out.append((True, item.fn(session)))
+                    value = item.fn(session)
+                # only after the commit: a write whose commit failed must never be reported done
+                out.append((True, value))
                 self.batches += 1
             except Exception as exc:
                 out.append((False, exc))
