@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import typing
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -17,16 +18,7 @@ Kind = Literal[
     "other",
 ]
 
-KINDS: tuple[Kind, ...] = (
-    "hard_bounce",
-    "soft_bounce",
-    "auto_reply",
-    "human_reply",
-    "unsubscribe",
-    "complaint",
-    "delivery_report",
-    "other",
-)
+KINDS: tuple[Kind, ...] = typing.get_args(Kind)
 
 
 @dataclass(frozen=True)

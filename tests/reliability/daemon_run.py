@@ -21,10 +21,10 @@ from pathlib import Path
 from sqlmodel import col, select
 
 from outbound.store.db import session_scope
-from outbound.store.tables import Enrollment, EnrollmentState, Send, SendState
+from outbound.store.tables import Enrollment, EnrollmentState, Send
 from tests.fixtures.common import free_port, unavailable
 from tests.fixtures.postgres import _as_postgres, _pg_bin
-from tests.integration.engine.daemon_proc import start_daemon, wait_started, wait_until
+from tests.integration.engine.daemon_proc import UNSETTLED, start_daemon, wait_started, wait_until
 from tests.integration.engine.workspace import add_prospects, build
 from tests.reliability.faults import FaultySmtp
 from tests.reliability.harness import Simulation, check_invariants, fault_domain, marked_sequence
@@ -38,7 +38,6 @@ health_checks = false
 [sending]
 retry_base = "1s"
 """
-UNSETTLED = [SendState.claimed, SendState.sending, SendState.retry]
 
 
 @dataclass

@@ -12,13 +12,23 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from outbound.store.tables import SendState
 from tests.fixtures.common import ROOT, free_port
 from tests.fixtures.smtp_sink import SmtpSink, _Handler
-from tests.integration.engine.workspace import SECRET
+from tests.integration.engine.workspace import SECRET, three_step_sequence
 
 OUTBOUND = ROOT / ".venv" / "bin" / "outbound"
 ALWAYS_OPEN = {"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "start": "00:00", "end": "23:59",
                "timezone": "UTC"}
+# sends still in the air: a run is settled when none is left in these states
+UNSETTLED = [SendState.claimed, SendState.sending, SendState.retry]
+
+
+def one_step_sequence() -> dict[str, object]:
+    """The three-step test sequence cut to its first step, with a window that is always open."""
+    seq = three_step_sequence(window=ALWAYS_OPEN)
+    seq["steps"] = seq["steps"][:1]
+    return seq
 
 
 def outbound_command() -> list[str]:

@@ -20,6 +20,7 @@ from outbound.store.tables import Enrollment, EnrollmentState, Send, SendState
 from tests.fixtures.smtp_sink import SmtpSink
 from tests.integration.engine.daemon_proc import (
     ALWAYS_OPEN,
+    UNSETTLED,
     log_size,
     slow_sink,
     start_daemon,
@@ -37,7 +38,6 @@ batch_size = 10
 shutdown_grace = 10
 health_checks = false
 """
-UNSETTLED = [SendState.claimed, SendState.sending, SendState.retry]
 
 
 def _two_steps() -> dict[str, object]:

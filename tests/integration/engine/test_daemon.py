@@ -12,8 +12,8 @@ from sqlmodel import col, select
 
 from outbound.store.db import session_scope
 from outbound.store.tables import Enrollment, EnrollmentState, Send, SendState
-from tests.integration.engine.daemon_proc import ALWAYS_OPEN, slow_sink, start_daemon, wait_until
-from tests.integration.engine.workspace import BuiltWorkspace, add_prospects, build, domain, three_step_sequence
+from tests.integration.engine.daemon_proc import one_step_sequence, slow_sink, start_daemon, wait_until
+from tests.integration.engine.workspace import BuiltWorkspace, add_prospects, build, domain
 
 SETTINGS = """[daemon]
 send_interval = 0.2
@@ -32,15 +32,10 @@ def _states(tw: BuiltWorkspace) -> dict[str, int]:
         return out
 
 
-def _one_step() -> dict[str, object]:
-    seq = three_step_sequence(window=ALWAYS_OPEN)
-    seq["steps"] = seq["steps"][:1]
-    return seq
-
 
 def test_sigterm_finishes_the_smtp_transaction_and_releases_the_rest(tmp_path: Path) -> None:
     with slow_sink(1.0) as sink:  # every DATA reply takes a second
-        tw = build(tmp_path / "ws", f"sqlite:///{tmp_path / 'db.sqlite'}", [_one_step()],
+        tw = build(tmp_path / "ws", f"sqlite:///{tmp_path / 'db.sqlite'}", [one_step_sequence()],
                    [domain("d0.test", sink.port, 1, daily_cap=1000, gap={"min": 0, "max": 0})], settings=SETTINGS)
         add_prospects(tw, 3, "seq", at=datetime.now(UTC) - timedelta(hours=1))
         log = tmp_path / "daemon.log"
@@ -89,7 +84,7 @@ def test_daemon_hosts_the_unsubscribe_endpoint_when_enabled(tmp_path: Path) -> N
 
     port = free_port()
     with slow_sink(0.0) as sink:
-        tw = build(tmp_path / "ws", f"sqlite:///{tmp_path / 'db.sqlite'}", [_one_step()],
+        tw = build(tmp_path / "ws", f"sqlite:///{tmp_path / 'db.sqlite'}", [one_step_sequence()],
                    [domain("d0.test", sink.port, 1)],
                    settings=SETTINGS + f"\n[web]\nenabled = true\nport = {port}\n")
         log = tmp_path / "daemon.log"

@@ -18,8 +18,15 @@ from sqlmodel import col, select
 from outbound.store import outcomes
 from outbound.store.db import session_scope
 from outbound.store.tables import Enrollment, EnrollmentState, MailboxState, Send, SendState
-from tests.integration.engine.daemon_proc import ALWAYS_OPEN, slow_sink, start_daemon, wait_started, wait_until
-from tests.integration.engine.workspace import BuiltWorkspace, add_prospects, build, domain, three_step_sequence
+from tests.integration.engine.daemon_proc import (
+    UNSETTLED,
+    one_step_sequence,
+    slow_sink,
+    start_daemon,
+    wait_started,
+    wait_until,
+)
+from tests.integration.engine.workspace import BuiltWorkspace, add_prospects, build, domain
 
 DAEMONS, MAILBOXES, CAP = 4, 20, 250
 PROSPECTS = MAILBOXES * CAP  # the caps add up to exactly the work: one slot too many taken and a send is left over
@@ -30,13 +37,7 @@ batch_size = 40
 shutdown_grace = 10
 health_checks = false
 """
-UNSETTLED = [SendState.claimed, SendState.sending, SendState.retry]
 
-
-def _one_step() -> dict[str, object]:
-    seq = three_step_sequence(window=ALWAYS_OPEN)
-    seq["steps"] = seq["steps"][:1]
-    return seq
 
 
 def _settled(tw: BuiltWorkspace) -> bool:
@@ -68,7 +69,7 @@ def test_four_daemons_share_the_work_within_caps_and_survive_a_sigkill(tmp_path:
 
 def _run(tmp_path: Path, url: str, procs: list[subprocess.Popen[bytes]], started: float) -> None:
     with slow_sink(0.01) as sink:  # a little time between DATA and its reply, where a kill makes `unknown`
-        tw = build(tmp_path / "ws", url, [_one_step()],
+        tw = build(tmp_path / "ws", url, [one_step_sequence()],
                    [domain("d0.test", sink.port, MAILBOXES, daily_cap=CAP, gap={"min": 0, "max": 0})],
                    settings=SETTINGS)
         people = add_prospects(tw, PROSPECTS, "seq", at=datetime.now(UTC) - timedelta(hours=1))
