@@ -329,15 +329,8 @@ def release_claim(engine: Engine, send_id: int, now: datetime) -> None:
 def recover_expired(engine: Engine, now: datetime) -> tuple[int, int]:
     """Leases that ran out: ``claimed`` ones go back to the queue, ``sending`` ones become ``unknown``."""
     with session_scope(engine) as session:
-        query = select(Send).where(col(Send.state).in_([SendState.claimed, SendState.sending]),
-                                   col(Send.lease_until) < now)
-        if engine.dialect.name == "postgresql":
-            # Lock what we recover. Without the lock, a worker marking the send `sending` at this very
-            # moment was overwritten back to `retry` and its cap slot given back while it sent: one
-            # message over the cap (and a second send of it, had another worker reclaimed it first).
-            # A row being marked is skipped; one marked before our lock is read as `sending` (unknown).
-            query = query.with_for_update(skip_locked=True)
-        stale = list(session.exec(query))
+        stale = list(session.exec(select(Send).where(
+            col(Send.state).in_([SendState.claimed, SendState.sending]), col(Send.lease_until) < now)))
         requeued = unknown = 0
         for send in stale:
             enr = session.get(Enrollment, send.enrollment_id)

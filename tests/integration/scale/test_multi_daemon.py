@@ -32,7 +32,7 @@ DAEMONS, MAILBOXES, CAP = 4, 20, 250
 PROSPECTS = MAILBOXES * CAP  # the caps add up to exactly the work: one slot too many taken and a send is left over
 SETTINGS = """[daemon]
 send_interval = 0.2
-lease = 4
+lease = 20
 batch_size = 40
 shutdown_grace = 10
 health_checks = false
@@ -46,6 +46,15 @@ def _settled(tw: BuiltWorkspace) -> bool:
         active = s.exec(select(Enrollment.id).where(col(Enrollment.state) == EnrollmentState.active)).first()
         unsettled = s.exec(select(Send.id).where(col(Send.state).in_(UNSETTLED))).first()
     return active is None and unsettled is None
+
+
+def _snapshot(tw: BuiltWorkspace) -> str:
+    """Where the work stands, for a failure message."""
+    with session_scope(tw.engine) as s:
+        enrollments = Counter(f"{e.state}: {e.reason}" for e in s.exec(select(Enrollment)) if e.state != "completed")
+        sends = Counter(s.exec(select(Send.state)))
+        counters = {m.address: m.sent_on_last_day for m in s.exec(select(MailboxState)) if m.sent_on_last_day != CAP}
+    return f"enrollments not completed {dict(enrollments)}; sends {dict(sends)}; counters off cap {counters}"
 
 
 def _held_by(tw: BuiltWorkspace, pid: int) -> int:
@@ -89,7 +98,8 @@ def _run(tmp_path: Path, url: str, procs: list[subprocess.Popen[bytes]], started
         orphaned = _held_by(tw, victim.pid)
         assert len(sink.messages) < PROSPECTS, "the run ended before the kill: it proved nothing"
 
-        assert wait_until(lambda: _settled(tw), 60), f"the run did not settle; {len(sink.messages)} received"
+        assert wait_until(lambda: _settled(tw), 60), (
+            f"the run did not settle; {len(sink.messages)} received; {_snapshot(tw)}")
         with session_scope(tw.engine) as s:
             sends = list(s.exec(select(Send)))
         in_sink = {str(m.message["Message-ID"]) for m in sink.messages}
