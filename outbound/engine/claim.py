@@ -300,7 +300,7 @@ class _Reserved:
 
 
 _SENDS = Send.__table__  # type: ignore[attr-defined]
-_RECLAIM = (update(_SENDS).where(_SENDS.c.id == bindparam("p_id"))
+_RECLAIM = (update(_SENDS).where(_SENDS.c.id == bindparam("p_id"), _SENDS.c.state == SendState.retry.value)
             .values(mailbox=bindparam("p_mailbox"), state=SendState.claimed.value, lease_owner=bindparam("p_owner"),
                     lease_until=bindparam("p_until", type_=_SENDS.c.lease_until.type),
                     claimed_at=bindparam("p_now", type_=_SENDS.c.claimed_at.type), message_id=bindparam("p_mid")))
@@ -343,19 +343,26 @@ def _reserve(session: Session, ctx: EngineContext, d: _Due, existing: dict[tuple
             "to_domain": email.rsplit("@", 1)[1], "state": SendState.claimed.value, "message_id": make_message_id(domain),
             "lease_owner": ctx.worker, "lease_until": lease_until, "attempts": 0, "claimed_at": now}
         return _Reserved(d, thread, mailbox, str(row["message_id"]), row=row)
-    if send.state not in (SendState.claimed, SendState.retry):
+    if send.state in (SendState.claimed, SendState.sending):
+        # another worker holds it, or held it and died: lease recovery (the only one to requeue a
+        # claim and give back its slot) settles it once the lease is over; look again then
+        enr.set(now, next_due_at=max(send.lease_until or now, now + timedelta(seconds=1)),
+                reason=f"step {step.id} {send.state} by another worker")
+        return None
+    if send.state != SendState.retry:
         # already sent, unknown or bounced: never again; the enrollment catches up on the next tick
         enr.set(now, next_due_at=None, reason=f"step {step.id} already {send.state}")
         if send.state == SendState.sent:
             enr.set(now, next_step=d.step_index + 1)
-        elif send.state == SendState.sending:  # another worker is in the SMTP session: look again after its lease
-            enr.set(now, next_due_at=max(send.lease_until or now, now + timedelta(seconds=1)))
         return None
     message_id = send.message_id
     if message_id is None or not message_id.endswith(f"@{domain}>"):
         message_id = make_message_id(domain)
-    session.connection().execute(_RECLAIM, {"p_id": send.id, "p_mailbox": mailbox, "p_owner": ctx.worker,
-                                            "p_until": lease_until, "p_now": now, "p_mid": message_id})
+    taken = session.connection().execute(_RECLAIM, {"p_id": send.id, "p_mailbox": mailbox, "p_owner": ctx.worker,
+                                                    "p_until": lease_until, "p_now": now, "p_mid": message_id})
+    if not taken.rowcount:  # it left ``retry`` since it was read: look again on the next tick
+        enr.set(now, next_due_at=now + timedelta(seconds=1))
+        return None
     return _Reserved(d, thread, mailbox, message_id, send_id=send.id)
 
 

@@ -87,7 +87,8 @@ async def deliver(ctx: EngineContext, pool: SmtpPool, claim: Claim, now: datetim
         nonlocal declined
         if stopping is not None and stopping.is_set():
             declined = "released"
-            await ctx.recorder().write(lambda s: outcomes.release_claim_in(s, claim.send_id, now), send_id=claim.send_id)
+            await ctx.recorder().write(lambda s: outcomes.release_claim_in(s, claim.send_id, now, ctx.worker),
+                                       send_id=claim.send_id)
             return False
         # the lease is checked against the time that really passed since the claim, even in simulations
         at = now + timedelta(seconds=time.monotonic() - started)

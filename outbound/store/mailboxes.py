@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import Engine, func
+from sqlalchemy import Engine, and_, case, func, literal, update
 from sqlmodel import Session, col, select
 
 from outbound.engine.rotation import MailboxUsage
@@ -71,14 +71,22 @@ def count_claim(row: MailboxState, now: datetime, next_allowed_at: datetime | No
     row.next_allowed_at = next_allowed_at
 
 
+_MAILBOXES = MailboxState.__table__  # type: ignore[attr-defined]
+
+
 def release(session: Session, address: str, claimed_at: datetime) -> None:
-    """Gives back the cap slot of a claim that sent nothing (same day only)."""
-    row = session.get(MailboxState, address)
-    if row is not None and row.last_send_day == day_of(claimed_at) and row.sent_on_last_day > 0:
-        row.sent_on_last_day -= 1
-    if row is not None and row.last_send_at == claimed_at:
+    """Gives back the cap slot of a claim that sent nothing (same day only).
+
+    One atomic UPDATE, not a read then a write: a claim in another daemon may move the same
+    counter meanwhile, and a read-modify-write here would overwrite its increment.
+    """
+    m = _MAILBOXES
+    at = literal(claimed_at, type_=m.c.last_send_at.type)
+    session.connection().execute(update(m).where(m.c.address == address).values(
+        sent_on_last_day=case((and_(m.c.last_send_day == day_of(claimed_at), m.c.sent_on_last_day > 0),
+                               m.c.sent_on_last_day - 1), else_=m.c.sent_on_last_day),
         # nothing went out, so there is no gap to keep after this claim
-        row.next_allowed_at = claimed_at
+        next_allowed_at=case((m.c.last_send_at == at, at), else_=m.c.next_allowed_at)))
 
 
 def sent_last_hour_by_domain(session: Session, addresses: list[str], now: datetime) -> dict[str, dict[str, int]]:

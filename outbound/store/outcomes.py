@@ -10,8 +10,9 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, case, func, insert, update
+from sqlalchemy import Connection, Engine, and_, bindparam, case, delete, func, insert, update
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
@@ -23,6 +24,9 @@ from outbound.store import mailboxes as mailbox_store
 from outbound.store.db import session_scope
 from outbound.store.prospects import suppress_in
 from outbound.store.tables import Enrollment, EnrollmentState, Event, Send, SendState
+
+# the reason of an enrollment paused for a send whose outcome is not known
+UNCONFIRMED = "delivery unconfirmed"
 
 
 @dataclass(frozen=True)
@@ -111,8 +115,12 @@ _EVENTS = Event.__table__  # type: ignore[attr-defined]
 _SEND_SENT = (update(_SENDS).where(_SENDS.c.id == bindparam("p_id"))
               .values(state=SendState.sent.value, sent_at=bindparam("p_now"), subject=bindparam("p_subject"),
                       variant_id=bindparam("p_variant"), lease_owner=None, lease_until=None, last_error=None))
+_E = _ENROLLMENTS
+# an owner that recorded the send after lease recovery had marked it ``unknown``: the truth wins
+_ACTIVE_AGAIN = case((and_(_E.c.state == EnrollmentState.paused.value, _E.c.paused_until.is_(None),
+                           _E.c.reason.startswith(UNCONFIRMED)), EnrollmentState.active.value), else_=_E.c.state)
 _ENROLLMENT_SENT = (update(_ENROLLMENTS).where(_ENROLLMENTS.c.id == bindparam("p_id"))
-                    .values(next_step=bindparam("p_next"), anchor_at=bindparam("p_now"), last_sent_at=bindparam("p_now"),
+                    .values(state=_ACTIVE_AGAIN, next_step=bindparam("p_next"), anchor_at=bindparam("p_now"), last_sent_at=bindparam("p_now"),
                             last_message_id=bindparam("p_mid"), thread_references=bindparam("p_refs"),
                             last_subject=bindparam("p_subject"), mailbox=bindparam("p_mailbox"),
                             started_at=bindparam("p_started"), next_due_at=None, reason=None,
@@ -138,7 +146,7 @@ class SentSend:
 # the enrollment moves on only if this send's step is still its next one (as ``_delivered`` checks)
 _ENROLLMENT_SENT_IF_NEXT = (
     update(_ENROLLMENTS).where(_ENROLLMENTS.c.id == bindparam("p_id"), _ENROLLMENTS.c.next_step == bindparam("p_step"))
-    .values(next_step=bindparam("p_next"), anchor_at=bindparam("p_now"), last_sent_at=bindparam("p_now"),
+    .values(state=_ACTIVE_AGAIN, next_step=bindparam("p_next"), anchor_at=bindparam("p_now"), last_sent_at=bindparam("p_now"),
             last_message_id=bindparam("p_mid"), thread_references=bindparam("p_refs"),
             last_subject=bindparam("p_subject"), mailbox=bindparam("p_mailbox"),
             started_at=func.coalesce(_ENROLLMENTS.c.started_at, bindparam("p_now", type_=_ENROLLMENTS.c.started_at.type)),
@@ -206,6 +214,7 @@ def _delivered(session: Session, send: Send, enr: Enrollment, delivered: Deliver
     send.state, send.sent_at, send.subject, send.variant_id = SendState.sent, now, delivered.subject, delivered.variant_id
     send.lease_owner = send.lease_until = None
     send.last_error = None
+    _unpause_unconfirmed(enr)
     if enr.next_step == send.step_index:
         enr.next_step = send.step_index + 1
         enr.anchor_at = enr.last_sent_at = now
@@ -227,6 +236,8 @@ def record_failure_in(session: Session, send_id: int, outcome: SendOutcome, now:
                       policy: RetryPolicy, stop_on: list[StopEvent], soft_bounce_limit: int) -> str:
     """Applies a non-delivered outcome; returns what was done, for the log."""
     send, enr = _load(session, send_id)
+    if send.state == SendState.unknown:  # lease recovery got there first; the owner knows the outcome
+        _unpause_unconfirmed(enr)
     send.lease_owner = send.lease_until = None
     send.last_error = outcome.describe()[:1000]
     data: dict[str, object] = {"sequence": send.sequence_name, "step": send.step_id, "outcome": outcome.kind, "reason": outcome.reason,
@@ -238,7 +249,7 @@ def record_failure_in(session: Session, send_id: int, outcome: SendOutcome, now:
 
     if outcome.kind == "ambiguous":
         send.state = SendState.unknown
-        _pause(enr, now, f"delivery unconfirmed ({outcome.reason}): message {send.message_id} may have been "
+        _pause(enr, now, f"{UNCONFIRMED} ({outcome.reason}): message {send.message_id} may have been "
                          "accepted; it is never resent unless the Sent folder shows it was not")
         # one per SMTP attempt: a send reconciled as "not sent" may go unknown again on its next try
         session.add(event(ev.SEND_UNKNOWN, f"unknown:{send.attempts}", data))
@@ -280,19 +291,37 @@ def record_failure_in(session: Session, send_id: int, outcome: SendOutcome, now:
 
 def block_unrenderable_in(session: Session, send_id: int, reason: str, now: datetime) -> None:
     """The message cannot be rendered (a variable the prospect lacks): nothing is sent, ever blank."""
-    send, enr = _load(session, send_id)
-    mailbox_store.release(session, send.mailbox, send.claimed_at)
-    session.delete(send)
+    s = _SENDS
+    gone = session.connection().execute(
+        delete(s).where(s.c.id == send_id, s.c.state.in_([SendState.claimed.value, SendState.retry.value]))
+        .returning(s.c.state, s.c.mailbox, s.c.claimed_at, s.c.enrollment_id)).first()
+    if gone is None:  # it moved on meanwhile (another worker owns it now): not ours to block
+        return
+    if gone.state == SendState.claimed.value:  # a ``retry`` row's slot was given back when it was requeued
+        mailbox_store.release(session, gone.mailbox, gone.claimed_at)
+    enr = session.get(Enrollment, gone.enrollment_id)
+    assert enr is not None
     enr.state, enr.reason, enr.next_due_at, enr.updated_at = EnrollmentState.blocked, reason, None, now
 
 
-def release_claim_in(session: Session, send_id: int, now: datetime) -> None:
-    """Hands back a claim that was not attempted (shutdown before its turn)."""
-    send, enr = _load(session, send_id)
-    if send.state != SendState.claimed:
+def release_claim_in(session: Session, send_id: int, now: datetime, worker: str | None = None) -> None:
+    """Hands back a claim that was not attempted (shutdown before its turn).
+
+    Only while the claim is still ``claimed`` (by ``worker``, when given): a conditional UPDATE,
+    so a claim that lease recovery requeued meanwhile is not given back twice.
+    """
+    s = _SENDS
+    stmt = update(s).where(s.c.id == send_id, s.c.state == SendState.claimed.value)
+    if worker is not None:
+        stmt = stmt.where(s.c.lease_owner == worker)
+    released = session.connection().execute(
+        stmt.values(state=SendState.retry.value, lease_owner=None, lease_until=None, not_before=now)
+        .returning(s.c.mailbox, s.c.claimed_at, s.c.enrollment_id)).first()
+    if released is None:
         return
-    mailbox_store.release(session, send.mailbox, send.claimed_at)
-    send.state, send.lease_owner, send.lease_until, send.not_before = SendState.retry, None, None, now
+    mailbox_store.release(session, released.mailbox, released.claimed_at)
+    enr = session.get(Enrollment, released.enrollment_id)
+    assert enr is not None
     _reschedule(enr, now, now, None)
 
 
@@ -327,29 +356,57 @@ def release_claim(engine: Engine, send_id: int, now: datetime) -> None:
 
 
 def recover_expired(engine: Engine, now: datetime) -> tuple[int, int]:
-    """Leases that ran out: ``claimed`` ones go back to the queue, ``sending`` ones become ``unknown``."""
+    """Leases that ran out: ``claimed`` ones go back to the queue, ``sending`` ones become ``unknown``.
+
+    Each transition is a conditional UPDATE on the state and the lease, so it never overwrites a
+    live owner that marked the send ``sending`` (or recorded it) meanwhile, and a cap slot is given
+    back only for the rows that really moved. On PostgreSQL rows locked by a live transaction are
+    skipped (the next tick looks again), so recovery never waits on, or deadlocks with, a claim.
+    """
     with session_scope(engine) as session:
-        stale = list(session.exec(select(Send).where(
-            col(Send.state).in_([SendState.claimed, SendState.sending]), col(Send.lease_until) < now)))
-        requeued = unknown = 0
-        for send in stale:
-            enr = session.get(Enrollment, send.enrollment_id)
-            assert enr is not None
-            if send.state == SendState.claimed:
-                mailbox_store.release(session, send.mailbox, send.claimed_at)
-                send.state, send.lease_owner, send.lease_until, send.not_before = SendState.retry, None, None, now
-                _reschedule(enr, now, now, None)
-                requeued += 1
-            else:
-                send.state, send.lease_owner, send.lease_until = SendState.unknown, None, None
-                _pause(enr, now, f"delivery unconfirmed: the daemon stopped during the SMTP transaction of "
-                                 f"{send.message_id}; never resent unless the Sent folder shows it was not sent")
-                session.add(Event(type=ev.SEND_UNKNOWN, at=now, prospect_id=send.prospect_id, enrollment_id=enr.id,
-                                  send_id=send.id, mailbox=send.mailbox,
-                                  dedupe_key=f"unknown:{send.attempts}:{send.id}",
-                                  data={"reason": "lease expired while sending"}))
-                unknown += 1
-        return requeued, unknown
+        requeued = _requeue_expired(session, now)
+    with session_scope(engine) as session:
+        unknown = _unknown_expired(session, now)
+    return requeued, unknown
+
+
+def _expired(session: Session, state: SendState, now: datetime) -> Any:
+    s = _SENDS
+    query = core_select(s.c.id).where(s.c.state == state.value, s.c.lease_until < now)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return query.scalar_subquery()
+
+
+def _requeue_expired(session: Session, now: datetime) -> int:
+    s = _SENDS
+    rows = session.connection().execute(
+        update(s).where(s.c.id.in_(_expired(session, SendState.claimed, now)), s.c.state == SendState.claimed.value,
+                        s.c.lease_until < now)
+        .values(state=SendState.retry.value, lease_owner=None, lease_until=None, not_before=now)
+        .returning(s.c.mailbox, s.c.claimed_at)).all()
+    # the enrollment needs no change: the claim set it due at the end of the lease
+    for row in rows:
+        mailbox_store.release(session, row.mailbox, row.claimed_at)
+    return len(rows)
+
+
+def _unknown_expired(session: Session, now: datetime) -> int:
+    s = _SENDS
+    rows = session.connection().execute(
+        update(s).where(s.c.id.in_(_expired(session, SendState.sending, now)), s.c.state == SendState.sending.value,
+                        s.c.lease_until < now)
+        .values(state=SendState.unknown.value, lease_owner=None, lease_until=None)
+        .returning(s.c.id, s.c.enrollment_id, s.c.prospect_id, s.c.mailbox, s.c.message_id, s.c.attempts)).all()
+    for row in rows:
+        enr = session.get(Enrollment, row.enrollment_id)
+        assert enr is not None
+        _pause(enr, now, f"{UNCONFIRMED}: the daemon stopped during the SMTP transaction of "
+                         f"{row.message_id}; never resent unless the Sent folder shows it was not sent")
+        session.add(Event(type=ev.SEND_UNKNOWN, at=now, prospect_id=row.prospect_id, enrollment_id=row.enrollment_id,
+                          send_id=row.id, mailbox=row.mailbox, dedupe_key=f"unknown:{row.attempts}:{row.id}",
+                          data={"reason": "lease expired while sending"}))
+    return len(rows)
 
 
 def unknown_sends(engine: Engine) -> list[Send]:
@@ -363,8 +420,7 @@ def reconcile(engine: Engine, send_id: int, found_in_sent: bool, now: datetime) 
         send, enr = _load(session, send_id)
         if send.state != SendState.unknown:
             return
-        if enr.state == EnrollmentState.paused and enr.paused_until is None:  # the pause was for this send
-            enr.state = EnrollmentState.active
+        _unpause_unconfirmed(enr)
         if found_in_sent:
             _delivered(session, send, enr, Delivered(send.subject or enr.last_subject or "", send.variant_id,
                                                      tuple((enr.thread_references or "").split())), send.claimed_at)
@@ -393,6 +449,11 @@ def _reschedule(enr: Enrollment, now: datetime, at: datetime, reason: str | None
     if enr.state == EnrollmentState.active:
         enr.next_due_at, enr.reason = at, reason
     enr.updated_at = now
+
+
+def _unpause_unconfirmed(enr: Enrollment) -> None:
+    if enr.state == EnrollmentState.paused and enr.paused_until is None and (enr.reason or "").startswith(UNCONFIRMED):
+        enr.state = EnrollmentState.active
 
 
 def _pause(enr: Enrollment, now: datetime, reason: str) -> None:
