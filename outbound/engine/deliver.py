@@ -101,7 +101,11 @@ async def deliver(ctx: EngineContext, pool: SmtpPool, claim: Claim, now: datetim
     except NotStarted:
         if declined == "released":
             return DeliveryResult(claim, "released", "stopping: handed back before sending")
-        return DeliveryResult(claim, "lost", "the lease ran out before sending; another worker owns it")
+        # the lease ran out, or the recipient was suppressed meanwhile: hand the claim back now if it
+        # is still ours (a conditional write), so the next claim re-checks it without waiting for recovery
+        await ctx.recorder().write(lambda s: outcomes.release_claim_in(s, claim.send_id, now, ctx.worker),
+                                   send_id=claim.send_id)
+        return DeliveryResult(claim, "lost", "not started: the lease ran out or the recipient was suppressed meanwhile")
     return await _record(ctx, claim, rendered, outcome, now, policy)
 
 

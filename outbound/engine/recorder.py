@@ -82,11 +82,16 @@ class Recorder:
         return await future
 
     def _next_batch(self) -> list[_Item]:
-        """Urgent writes first, alone: a mailbox waits on its ``sending`` mark before each SMTP session,
-        so those must not queue behind a batch of delivery records, which nobody waits on but the
-        end of the tick. The records go when no urgent write is pending."""
+        """Urgent writes first: a mailbox waits on its ``sending`` mark before each SMTP session, so
+        marks never queue behind a batch of delivery records, which nobody waits on but the end of
+        the tick. The delivery records pending at the same moment ride along in the same
+        transaction (a few executemany rows), so one commit serves both."""
         urgent = [i for i in self._pending if i.delivered is None and i.sent is None]
-        batch = urgent[:self.max_batch] if urgent else self._pending[:self.max_batch]
+        if urgent:
+            records = [i for i in self._pending if i.sent is not None]
+            batch = (urgent + records)[:self.max_batch]
+        else:
+            batch = self._pending[:self.max_batch]
         taken = {id(i) for i in batch}
         self._pending = [i for i in self._pending if id(i) not in taken]
         return batch

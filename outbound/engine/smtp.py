@@ -59,11 +59,27 @@ class _SetupFailed(Exception):
         self.outcome = outcome
 
 
+_BAD_ENVELOPE = re.compile(r"[\x00-\x20\x7f<>]")
+# A session whose last transaction ended cleanly, used again within this many seconds, is used as it
+# is: an RSET before every message would be one more round trip per send (a dropped session still
+# shows at MAIL, before anything was sent, and is then opened again).
+TRUSTED_IDLE = 5.0
+
+
+def envelope_address(address: str) -> bytes:
+    """``<address>`` as it goes in MAIL FROM and RCPT TO; ValueError for anything that could break
+    the command line (control characters, spaces, angle brackets)."""
+    if not address or _BAD_ENVELOPE.search(address):
+        raise ValueError(f"{address!r} cannot be an envelope address")
+    return f"<{address}>".encode()
+
+
 @dataclass
 class _Conn:
     smtp: aiosmtplib.SMTP
     sent: int = 0
     last_used: float = 0.0
+    clean: bool = False  # the last transaction ended with the server's reply to the message: no envelope is open
 
 
 def _ssl_cause(exc: BaseException) -> ssl.SSLError | None:
@@ -128,15 +144,16 @@ class MailboxTransport:
             if begin is not None and not await begin():
                 raise NotStarted("the send was not started")
             conn = self._idle.pop() if self._idle else None
+            reused = conn is not None
             try:
                 conn = await self._ready(conn)
+                outcome = await self._attempt(conn, envelope_from, recipient, message_bytes)
+                if reused and outcome.kind == "temporary" and outcome.stage == "mail" and not conn.smtp.is_connected:
+                    # the reused session was dropped while idle; nothing was sent: once more, on a new one
+                    conn = await self._open()
+                    outcome = await self._attempt(conn, envelope_from, recipient, message_bytes)
             except _SetupFailed as failed:
                 return self._scrub(failed.outcome)
-            try:
-                outcome = await self._transaction(conn.smtp, envelope_from, recipient, message_bytes)
-            except BaseException:
-                conn.smtp.close()  # cancelled mid-session: the session state is unknown
-                raise
             conn.sent += 1
             conn.last_used = time.monotonic()
             if self._closed or not conn.smtp.is_connected or outcome.kind == "ambiguous":
@@ -144,6 +161,13 @@ class MailboxTransport:
             else:
                 self._idle.append(conn)
             return self._scrub(outcome)
+
+    async def _attempt(self, conn: _Conn, envelope_from: str, recipient: str, message_bytes: bytes) -> SendOutcome:
+        try:
+            return await self._transaction(conn, envelope_from, recipient, message_bytes)
+        except BaseException:
+            conn.smtp.close()  # cancelled mid-session: the session state is unknown
+            raise
 
     async def close(self) -> None:
         """QUIT the idle sessions; sessions in use close when their send ends."""
@@ -155,9 +179,12 @@ class MailboxTransport:
             conn.smtp.close()
 
     async def _ready(self, conn: _Conn | None) -> _Conn:
-        """A healthy session: the idle one if RSET still works, else a fresh one."""
+        """A healthy session: the idle one if it ended cleanly moments ago or RSET still works, else a fresh one."""
         if conn is not None:
-            fresh = time.monotonic() - conn.last_used < self._max_idle and conn.sent < self._max_messages
+            idle = time.monotonic() - conn.last_used
+            fresh = idle < self._max_idle and conn.sent < self._max_messages
+            if fresh and conn.smtp.is_connected and conn.clean and idle < TRUSTED_IDLE:
+                return conn
             if fresh and conn.smtp.is_connected:
                 try:
                     await conn.smtp.rset()  # health check, and clears a half-done envelope
@@ -214,27 +241,43 @@ class MailboxTransport:
             raise
         return _Conn(smtp, last_used=time.monotonic())
 
-    async def _transaction(self, smtp: aiosmtplib.SMTP, envelope_from: str, recipient: str,
+    async def _transaction(self, conn: _Conn, envelope_from: str, recipient: str,
                            message_bytes: bytes) -> SendOutcome:
+        smtp = conn.smtp
+        conn.clean = False
         normalized = crlf(message_bytes)
         payload = wire_payload(normalized)
-        options: list[str] = []
+        options: list[bytes] = []
         if smtp.supports_extension("size"):
-            options.append(f"SIZE={len(normalized)}")
+            options.append(b"SIZE=%d" % len(normalized))
         if smtp.supports_extension("8bitmime") and not payload.isascii():
-            options.append("BODY=8BITMIME")
-        encoding = "ascii"
+            options.append(b"BODY=8BITMIME")
         if not (envelope_from + recipient).isascii():
             if not smtp.supports_extension("smtputf8"):
                 return local_outcome("soft_bounce", "smtputf8_unsupported",
                                      "the server cannot take a non-ASCII address (no SMTPUTF8)", "local")
-            options.append("SMTPUTF8")
-            encoding = "utf-8"
+            options.append(b"SMTPUTF8")
+        # checked before MAIL, so a bad address never leaves an envelope open
+        try:
+            sender = envelope_address(envelope_from)
+        except ValueError as exc:
+            return local_outcome("config_error", "invalid_sender", f"invalid envelope sender: {exc}", "local")
+        try:
+            rcpt = envelope_address(recipient)
+        except ValueError as exc:
+            return local_outcome("hard_bounce", "invalid_address", f"invalid recipient address: {exc}", "local")
+        # MAIL and RCPT by hand, like DATA: the addresses are checked above (aiosmtplib would parse
+        # them again on every command)
         stage: Stage = "mail"
         try:
-            await smtp.mail(envelope_from, options=options, encoding=encoding)
+            reply = await smtp.execute_command(b"MAIL", b"FROM:" + sender, *options)
+            if reply.code != 250:
+                conn.clean = True  # a refused MAIL opens no envelope
+                return classify_smtp_reply(reply.code, reply.message, stage="mail")
             stage = "rcpt"
-            await smtp.rcpt(recipient, encoding=encoding)
+            reply = await smtp.execute_command(b"RCPT", b"TO:" + rcpt)
+            if reply.code not in (250, 251):
+                return classify_smtp_reply(reply.code, reply.message, stage="rcpt")
             stage = "data"
             reply = await smtp.execute_command(b"DATA")
             if reply.code != 354:
@@ -247,10 +290,7 @@ class MailboxTransport:
             return self._lost(smtp, stage, exc)
         except (SMTPException, OSError) as exc:  # disconnects and timeouts
             return self._lost(smtp, stage, exc)
-        except ValueError as exc:  # aiosmtplib refuses an address with control characters before sending it
-            if stage == "rcpt":
-                return local_outcome("hard_bounce", "invalid_address", f"invalid recipient address: {exc}", "local")
-            return local_outcome("config_error", "invalid_sender", f"invalid envelope sender: {exc}", "local")
+        conn.clean = True  # the server's reply to the message ends the transaction, whatever it says
         return classify_smtp_reply(reply.code, reply.message, stage="message")
 
     async def _write_payload(self, smtp: aiosmtplib.SMTP, payload: bytes) -> SMTPResponse:

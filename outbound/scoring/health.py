@@ -9,10 +9,10 @@ mailboxes of one domain within the window pause the whole domain (its server or 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, and_, case, distinct, func, or_, select
 from sqlmodel import Session, col
 
 from outbound.scoring.settings import HealthSettings
@@ -23,6 +23,7 @@ from outbound.store.db import session_scope
 from outbound.store.tables import Event, MailboxState, Send
 
 _TYPES = (ev.SENT, ev.BOUNCED, ev.COMPLAINED, ev.MAILBOX_PAUSED, ev.SEND_FAILED)
+_AUTH = "auth failure"  # how the engine's own pause reason for an SMTP auth failure begins
 
 
 @dataclass(frozen=True)
@@ -33,12 +34,13 @@ class HealthDecision:
     reason: str
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Evidence:
-    sent: set[int] = field(default_factory=set)
-    bounced: set[int] = field(default_factory=set)
-    complaints: list[int] = field(default_factory=list)
-    auth_failures: int = 0
+    attempts: int                # distinct sends sent or bounced (a bounce at RCPT has no sent event)
+    bounced: int                 # distinct sends bounced (two DSNs for one send count once)
+    complaints: int
+    last_complaint: int | None   # the newest complaint's event id
+    auth_failures: int
 
 
 def mailbox_health_pass(engine: Engine, now: datetime, settings: HealthSettings) -> list[HealthDecision]:
@@ -50,7 +52,7 @@ def mailbox_health_pass(engine: Engine, now: datetime, settings: HealthSettings)
                 health[address] = MailboxHealth(address=address)
                 session.add(health[address])
         out = _resumes(session, boxes, health, now)
-        evidence = _evidence(session, now, settings, health)
+        evidence = _evidence(session, now, settings)
         for address, reason, kind in _verdicts(boxes, evidence, settings):
             if mailbox_store.pause(session, address, reason, now):
                 h = health[address]
@@ -81,41 +83,38 @@ def _resumes(session: Session, boxes: dict[str, MailboxState], health: dict[str,
     return out
 
 
-def _evidence(session: Session, now: datetime, settings: HealthSettings,
-              health: dict[str, MailboxHealth]) -> dict[str, _Evidence]:
-    rows = list(session.execute(select(col(Event.id), col(Event.type), col(Event.at), col(Event.mailbox), col(Event.send_id), col(Event.data)).where(
-        col(Event.type).in_(_TYPES), col(Event.at) > now - settings.bounce_window, col(Event.at) <= now)))
-    unknown = {s for _, _, _, m, s, _ in rows if m is None and s is not None}
-    via_send: dict[int, str] = {}
-    for i in range(0, len(unknown), 2000):
-        chunk = sorted(unknown)[i:i + 2000]
-        via_send.update((int(s), m) for s, m in session.execute(select(col(Send.id), col(Send.mailbox)).where(col(Send.id).in_(chunk))))
-    out: dict[str, _Evidence] = defaultdict(_Evidence)
-    for eid, kind, at, mailbox, send_id, data in rows:
-        mailbox = mailbox or (via_send.get(send_id) if send_id is not None else None)
-        if mailbox is None:
-            continue
-        h = health.get(mailbox)
-        if h is not None and h.ignore_before is not None and at <= h.ignore_before:
-            continue
-        e = out[mailbox]
-        if _is_auth_failure(kind, data or {}):
-            e.auth_failures += 1
-            continue
-        key = send_id if send_id is not None else -eid  # a bounce we cannot tie to a send still counts once
-        if kind == ev.SENT:
-            e.sent.add(key)
-        elif kind == ev.BOUNCED:
-            e.bounced.add(key)
-        elif kind == ev.COMPLAINED:
-            e.complaints.append(eid)
-    return out
+def _evidence(session: Session, now: datetime, settings: HealthSettings) -> dict[str, _Evidence]:
+    """Per-mailbox counts of the window, in one GROUP BY (nothing per event comes back to Python).
 
-
-def _is_auth_failure(kind: str, data: dict[str, object]) -> bool:
-    if kind == ev.SEND_FAILED:
-        return data.get("outcome") == "auth_failure"
-    return kind == ev.MAILBOX_PAUSED and str(data.get("reason", "")).startswith("auth failure")
+    An event without a mailbox is tied to one through its send; evidence up to a mailbox's
+    ``ignore_before`` is forgiven. A send counts once however many sent or bounced events it has
+    (a bounce we cannot tie to a send still counts once, keyed by its own event id).
+    """
+    session.flush()  # the join below must see the ignore_before that _resumes just set, and new health rows
+    kind, data, at = col(Event.type), col(Event.data), col(Event.at)
+    own = func.nullif(col(Event.mailbox), "")
+    mailbox = func.coalesce(own, col(Send.mailbox))
+    key = func.coalesce(col(Event.send_id), -col(Event.id))
+    auth = or_(and_(kind == ev.SEND_FAILED, data["outcome"].as_string() == "auth_failure"),
+               and_(kind == ev.MAILBOX_PAUSED, func.substr(data["reason"].as_string(), 1, len(_AUTH)) == _AUTH))
+    ignore_before = col(MailboxHealth.ignore_before)
+    query = (
+        select(mailbox,
+               func.count(distinct(case((kind.in_((ev.SENT, ev.BOUNCED)), key)))),
+               func.count(distinct(case((kind == ev.BOUNCED, key)))),
+               func.count(case((kind == ev.COMPLAINED, 1))),
+               func.max(case((kind == ev.COMPLAINED, col(Event.id)))),
+               func.count(case((auth, 1))))
+        .select_from(Event)
+        .outerjoin(Send, and_(own.is_(None), col(Send.id) == col(Event.send_id)))
+        .outerjoin(MailboxHealth, col(MailboxHealth.address) == mailbox)
+        .where(kind.in_(_TYPES), at > now - settings.bounce_window, at <= now,
+               or_(ignore_before.is_(None), at > ignore_before))
+        .group_by(mailbox))
+    return {str(address): _Evidence(int(attempts), int(bounced), int(complaints),
+                                    None if last is None else int(last), int(auth_failures))
+            for address, attempts, bounced, complaints, last, auth_failures in session.execute(query)
+            if address}
 
 
 def _verdicts(boxes: dict[str, MailboxState], evidence: dict[str, _Evidence],
@@ -130,12 +129,11 @@ def _verdicts(boxes: dict[str, MailboxState], evidence: dict[str, _Evidence],
             failing_by_domain[domain].append(address)
         if address not in boxes or boxes[address].state != "active":
             continue
-        attempts = len(e.sent | e.bounced)
         if s.pause_on_complaint and e.complaints:
-            out[address] = (f"spam complaint received (event {e.complaints[-1]}; {len(e.complaints)} in the last {window})",
+            out[address] = (f"spam complaint received (event {e.last_complaint}; {e.complaints} in the last {window})",
                             "complaint")
-        elif attempts >= s.min_sends and len(e.bounced) / attempts > s.max_bounce_rate:
-            out[address] = (f"bounce rate {len(e.bounced) / attempts:.1%} ({len(e.bounced)} of {attempts} sends in the "
+        elif e.attempts >= s.min_sends and e.bounced / e.attempts > s.max_bounce_rate:
+            out[address] = (f"bounce rate {e.bounced / e.attempts:.1%} ({e.bounced} of {e.attempts} sends in the "
                             f"last {window}) is above {s.max_bounce_rate:.1%}", "bounce_rate")
         elif e.auth_failures >= s.auth_failures:
             out[address] = (f"SMTP authentication failed {e.auth_failures} times in the last {window}", "auth")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date, time
 from enum import StrEnum
+from functools import cached_property
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -41,6 +42,13 @@ class Condition(StrEnum):
     not_opened = "not_opened"
     clicked = "clicked"
     not_clicked = "not_clicked"
+
+
+# The tracking flag each open/click condition reads: with it off, no open or click is ever recorded.
+TRACKED_BY: dict[Condition, Literal["opens", "clicks"]] = {
+    Condition.opened: "opens", Condition.not_opened: "opens",
+    Condition.clicked: "clicks", Condition.not_clicked: "clicks",
+}
 
 
 class StopEvent(StrEnum):
@@ -80,7 +88,7 @@ class SendingWindow(Strict):
             raise ValueError("the window needs at least one day")
         return self
 
-    @property
+    @cached_property  # asked for every due enrollment on every tick
     def weekday_numbers(self) -> frozenset[int]:
         return frozenset(DAY_NAMES.index(d) for d in self.days)
 
@@ -203,3 +211,22 @@ class Sequence(Strict):
 
     def step_index(self, step_id: str) -> int:
         return [s.id for s in self.steps].index(step_id)
+
+
+def untracked_conditions(seq: Sequence) -> list[tuple[int, str]]:
+    """(step index, message) for each step whose ``if`` reads opens or clicks that the sequence does not track:
+    ``opened``/``clicked`` are then always false and ``not_opened``/``not_clicked`` always true."""
+    out: list[tuple[int, str]] = []
+    for i, step in enumerate(seq.steps):
+        flag = TRACKED_BY.get(step.condition)
+        if flag is None or getattr(seq.tracking, flag):
+            continue
+        if step.condition.value.startswith("not_"):
+            outcome = "always true: its on_false never applies"
+        elif step.on_false == "stop":
+            outcome = "always false: every enrollment that reaches it stops (on_false: stop)"
+        else:
+            outcome = "always false: the step is never sent (on_false: skip)"
+        out.append((i, f"step {step.id!r} if: {step.condition.value} — {flag[:-1]} tracking is off for this sequence "
+                       f"(tracking.{flag}: false), so this condition is {outcome}"))
+    return out

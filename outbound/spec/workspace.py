@@ -9,7 +9,7 @@ from typing import TypeVar
 from outbound.config import LoadedConfig, load_config
 from outbound.errors import Problem, WorkspaceError
 from outbound.spec.domain import Mailbox, SendingDomain
-from outbound.spec.sequence import Sequence
+from outbound.spec.sequence import Sequence, untracked_conditions
 from outbound.spec.yamlfile import YamlDocument, read_yaml, validate_document
 
 M = TypeVar("M", Sequence, SendingDomain)
@@ -86,6 +86,7 @@ def inspect_workspace(config_path: Path | None = None, *, check_templates: bool 
             continue
         ws.sequences[seq.name] = LoadedSequence(seq, path)
         ws.problems.extend(_check_senders(seq, doc, ws))
+        ws.problems.extend(_check_tracking(seq, doc))
         if check_templates:
             ws.problems.extend(_check_templates(ws.sequences[seq.name], doc))
     from outbound.scoring.spec import check_scoring_file
@@ -130,6 +131,12 @@ def _check_senders(seq: Sequence, doc: YamlDocument, ws: Workspace) -> list[Prob
             out.append(Problem(doc.path, f"senders.mailboxes[{i}]: no mailbox {address!r} in any domain file",
                                *doc.position(("senders", "mailboxes", i))))
     return out
+
+
+def _check_tracking(seq: Sequence, doc: YamlDocument) -> list[Problem]:
+    """Warnings (the workspace still loads): open/click conditions that tracking turned off makes constant."""
+    return [Problem(doc.path, message, *doc.position(("steps", i, "if")), severity="warning")
+            for i, message in untracked_conditions(seq)]
 
 
 def _check_templates(loaded: LoadedSequence, doc: YamlDocument) -> list[Problem]:

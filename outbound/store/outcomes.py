@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, bindparam, case, delete, func, insert, update
+from sqlalchemy import Connection, Engine, and_, bindparam, case, delete, exists, func, insert, literal, update
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
@@ -23,7 +23,7 @@ from outbound.store import event_types as ev
 from outbound.store import mailboxes as mailbox_store
 from outbound.store.db import session_scope
 from outbound.store.prospects import suppress_in
-from outbound.store.tables import Enrollment, EnrollmentState, Event, Send, SendState
+from outbound.store.tables import Enrollment, EnrollmentState, Event, Send, SendState, Suppression
 
 # the reason of an enrollment paused for a send whose outcome is not known
 UNCONFIRMED = "delivery unconfirmed"
@@ -37,17 +37,22 @@ class Delivered:
 
 
 _SENDS = Send.__table__  # type: ignore[attr-defined]
+_SUPPRESSIONS = Suppression.__table__  # type: ignore[attr-defined]
+# Suppression is checked again in the very statement that starts the send: an unsubscribe that
+# lands between the claim and the SMTP session still stops it.
+_NOT_SUPPRESSED = ~exists().where(_SUPPRESSIONS.c.value.in_([_SENDS.c.to_address, literal("@") + _SENDS.c.to_domain]))
 # Built once (the statement cache then skips compiling): it runs once per send, on the hot path.
 _MARK_SENDING = (update(_SENDS).where(
     _SENDS.c.id == bindparam("p_id"), _SENDS.c.state == SendState.claimed.value,
-    _SENDS.c.lease_owner == bindparam("p_worker"), _SENDS.c.lease_until > bindparam("p_now"))
+    _SENDS.c.lease_owner == bindparam("p_worker"), _SENDS.c.lease_until > bindparam("p_now"), _NOT_SUPPRESSED)
     .values(state=SendState.sending.value, attempts=_SENDS.c.attempts + 1, subject=bindparam("p_subject"),
             variant_id=bindparam("p_variant")))
 
 
 def mark_sending_in(session: Session, send_id: int, worker: str, now: datetime, *, subject: str | None = None,
                     variant_id: str | None = None) -> bool:
-    """Fixes the send as under way; False when this worker no longer holds its lease.
+    """Fixes the send as under way; False when this worker no longer holds its lease or the
+    recipient was suppressed since the claim.
 
     The subject and variant are stored now: if the outcome is lost (``unknown``) and the Sent
     folder later shows the message went out, the next step threads under the right subject.
@@ -96,7 +101,7 @@ def mark_sending_many(session: Session | Connection, marks: list[Marking]) -> se
             continue
         s = _SENDS
         stmt = (update(s).where(s.c.id.in_([m.send_id for m in group]), s.c.state == SendState.claimed.value,
-                                s.c.lease_owner == worker, s.c.lease_until > max(m.at for m in group))
+                                s.c.lease_owner == worker, s.c.lease_until > max(m.at for m in group), _NOT_SUPPRESSED)
                 .values(state=SendState.sending.value, attempts=s.c.attempts + 1,
                         subject=case({m.send_id: m.subject for m in group}, value=s.c.id),
                         variant_id=case({m.send_id: m.variant_id for m in group}, value=s.c.id))

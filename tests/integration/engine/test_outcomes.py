@@ -12,10 +12,12 @@ import pytest
 from sqlmodel import Session, select
 
 from outbound.engine.claim import claim_due
+from outbound.engine.deliver import deliver
 from outbound.engine.smtp import SmtpPool
-from outbound.engine.tick import run_tick
+from outbound.engine.tick import retry_policy, run_tick
 from outbound.store import outcomes
 from outbound.store.db import session_scope
+from outbound.store.prospects import suppress_in
 from outbound.store.tables import Enrollment, EnrollmentState, MailboxState, Send, SendState
 from tests.fixtures.smtp_sink import SmtpSink
 from tests.integration.engine.daemon_proc import ALWAYS_OPEN
@@ -108,3 +110,26 @@ async def test_a_failing_write_does_not_sink_its_batch(smtp_sink: SmtpSink, tmp_
     with session_scope(tw.engine) as s:
         assert {x.state for x in s.exec(select(Send))} == {SendState.sending}
     assert recorder.batches < 6, "the marks went in together"
+
+
+async def test_a_recipient_suppressed_after_the_claim_is_never_sent(smtp_sink: SmtpSink, tmp_path: Path) -> None:
+    """An unsubscribe that lands between the claim and the SMTP session still stops the send."""
+    tw = _workspace(tmp_path, smtp_sink)
+    add_prospects(tw, 1, "seq")
+    claim = claim_due(tw.ctx, START).claims[0]
+    assert _sent_today(tw) == 1
+    with session_scope(tw.engine) as s:
+        suppress_in(s, [claim.prospect.email], "unsubscribed (one-click)", START)
+    pool = SmtpPool()
+    try:
+        result = await deliver(tw.ctx, pool, claim, START, retry_policy(tw.ctx))
+    finally:
+        await pool.close_all()
+    assert result.status == "lost" and smtp_sink.messages == []
+    assert _sent_today(tw) == 0, "the unsent claim gives its cap slot back at once"
+    await _ticks(tw, START + timedelta(minutes=1), 3, timedelta(hours=6))
+    with session_scope(tw.engine) as s:
+        enr = s.exec(select(Enrollment)).one()
+        states = [x.state for x in s.exec(select(Send))]
+    assert smtp_sink.messages == [] and states == [SendState.retry]
+    assert enr.state == EnrollmentState.stopped and "unsubscribed" in (enr.reason or "")

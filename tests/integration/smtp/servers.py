@@ -89,12 +89,14 @@ class RawSmtp:
     """Just enough SMTP, in the test's own event loop, to misbehave on cue.
 
     ``script`` maps a step (greeting, ehlo, mail, rcpt, data, data_end, rset) to a reply line,
-    "close" (drop the connection without a reply) or "stall" (never answer).
+    "close" (drop the connection without a reply), "stall" (never answer) or a reply line ending
+    in " +close" (answer, then drop the connection). ``commands`` lists the verbs received.
     """
 
     script: dict[str, str] = field(default_factory=dict)
     connections: int = 0
     received: list[bytes] = field(default_factory=list)
+    commands: list[str] = field(default_factory=list)
     port: int = 0
     _server: asyncio.Server | None = None
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
@@ -122,9 +124,10 @@ class RawSmtp:
         if action == "close":
             writer.close()
             return False
-        writer.write(action.encode() + b"\r\n")
+        reply, _, then = action.partition(" +")
+        writer.write(reply.encode() + b"\r\n")
         await writer.drain()
-        if action.startswith("421"):
+        if action.startswith("421") or then == "close":
             writer.close()
             return False
         return True
@@ -137,6 +140,7 @@ class RawSmtp:
                 return
             while line := await reader.readline():
                 verb = line[:4].upper()
+                self.commands.append(verb.decode(errors="replace"))
                 if verb == b"EHLO":
                     ok = await self._act("ehlo", "250-raw.test\r\n250 8BITMIME", writer)
                 elif verb == b"DATA":

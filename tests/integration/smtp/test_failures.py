@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from outbound.engine import smtp
 from tests.integration.smtp.helpers import SENDER, message, transport
 from tests.integration.smtp.servers import RawSmtp
 
@@ -41,13 +42,52 @@ async def test_421_at_rcpt_is_temporary_and_the_session_is_dropped() -> None:
     assert again.kind == "delivered" and srv.connections == 2
 
 
-async def test_rset_health_check_failure_reconnects() -> None:
+async def test_rset_health_check_failure_reconnects(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(smtp, "TRUSTED_IDLE", 0.0)  # every reused session is checked with RSET
     async with RawSmtp({"rset": "421 4.4.2 idle too long"}) as srv:
         tr = transport(srv.port)
         outs = [await tr.send(SENDER, f"p{i}@remote.test", message()) for i in range(3)]
         await tr.close()
     assert [o.kind for o in outs] == ["delivered"] * 3
     assert srv.connections == 3 and len(srv.received) == 3
+
+
+async def test_a_cleanly_ended_session_is_reused_without_rset() -> None:
+    async with RawSmtp() as srv:
+        tr = transport(srv.port)
+        outs = [await tr.send(SENDER, f"p{i}@remote.test", message()) for i in range(3)]
+        await tr.close()
+    assert [o.kind for o in outs] == ["delivered"] * 3
+    assert srv.connections == 1 and "RSET" not in srv.commands
+    assert srv.commands.count("MAIL") == 3
+
+
+async def test_a_refused_recipient_leaves_an_envelope_that_rset_clears_before_the_next_send() -> None:
+    async with RawSmtp({"rcpt": "550 5.1.1 no such user"}) as srv:
+        tr = transport(srv.port)
+        first = await tr.send(SENDER, "gone@remote.test", message())
+        srv.script.clear()
+        second = await tr.send(SENDER, "pat@remote.test", message())
+        await tr.close()
+    assert (first.kind, second.kind) == ("hard_bounce", "delivered")
+    assert srv.connections == 1
+    assert srv.commands[srv.commands.index("RCPT") + 1:][:2] == ["RSET", "MAIL"]
+
+
+async def test_a_session_dropped_while_idle_is_reopened_and_nothing_is_lost_or_sent_twice() -> None:
+    async with RawSmtp({"data_end": "250 2.0.0 queued +close"}) as srv:  # the server hangs up after each message
+        tr = transport(srv.port)
+        outs = [await tr.send(SENDER, f"p{i}@remote.test", message()) for i in range(3)]
+        await tr.close()
+    assert [o.kind for o in outs] == ["delivered"] * 3
+    assert srv.connections == 3 and len(srv.received) == 3
+
+
+def test_envelope_addresses_refuse_what_could_break_the_command_line() -> None:
+    assert smtp.envelope_address("pat@remote.test") == b"<pat@remote.test>"
+    for bad in ("", "a b@x.test", "a@x.test>\r\nRCPT TO:<evil@x.test", "a\x00@x.test", "<a@x.test>"):
+        with pytest.raises(ValueError):
+            smtp.envelope_address(bad)
 
 
 async def test_final_reply_after_data_is_definitive() -> None:
