@@ -172,14 +172,18 @@ def pick_mailbox(pool: Sequence[PoolMember], usage: Mapping[str, MailboxUsage], 
     """
     if now.tzinfo is None:
         raise ValueError("scheduling needs tz-aware datetimes")
+    if current is not None:  # the common case, a follow-up whose mailbox can send: no need to rank the pool
+        current = current.strip().lower()
+        mine = next((m for m in pool if m[1].address == current), None)
+        if mine is not None and check_mailbox(mine[1], _usage(mine[1], usage), recipient_domain, now,
+                                              paused_domains, day_timezone).ok:
+            return Pick(mine[1], mine[0], f"keeps its mailbox {current}")
     checks = {mb.address: check_mailbox(mb, _usage(mb, usage), recipient_domain, now, paused_domains, day_timezone)
               for _, mb in pool}
     ready = sorted((m for m in pool if checks[m[1].address].ok), key=lambda m: _rank(m, usage))
     moved_from: str | None = None
     why = ""
     if current is not None:
-        current = current.strip().lower()
-        mine = next((m for m in pool if m[1].address == current), None)
         if mine is not None:
             check = checks[current]
             if check.ok:

@@ -34,19 +34,23 @@ from outbound.spec.domain import Mailbox, SendingDomain, SmtpServer
 Secrets = Callable[[str], str | None]
 Begin = Callable[[], Awaitable[bool]]
 
-_LINE_ENDINGS = re.compile(rb"\r\n|\n|\r(?!\n)")
 _LEADING_DOT = re.compile(rb"(?m)^\.")
 
 
 def crlf(message: bytes) -> bytes:
     """The message as it travels: CRLF line endings, ending in CRLF (its SIZE, RFC 1870)."""
-    message = _LINE_ENDINGS.sub(b"\r\n", message)
+    if b"\r" in message:
+        message = message.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    message = message.replace(b"\n", b"\r\n")  # bytes.replace: several times faster than a regex, per send
     return message if message.endswith(b"\r\n") else message + b"\r\n"
 
 
 def wire_payload(message: bytes) -> bytes:
     """The DATA payload: CRLF line endings, dot-stuffed, ending in the lone dot."""
-    return _LEADING_DOT.sub(b"..", crlf(message)) + b".\r\n"
+    message = crlf(message)
+    if message.startswith(b".") or b"\n." in message:
+        message = _LEADING_DOT.sub(b"..", message)
+    return message + b".\r\n"
 
 
 class NotStarted(Exception):

@@ -84,30 +84,22 @@ def _mark_one(conn: Connection, m: Marking) -> bool:
 
 
 def mark_sending_many(session: Session | Connection, marks: list[Marking]) -> set[int]:
-    """``mark_sending_in`` for several sends in one statement per worker; returns the ids marked.
-
-    The lease is checked against the latest ``at`` of the group: stricter than each one's own.
-    """
-    done: set[int] = set()
-    by_worker: dict[str, list[Marking]] = {}
-    for m in marks:
-        by_worker.setdefault(m.worker, []).append(m)
+    """``mark_sending_in`` for several sends: one executemany of the prebuilt statement (each mark
+    checked against its own time), then one read of which ones took; returns the ids marked."""
+    if not marks:
+        return set()
     conn = _connection(session)
-    for worker, group in by_worker.items():
-        if len(group) == 1:  # the common case: the prebuilt statement (compiled once)
-            m = group[0]
-            if _mark_one(conn, m):
-                done.add(m.send_id)
-            continue
-        s = _SENDS
-        stmt = (update(s).where(s.c.id.in_([m.send_id for m in group]), s.c.state == SendState.claimed.value,
-                                s.c.lease_owner == worker, s.c.lease_until > max(m.at for m in group), _NOT_SUPPRESSED)
-                .values(state=SendState.sending.value, attempts=s.c.attempts + 1,
-                        subject=case({m.send_id: m.subject for m in group}, value=s.c.id),
-                        variant_id=case({m.send_id: m.variant_id for m in group}, value=s.c.id))
-                .returning(s.c.id))
-        done.update(conn.execute(stmt).scalars())
-    return done
+    if len(marks) == 1:
+        m = marks[0]
+        return {m.send_id} if _mark_one(conn, m) else set()
+    conn.execute(_MARK_SENDING, [{"p_id": m.send_id, "p_worker": m.worker, "p_now": m.at, "p_subject": m.subject,
+                                  "p_variant": m.variant_id} for m in marks])
+    # each send is marked once per claim, so a row of ours in ``sending`` now is one this statement marked
+    s = _SENDS
+    owners = {m.send_id: m.worker for m in marks}
+    rows = conn.execute(core_select(s.c.id, s.c.lease_owner).where(
+        s.c.id.in_(list(owners)), s.c.state == SendState.sending.value))
+    return {send_id for send_id, owner in rows if owners.get(send_id) == owner}
 
 
 def record_delivered_in(session: Session, send_id: int, delivered: Delivered, now: datetime) -> None:

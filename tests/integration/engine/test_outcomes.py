@@ -133,3 +133,24 @@ async def test_a_recipient_suppressed_after_the_claim_is_never_sent(smtp_sink: S
         states = [x.state for x in s.exec(select(Send))]
     assert smtp_sink.messages == [] and states == [SendState.retry]
     assert enr.state == EnrollmentState.stopped and "unsubscribed" in (enr.reason or "")
+
+
+def test_marks_in_one_batch_each_keep_their_own_lease_check(tmp_path: Path, database_url: str) -> None:
+    """The batched ``sending`` mark takes only the sends whose lease still holds at each mark's own time,
+    and only for the worker that holds them."""
+    tw = build(tmp_path / "ws", database_url, [three_step_sequence(window=ALWAYS_OPEN)],
+               [domain("d0.test", 1, 1, daily_cap=50, gap={"min": 0, "max": 0})])
+    add_prospects(tw, 4, "seq")
+    claims = claim_due(tw.ctx, START).claims
+    assert len(claims) == 4
+    end = claims[0].lease_until
+    ok, late, stranger, fine = (c.send_id for c in claims)
+    marks = [outcomes.Marking(ok, tw.ctx.worker, START, "s"), outcomes.Marking(late, tw.ctx.worker, end, "s"),
+             outcomes.Marking(stranger, "someone-else", START, "s"), outcomes.Marking(fine, tw.ctx.worker, START, "s")]
+    with session_scope(tw.engine) as s:
+        marked = outcomes.mark_sending_many(s, marks)
+    assert marked == {ok, fine}
+    with session_scope(tw.engine) as s:
+        states = {x.id: x.state for x in s.exec(select(Send))}
+    assert states == {ok: SendState.sending, late: SendState.claimed, stranger: SendState.claimed,
+                      fine: SendState.sending}

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from outbound.engine.smtp import crlf, wire_payload
 from outbound.engine.smtp_outcome import classify_smtp_reply, enhanced_status
@@ -74,3 +78,12 @@ def test_ambiguous_and_delivered_may_have_been_delivered() -> None:
 def test_wire_payload_normalises_and_dot_stuffs() -> None:
     assert crlf(b"a\nb\rc") == b"a\r\nb\r\nc\r\n"
     assert wire_payload(b"Subject: x\n\n.hidden\nend\n") == b"Subject: x\r\n\r\n..hidden\r\nend\r\n.\r\n"
+
+
+@given(st.binary().map(lambda b: bytes(b"a\r\n."[x % 4] for x in b)))
+def test_crlf_and_dot_stuffing_match_the_line_rules(raw: bytes) -> None:
+    """The fast bytes.replace forms agree with the plain statement of the rules (a regex)."""
+    expected = re.sub(rb"\r\n|\n|\r(?!\n)", b"\r\n", raw)
+    expected = expected if expected.endswith(b"\r\n") else expected + b"\r\n"
+    assert crlf(raw) == expected
+    assert wire_payload(raw) == re.sub(rb"(?m)^\.", b"..", expected) + b".\r\n"
