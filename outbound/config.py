@@ -47,8 +47,16 @@ class DaemonSettings(_Section):
     health_interval: timedelta = timedelta(hours=6)
     health_checks: bool = True  # pause the mailboxes of a domain whose DNS health check fails
     lease: timedelta = timedelta(minutes=5)
+    poll_lease: timedelta = timedelta(minutes=2)  # an IMAP mailbox's poll lease; renewed while its pass runs
     batch_size: Annotated[int, Field(gt=0)] = 50
     shutdown_grace: timedelta = timedelta(seconds=30)
+
+    @field_validator("poll_lease")
+    @classmethod
+    def _positive(cls, v: timedelta) -> timedelta:
+        if v <= timedelta(0):
+            raise ValueError("must be a positive duration such as '2m'")
+        return v
 
 
 class SendingSettings(_Section):

@@ -4,12 +4,15 @@
 ``poll_job(ctx, once=True)`` is ``outbound poll --once``: one pass over every mailbox with IMAP.
 ``once=False`` is the daemon's periodic slot: the same pass, but only over the mailboxes whose
 poll lease this worker wins, so several daemons share the mailboxes without polling one twice.
+A lease lasts ``[daemon] poll_lease`` and is renewed while the pass runs, so a pass never outlives
+it and a dead daemon's mailboxes are taken over at most ``poll_lease`` after it died.
 Handling is idempotent anyway (events are keyed by Message-ID), so an overlap costs nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 from collections import Counter, defaultdict
@@ -119,11 +122,11 @@ async def poll_job(ctx: EngineContext, *, once: bool, secrets: Secrets = os.envi
         summary.mailboxes[address].status = "skipped"
         summary.mailboxes[address].failures.append("no IMAP server configured")
     leased: list[str] = []
+    lease = ctx.settings.daemon.poll_lease
     if not once:
         now = clock()
-        until = now + timedelta(seconds=opts.mailbox_timeout) + timedelta(minutes=1)
         leased = await asyncio.to_thread(acquire_poll_leases, ctx.engine, [mb.address for mb in with_imap],
-                                         ctx.worker, now, until)
+                                         ctx.worker, now, now + lease)
         for mb in with_imap:
             if mb.address not in leased:
                 summary.mailboxes[mb.address].status = "leased"
@@ -136,11 +139,18 @@ async def poll_job(ctx: EngineContext, *, once: bool, secrets: Secrets = os.envi
         summary.mailboxes[msg.mailbox].add(handled)
         summary.handled.append((msg.mailbox, handled))
 
+    stop = asyncio.Event()
+    renewer = asyncio.create_task(_renew_leases(ctx, leased, lease, clock, stop)) if leased else None
     try:
         report = await poll_once(with_imap, DbWatermarkStore(ctx.engine, clock), handler, secrets, opts)
     finally:
-        if leased:
-            await asyncio.to_thread(release_poll_leases, ctx.engine, leased, ctx.worker)
+        stop.set()
+        try:
+            if renewer is not None:
+                await renewer  # not cancelled: a renewal in flight must not land after the release
+        finally:
+            if leased:
+                await asyncio.to_thread(release_poll_leases, ctx.engine, leased, ctx.worker)
     for result in report.results:
         box = summary.mailboxes[result.mailbox]
         box.fetched = result.fetched
@@ -151,6 +161,31 @@ async def poll_job(ctx: EngineContext, *, once: bool, secrets: Secrets = os.envi
             box.failures.append(result.reason)
     summary.reconcile = await reconcile_unknown(ctx, clock(), grace=grace, secrets=secrets, options=opts)
     return summary
+
+
+async def _renew_leases(ctx: EngineContext, addresses: list[str], lease: timedelta, clock: Callable[[], datetime],
+                        stop: asyncio.Event) -> None:
+    """Extends this worker's poll leases every third of ``lease`` until ``stop``: a pass may take
+    longer than the lease (a slow server, more mailboxes than ``max_parallel``) and keeps its
+    mailboxes, while a dead daemon renews nothing, so its mailboxes are free ``lease`` later at most.
+    A renewal that fails is retried at the next beat; losing a lease only risks an overlap, which
+    costs nothing (handling is idempotent)."""
+    every = lease.total_seconds() / 3
+    while True:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every)
+        if stop.is_set():
+            return
+        now = clock()
+        try:
+            kept = await asyncio.to_thread(acquire_poll_leases, ctx.engine, addresses, ctx.worker, now, now + lease)
+        except Exception as exc:  # a database hiccup must not fail the pass
+            log.warning("cannot renew the poll leases of %d mailbox(es), retrying in %g s: %s", len(addresses),
+                        every, exc)
+            continue
+        lost = sorted(set(addresses) - set(kept))
+        if lost:
+            log.warning("poll lease taken over by another daemon while polling: %s", ", ".join(lost))
 
 
 async def daemon_poll(ctx: EngineContext) -> None:

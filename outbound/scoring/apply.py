@@ -12,6 +12,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, bindparam, delete, func, insert, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col
 
 from outbound.scoring.decay import Decayed, weight_of
@@ -25,6 +27,7 @@ WATERMARK = "scores"
 _IN_CHUNK = 2000  # bound parameters per IN list (SQLite's limit is 32766)
 BatchHook = Callable[[Session, dict[int, ProspectChange]], list[Decision]]
 _score = Score.__table__  # type: ignore[attr-defined]
+_watermarks = ScoringWatermark.__table__  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -114,11 +117,17 @@ def score_now(engine: Engine, spec: ScoringSpec, kind: str, subject: str, now: d
 
 def _watermark(session: Session, now: datetime) -> ScoringWatermark:
     # FOR UPDATE: two daemons never apply the same events twice (SQLite's BEGIN IMMEDIATE already serialises)
-    mark = session.scalars(select(ScoringWatermark).where(col(ScoringWatermark.name) == WATERMARK).with_for_update()).first()
+    query = select(ScoringWatermark).where(col(ScoringWatermark.name) == WATERMARK).with_for_update()
+    mark = session.scalars(query).first()
     if mark is None:
-        mark = ScoringWatermark(name=WATERMARK, last_event_id=0, updated_at=now)
-        session.add(mark)
-        session.flush()
+        # A FOR UPDATE on a missing row locks nothing: create it, unless another daemon just did
+        # (its INSERT makes ours wait for its commit, then do nothing), and lock the row that exists.
+        row = {"name": WATERMARK, "last_event_id": 0, "updated_at": now}
+        if session.get_bind().dialect.name == "sqlite":
+            session.execute(sqlite_insert(_watermarks).values(row).on_conflict_do_nothing(index_elements=["name"]))
+        else:
+            session.execute(pg_insert(_watermarks).values(row).on_conflict_do_nothing(index_elements=["name"]))
+        mark = session.scalars(query).one()
     return mark
 
 

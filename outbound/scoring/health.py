@@ -12,7 +12,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, and_, case, distinct, func, or_, select
+from sqlalchemy import Engine, and_, case, distinct, false, func, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col
 
 from outbound.scoring.settings import HealthSettings
@@ -45,12 +47,12 @@ class _Evidence:
 
 def mailbox_health_pass(engine: Engine, now: datetime, settings: HealthSettings) -> list[HealthDecision]:
     with session_scope(engine) as session:
+        _create_missing(session)
         boxes = {m.address: m for m in session.scalars(select(MailboxState).order_by(col(MailboxState.address)))}
         health = {h.address: h for h in session.scalars(select(MailboxHealth))}
-        for address in boxes:
-            if address not in health:
-                health[address] = MailboxHealth(address=address)
-                session.add(health[address])
+        if not boxes.keys() <= health.keys():  # a mailbox another daemon synced since the INSERT above
+            _create_missing(session)
+            health = {h.address: h for h in session.scalars(select(MailboxHealth))}
         out = _resumes(session, boxes, health, now)
         evidence = _evidence(session, now, settings)
         for address, reason, kind in _verdicts(boxes, evidence, settings):
@@ -64,6 +66,25 @@ def mailbox_health_pass(engine: Engine, now: datetime, settings: HealthSettings)
             box = boxes.get(address)
             h.seen_paused = box is not None and box.state == "paused"
         return out
+
+
+def _create_missing(session: Session) -> None:
+    """Inserts the missing mailbox_health rows in one INSERT ... SELECT ... ON CONFLICT DO NOTHING.
+
+    Two first passes at once both go through: a row the other daemon inserted first makes ours
+    wait for its commit and then do nothing. It runs before the pass reads anything, so what the
+    pass then reads (mailboxes and health rows alike) already includes a racer's committed pass.
+    """
+    table = MailboxHealth.__table__  # type: ignore[attr-defined]
+    have = select(col(MailboxHealth.address))
+    missing = (select(col(MailboxState.address), false(), false())
+               .where(col(MailboxState.address).not_in(have))
+               .order_by(col(MailboxState.address)))  # racers meet their rows in one order
+    names = ["address", "seen_paused", "paused_by_health"]
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(sqlite_insert(table).from_select(names, missing).on_conflict_do_nothing(index_elements=["address"]))
+    else:
+        session.execute(pg_insert(table).from_select(names, missing).on_conflict_do_nothing(index_elements=["address"]))
 
 
 def _resumes(session: Session, boxes: dict[str, MailboxState], health: dict[str, MailboxHealth],
@@ -90,7 +111,7 @@ def _evidence(session: Session, now: datetime, settings: HealthSettings) -> dict
     ``ignore_before`` is forgiven. A send counts once however many sent or bounced events it has
     (a bounce we cannot tie to a send still counts once, keyed by its own event id).
     """
-    session.flush()  # the join below must see the ignore_before that _resumes just set, and new health rows
+    session.flush()  # the join below must see the ignore_before that _resumes just set
     kind, data, at = col(Event.type), col(Event.data), col(Event.at)
     own = func.nullif(col(Event.mailbox), "")
     mailbox = func.coalesce(own, col(Send.mailbox))

@@ -22,6 +22,7 @@ from outbound.spec.sequence import StopEvent
 from outbound.store import event_types as ev
 from outbound.store import mailboxes as mailbox_store
 from outbound.store.db import session_scope
+from outbound.store.prepared import Prepared
 from outbound.store.prospects import suppress_in
 from outbound.store.tables import Enrollment, EnrollmentState, Event, Send, SendState, Suppression
 
@@ -41,8 +42,8 @@ _SUPPRESSIONS = Suppression.__table__  # type: ignore[attr-defined]
 # Suppression is checked again in the very statement that starts the send: an unsubscribe that
 # lands between the claim and the SMTP session still stops it.
 _NOT_SUPPRESSED = ~exists().where(_SUPPRESSIONS.c.value.in_([_SENDS.c.to_address, literal("@") + _SENDS.c.to_domain]))
-# Built once (the statement cache then skips compiling): it runs once per send, on the hot path.
-_MARK_SENDING = (update(_SENDS).where(
+# Built once and handed to the driver (``Prepared``): it runs once per send, on the hot path.
+_MARK_SENDING = Prepared(update(_SENDS).where(
     _SENDS.c.id == bindparam("p_id"), _SENDS.c.state == SendState.claimed.value,
     _SENDS.c.lease_owner == bindparam("p_worker"), _SENDS.c.lease_until > bindparam("p_now"), _NOT_SUPPRESSED)
     .values(state=SendState.sending.value, attempts=_SENDS.c.attempts + 1, subject=bindparam("p_subject"),
@@ -57,9 +58,7 @@ def mark_sending_in(session: Session, send_id: int, worker: str, now: datetime, 
     The subject and variant are stored now: if the outcome is lost (``unknown``) and the Sent
     folder later shows the message went out, the next step threads under the right subject.
     """
-    result = session.connection().execute(_MARK_SENDING, {"p_id": send_id, "p_worker": worker, "p_now": now,
-                                                          "p_subject": subject, "p_variant": variant_id})
-    return bool(result.rowcount)
+    return _mark_one(session.connection(), Marking(send_id, worker, now, subject, variant_id))
 
 
 @dataclass(frozen=True)
@@ -77,10 +76,12 @@ def _connection(session: Session | Connection) -> Connection:
     return session if isinstance(session, Connection) else session.connection()
 
 
+def _mark_params(m: Marking) -> dict[str, object]:
+    return {"p_id": m.send_id, "p_worker": m.worker, "p_now": m.at, "p_subject": m.subject, "p_variant": m.variant_id}
+
+
 def _mark_one(conn: Connection, m: Marking) -> bool:
-    result = conn.execute(_MARK_SENDING, {"p_id": m.send_id, "p_worker": m.worker, "p_now": m.at,
-                                          "p_subject": m.subject, "p_variant": m.variant_id})
-    return bool(result.rowcount)
+    return _MARK_SENDING.execute(conn, _mark_params(m)) > 0
 
 
 def mark_sending_many(session: Session | Connection, marks: list[Marking]) -> set[int]:
@@ -92,8 +93,8 @@ def mark_sending_many(session: Session | Connection, marks: list[Marking]) -> se
     if len(marks) == 1:
         m = marks[0]
         return {m.send_id} if _mark_one(conn, m) else set()
-    conn.execute(_MARK_SENDING, [{"p_id": m.send_id, "p_worker": m.worker, "p_now": m.at, "p_subject": m.subject,
-                                  "p_variant": m.variant_id} for m in marks])
+    if _MARK_SENDING.executemany(conn, [_mark_params(m) for m in marks]) == len(marks):
+        return {m.send_id for m in marks}  # the usual case: every mark took
     # each send is marked once per claim, so a row of ours in ``sending`` now is one this statement marked
     s = _SENDS
     owners = {m.send_id: m.worker for m in marks}
@@ -150,22 +151,30 @@ _ENROLLMENT_SENT_IF_NEXT = (
             next_due_at=None, reason=None, updated_at=bindparam("p_now")))
 
 
+_SEND_SENT_FAST = Prepared(_SEND_SENT)
+_ENROLLMENT_SENT_FAST = Prepared(_ENROLLMENT_SENT_IF_NEXT)
+_SENT_EVENT = Prepared(insert(_EVENTS).values(
+    type=ev.SENT, at=bindparam("p_at", type_=_EVENTS.c.at.type), prospect_id=bindparam("p_pid"),
+    enrollment_id=bindparam("p_eid"), send_id=bindparam("p_sid"), mailbox=bindparam("p_mailbox"),
+    dedupe_key=bindparam("p_key"), data=bindparam("p_data", type_=_EVENTS.c.data.type)))
+
+
 def record_sent_many(session: Session | Connection, items: list[SentSend]) -> None:
     """``record_delivered_many`` when the claims are known: three executemany statements, no reads."""
     if not items:
         return
     conn = _connection(session)
-    conn.execute(_SEND_SENT, [{"p_id": i.send_id, "p_now": i.at, "p_subject": i.delivered.subject,
-                               "p_variant": i.delivered.variant_id} for i in items])
-    conn.execute(_ENROLLMENT_SENT_IF_NEXT, [
+    _SEND_SENT_FAST.executemany(conn, [{"p_id": i.send_id, "p_now": i.at, "p_subject": i.delivered.subject,
+                                        "p_variant": i.delivered.variant_id} for i in items])
+    _ENROLLMENT_SENT_FAST.executemany(conn, [
         {"p_id": i.enrollment_id, "p_step": i.step_index, "p_next": i.step_index + 1, "p_now": i.at,
          "p_mid": i.message_id, "p_refs": " ".join((*i.delivered.references, i.message_id))[-4000:],
          "p_subject": i.delivered.subject, "p_mailbox": i.mailbox} for i in items])
-    conn.execute(insert(_EVENTS), [
-        {"type": ev.SENT, "at": i.at, "prospect_id": i.prospect_id, "enrollment_id": i.enrollment_id,
-         "send_id": i.send_id, "mailbox": i.mailbox, "dedupe_key": f"sent:{i.send_id}",
-         "data": {"sequence": i.sequence_name, "step": i.step_id, "variant": i.delivered.variant_id,
-                  "message_id": i.message_id}} for i in items])
+    _SENT_EVENT.executemany(conn, [
+        {"p_at": i.at, "p_pid": i.prospect_id, "p_eid": i.enrollment_id, "p_sid": i.send_id, "p_mailbox": i.mailbox,
+         "p_key": f"sent:{i.send_id}", "p_data": {"sequence": i.sequence_name, "step": i.step_id,
+                                                   "variant": i.delivered.variant_id, "message_id": i.message_id}}
+        for i in items])
 
 
 def record_delivered_many(session: Session, items: list[tuple[int, Delivered, datetime]]) -> None:

@@ -8,12 +8,10 @@ before connecting it to Dovecot, so a poll pass lasts long enough to be seen: th
 sessions against the lease rows sampled meanwhile (whoever talks to a mailbox holds its lease; no
 two sessions on one mailbox at once) and kills a daemon while it is inside a pass.
 
-The poll lease is not configurable: ``poll_job`` takes it for ``PollerOptions().mailbox_timeout``
-(300 s) + 60 s, and the daemon's poll slot always uses the default options. So a daemon killed
-mid-pass leaves its mailboxes leased for about 6 minutes. The test first checks the survivor
-honours that lease (does not poll those mailboxes for several poll intervals), then stands in for
-those minutes by moving the dead daemon's ``lease_until`` into the past in the database, and
-measures how soon the survivor takes the mailboxes over and processes the mail that waited.
+The daemons run with a short ``[daemon] poll_lease`` (POLL_LEASE), renewed while a pass runs. The
+test checks the survivor honours the dead daemon's lease until it really runs out (no session on
+those mailboxes before), then measures how soon the survivor takes the mailboxes over and
+processes the mail that waited.
 """
 
 from __future__ import annotations
@@ -37,7 +35,6 @@ from itertools import pairwise
 from pathlib import Path
 
 import pytest
-from sqlalchemy import update
 from sqlmodel import col, select
 
 from outbound.store.db import session_scope
@@ -50,6 +47,7 @@ from tests.integration.engine.workspace import BuiltWorkspace, build, domain, th
 MAILBOXES = 4
 POLL_INTERVALS = (1.0, 1.3)  # one per daemon: with one interval for both, see _daemon_configs
 HOLD = 0.5  # seconds the proxy holds each new IMAP session before connecting it to Dovecot
+POLL_LEASE = 12  # seconds; renewed every third of it, so a dead daemon's lease has 8-12 s left
 HONOURED = 3 * max(POLL_INTERVALS)  # the survivor must leave the dead daemon's live leases alone this long
 PW_ENV = "OB_TAKEOVER_IMAP_PASSWORD"
 
@@ -58,6 +56,7 @@ def _settings(poll_interval: float) -> str:
     return f"""[daemon]
 send_interval = 1
 poll_interval = {poll_interval}
+poll_lease = {POLL_LEASE}
 health_checks = false
 shutdown_grace = 10
 """
@@ -385,14 +384,15 @@ def _run(tmp_path: Path, url: str, dovecot: DovecotServer, users: list[MailUser]
     assert _events(tw, second_mids) == [], "mail in a mailbox under a live lease of a dead daemon was handled"
     assert survivor.poll() is None, "the survivor died"
 
-    # -- 4. the lease runs out (stood in for: ~6 minutes, see the module docstring): the survivor takes over
-    with session_scope(tw.engine) as db:
-        db.execute(update(MailboxState).where(col(MailboxState.lease_owner) == workers[victim.pid])
-                   .values(lease_until=datetime.now(UTC) - timedelta(seconds=1)))
-    expired_at = time.monotonic()
-    assert wait_until(lambda: len(_events(tw, second_mids)) == len(second_mids), 15, every=0.05), \
+    # -- 4. the dead daemon's lease runs out (nobody renews it now): the survivor takes over, not before
+    ends = max(u for u in held.values() if u is not None)
+    expired_at = time.monotonic() + max(0.0, (ends - datetime.now(UTC)).total_seconds())
+    assert wait_until(lambda: len(_events(tw, second_mids)) == len(second_mids),
+                      expired_at - time.monotonic() + 15, every=0.05), \
         f"the survivor did not take over: {len(_events(tw, second_mids))} of {len(second_mids)} new messages " \
         f"recorded {time.monotonic() - expired_at:.1f} s after the dead daemon's lease ran out; leases {leases(tw)}"
+    early = [s for s in survivor_sessions(killed_at) if s.opened < expired_at - 0.2]
+    assert early == [], f"the survivor polled {early[0].mailbox} before the dead daemon's lease ran out"
     processed_in = time.monotonic() - expired_at
     taken = {s.mailbox for s in survivor_sessions(expired_at)}
     assert taken == set(held), f"the survivor took over {sorted(taken)}, not {sorted(held)}"
