@@ -26,6 +26,7 @@ from outbound.render.message import ThreadInfo
 from outbound.store import event_types as ev
 from outbound.store import mailboxes as mailbox_store
 from outbound.store.db import session_scope
+from outbound.store.prepared import Prepared
 from outbound.store.prospects import prospect_columns, prospect_data, suppressed_among
 from outbound.store.tables import Enrollment, EnrollmentState, Event, Send, SendState
 
@@ -106,7 +107,9 @@ def claim_due(ctx: EngineContext, now: datetime, *, limit: int | None = None, co
     return report
 
 
-WINDOWS = 4  # due rows are read in windows of 2 x limit until enough are sendable now (or none is left)
+# Due rows are read in windows of ``limit`` until enough are sendable now (or none is left). A
+# wider window only plans rows that the claim then has no room for, and plans them again next tick.
+WINDOWS = 4
 
 
 def _claim(ctx: EngineContext, session: Session, now: datetime, limit: int) -> ClaimReport:
@@ -116,11 +119,11 @@ def _claim(ctx: EngineContext, session: Session, now: datetime, limit: int) -> C
     skips: list[dict[str, object]] = []
     for _ in range(WINDOWS):
         # rows already taken as candidates are still due (and locked by us): read past them
-        rows = _load_due(session, now, limit * 2, for_update=ctx.engine.dialect.name == "postgresql",
+        rows = _load_due(session, now, limit, for_update=ctx.engine.dialect.name == "postgresql",
                          exclude=[d.enrollment_id for d in candidates])
         seen.extend(rows)
         candidates.extend(_plan(ctx, session, rows, now, report, skips))
-        if len(candidates) >= limit or len(rows) < limit * 2:
+        if len(candidates) >= limit or len(rows) < limit:
             break
         _write_back(session, rows)  # those completed or planned for later leave the due range
     if candidates:
@@ -169,8 +172,7 @@ def _plan(ctx: EngineContext, session: Session, rows: list[_Enrollment], now: da
 
 def _load_due(session: Session, now: datetime, limit: int, *, for_update: bool,
               exclude: list[int]) -> list[_Enrollment]:
-    """Up to ``limit`` due enrollments (twice the claims, for those that find no mailbox or are
-    planned for later): core rows of the columns planning needs, not ORM objects."""
+    """Up to ``limit`` due enrollments: core rows of the columns planning needs, not ORM objects."""
     e = _ENROLLMENTS
     active = EnrollmentState.active.value
     query = (core_select(*(e.c[name] for name in _ENROLLMENT_COLUMNS))
@@ -202,11 +204,21 @@ def _write_back(session: Session, rows: list[_Enrollment]) -> None:
             groups[keys].append({"p_id": enr.id, **{f"p_{k}": v for k, v in enr.changes.items()}})
     conn = session.connection()
     for keys, params in groups.items():
-        stmt = (update(_ENROLLMENTS).where(_ENROLLMENTS.c.id == bindparam("p_id"))
-                .values({k: bindparam(f"p_{k}", type_=_ENROLLMENTS.c[k].type) for k in keys}))
-        conn.execute(stmt, params)
+        _write_back_statement(keys).executemany(conn, params)
     for enr in rows:
         enr.changes = {}
+
+
+_WRITE_BACKS: dict[tuple[str, ...], Prepared] = {}
+
+
+def _write_back_statement(keys: tuple[str, ...]) -> Prepared:
+    """The UPDATE of these enrollment columns, built once per set of columns (a handful occur)."""
+    found = _WRITE_BACKS.get(keys)
+    if found is None:
+        found = _WRITE_BACKS[keys] = Prepared(update(_ENROLLMENTS).where(_ENROLLMENTS.c.id == bindparam("p_id")).values(
+            {k: bindparam(f"p_{k}", type_=_ENROLLMENTS.c[k].type) for k in keys}))
+    return found
 
 
 def _facts(session: Session, prospect_ids: list[int]) -> dict[int, Facts]:
@@ -248,6 +260,7 @@ def _assign(ctx: EngineContext, session: Session, due: list[_Due], now: datetime
     lease_until = now + ctx.settings.daemon.lease
     existing = _existing_sends(session, due)
     reserved: list[_Reserved] = []
+    counted: dict[str, int] = defaultdict(int)  # claims per mailbox, set on its row once at the end
     for d in due:
         enr, prospect = d.enrollment, d.prospect
         if d.step_index == 0 and id(d) not in first_touch_room.get(enr.sequence_name, set()):
@@ -277,9 +290,11 @@ def _assign(ctx: EngineContext, session: Session, due: list[_Due], now: datetime
         by_dom[rdom] = by_dom.get(rdom, 0) + 1
         usage[mb.address] = replace(u, sent_today=u.sent_today + 1, last_send_at=now,
                                     next_allowed_at=draw_next_allowed(mb, now, ctx.rng), sent_last_hour_by_domain=by_dom)
-        mailbox_store.count_claim(states[mb.address], now, usage[mb.address].next_allowed_at)
+        counted[mb.address] += 1
         enr.set(now, next_due_at=lease_until, mailbox=mb.address, reason=None)
         reserved.append(held)
+    for address, count in counted.items():
+        mailbox_store.count_claims(states[address], now, count, usage[address].next_allowed_at)
     _insert_new(session, reserved)
     report.claims.extend(_claim_of(r, lease_until) for r in reserved)
 
@@ -366,15 +381,26 @@ def _reserve(session: Session, ctx: EngineContext, d: _Due, existing: dict[tuple
     return _Reserved(d, thread, mailbox, message_id, send_id=send.id)
 
 
+_SEND_COLUMNS = ("enrollment_id", "prospect_id", "sequence_name", "step_id", "step_index", "mailbox", "to_address",
+                 "to_domain", "state", "message_id", "lease_owner", "lease_until", "attempts", "claimed_at")
+_INSERT_SEND = Prepared(insert(_SENDS).values({c: bindparam(c, type_=_SENDS.c[c].type) for c in _SEND_COLUMNS}))
+
+
 def _insert_new(session: Session, reserved: list[_Reserved]) -> None:
     new = [r for r in reserved if r.row is not None]
     rows = [r.row for r in new if r.row is not None]
     if not rows:
         return
-    stmt = insert(_SENDS).returning(_SENDS.c.id, sort_by_parameter_order=True)
-    ids = session.connection().execute(stmt, rows).scalars().all()
-    for r, send_id in zip(new, ids, strict=True):
-        r.send_id = send_id
+    conn = session.connection()
+    _INSERT_SEND.executemany(conn, rows)
+    # the ids, by each row's unique Message-ID (a driver's executemany returns no rows)
+    by_message_id: dict[str, int] = {}
+    for start in range(0, len(new), 1000):
+        chunk = [r.message_id for r in new[start:start + 1000]]
+        by_message_id.update((mid, sid) for sid, mid in conn.execute(
+            core_select(_SENDS.c.id, _SENDS.c.message_id).where(_SENDS.c.message_id.in_(chunk))))
+    for r in new:
+        r.send_id = by_message_id[r.message_id]
 
 
 def _claim_of(r: _Reserved, lease_until: datetime) -> Claim:

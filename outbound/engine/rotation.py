@@ -129,7 +129,7 @@ def check_mailbox(mailbox: Mailbox, usage: MailboxUsage, recipient_domain: str, 
     rdom = recipient_domain.strip().lower()
     if limit is not None and usage.sent_last_hour_by_domain.get(rdom, 0) >= limit:
         return Check(False, f"{mailbox.address} reached its hourly limit for {rdom} ({limit})", "recipient_domain")
-    return Check(True, f"{mailbox.address} can send ({remaining_capacity(mailbox, usage)} of {cap} left today)")
+    return Check(True, f"{mailbox.address} can send ({cap - usage.sent_today} of {cap} left today)")
 
 
 def _usage(mb: Mailbox, usage: Mapping[str, MailboxUsage]) -> MailboxUsage:

@@ -59,14 +59,15 @@ def usage(row: MailboxState, now: datetime, hourly: dict[str, int]) -> MailboxUs
                         pause_reason=row.pause_reason or "")
 
 
-def count_claim(row: MailboxState, now: datetime, next_allowed_at: datetime | None) -> None:
-    """A claimed send takes one slot of today's cap (given back by ``release`` if nothing went out)."""
+def count_claims(row: MailboxState, now: datetime, count: int, next_allowed_at: datetime | None) -> None:
+    """``count`` claims at ``now`` take slots of today's cap (each given back by ``release`` if
+    nothing went out); the claim sets each mailbox's row once, however many it claimed."""
     today = day_of(now)
     if row.last_send_day != today:
         row.send_days += 1
         row.last_send_day = today
         row.sent_on_last_day = 0
-    row.sent_on_last_day += 1
+    row.sent_on_last_day += count
     row.last_send_at = now
     row.next_allowed_at = next_allowed_at
 
