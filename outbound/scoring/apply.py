@@ -205,13 +205,24 @@ def _load(session: Session, wanted: set[tuple[str, str]]) -> dict[tuple[str, str
     return out
 
 
+_BULK_UPDATE_PG = text(
+    "UPDATE scores AS s SET score = u.score, updated_at = u.at"
+    " FROM unnest(CAST(:ids AS integer[]), CAST(:scores AS double precision[]), CAST(:ats AS timestamptz[]))"
+    " AS u(id, score, at) WHERE s.id = u.id")
+
+
 def _store(session: Session, dirty: set[tuple[str, str]], states: dict[tuple[str, str], Decayed],
            stored: dict[tuple[str, str], tuple[int, Decayed]]) -> None:
     updates = [{"b_id": stored[k][0], "b_score": states[k].value, "b_at": states[k].ref} for k in dirty if k in stored]
     inserts = [{"subject_kind": k[0], "subject": k[1], "score": states[k].value, "updated_at": states[k].ref}
                for k in dirty if k not in stored]
     conn = session.connection()
-    if updates:
+    if updates and conn.dialect.name == "postgresql":
+        # one statement per chunk, the values as three arrays: an executemany is one UPDATE per row
+        for chunk in _chunks(updates):
+            conn.execute(_BULK_UPDATE_PG, {"ids": [u["b_id"] for u in chunk], "scores": [u["b_score"] for u in chunk],
+                                           "ats": [u["b_at"] for u in chunk]})
+    elif updates:
         conn.execute(update(_score).where(_score.c.id == bindparam("b_id"))
                      .values(score=bindparam("b_score"), updated_at=bindparam("b_at")), updates)
     if inserts:
