@@ -152,8 +152,10 @@ class MailboxTransport:
             try:
                 conn = await self._ready(conn)
                 outcome = await self._attempt(conn, envelope_from, recipient, message_bytes)
-                if reused and outcome.kind == "temporary" and outcome.stage == "mail" and not conn.smtp.is_connected:
-                    # the reused session was dropped while idle; nothing was sent: once more, on a new one
+                if (reused and outcome.kind == "temporary" and outcome.stage == "mail" and outcome.code is None
+                        and not conn.smtp.is_connected):
+                    # the reused session was dropped while idle (no reply, not a 421: the server did not
+                    # ask us to go away); nothing was sent: once more, on a new one
                     conn = await self._open()
                     outcome = await self._attempt(conn, envelope_from, recipient, message_bytes)
             except _SetupFailed as failed:

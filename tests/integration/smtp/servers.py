@@ -89,7 +89,7 @@ class RawSmtp:
     """Just enough SMTP, in the test's own event loop, to misbehave on cue.
 
     ``script`` maps a step (greeting, ehlo, mail, rcpt, data, data_end, rset) to a reply line,
-    "close" (drop the connection without a reply), "stall" (never answer) or a reply line ending
+    "close" (drop the connection without a reply; "close once": the first time only), "stall" (never answer) or a reply line ending
     in " +close" (answer, then drop the connection). ``commands`` lists the verbs received.
     """
 
@@ -121,7 +121,9 @@ class RawSmtp:
         if action == "stall":
             await self._stop.wait()
             return False
-        if action == "close":
+        if action in ("close", "close once"):
+            if action == "close once":
+                del self.script[step]
             writer.close()
             return False
         reply, _, then = action.partition(" +")

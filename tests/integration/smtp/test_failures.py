@@ -83,6 +83,29 @@ async def test_a_session_dropped_while_idle_is_reopened_and_nothing_is_lost_or_s
     assert srv.connections == 3 and len(srv.received) == 3
 
 
+async def test_a_reused_session_dropped_at_mail_is_retried_once_on_a_new_session() -> None:
+    async with RawSmtp() as srv:
+        tr = transport(srv.port)
+        first = await tr.send(SENDER, "p0@remote.test", message())
+        srv.script["mail"] = "close once"  # the idle session dies silently: MAIL gets no reply
+        second = await tr.send(SENDER, "p1@remote.test", message())
+        await tr.close()
+    assert (first.kind, second.kind) == ("delivered", "delivered")
+    assert srv.connections == 2 and len(srv.received) == 2
+    assert srv.commands.count("MAIL") == 3  # one each, and the one the dropped session never answered
+
+
+async def test_a_421_at_mail_on_a_reused_session_is_not_retried_at_once() -> None:
+    async with RawSmtp() as srv:
+        tr = transport(srv.port)
+        await tr.send(SENDER, "p0@remote.test", message())
+        srv.script["mail"] = "421 4.7.0 too many messages, go away"
+        out = await tr.send(SENDER, "p1@remote.test", message())
+        await tr.close()
+    assert (out.kind, out.code, out.stage) == ("temporary", 421, "mail")
+    assert srv.connections == 1 and len(srv.received) == 1
+
+
 def test_envelope_addresses_refuse_what_could_break_the_command_line() -> None:
     assert smtp.envelope_address("pat@remote.test") == b"<pat@remote.test>"
     for bad in ("", "a b@x.test", "a@x.test>\r\nRCPT TO:<evil@x.test", "a\x00@x.test", "<a@x.test>"):
