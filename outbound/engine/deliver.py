@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from outbound.engine.claim import Claim
 from outbound.engine.context import EngineContext
@@ -63,8 +65,40 @@ def _host_of(url: str | None) -> str | None:
     return url.split("://", 1)[-1].split("/", 1)[0] or None
 
 
+async def deliver_all(ctx: EngineContext, pool: SmtpPool, claims: list[Claim], now: datetime, policy: RetryPolicy, *,
+                      stopping: asyncio.Event | None = None) -> list[DeliveryResult]:
+    """Delivers a batch: each mailbox works through its claims in as many lanes as it may hold
+    connections (not one task per claim queueing on the mailbox's semaphore: hundreds of waiters
+    made every release O(n)). Lanes do not wait for their delivery records; the batch does, so
+    it returns only once every outcome is committed. Results come in the order of ``claims``."""
+    queues: dict[str, deque[int]] = {}
+    for i, claim in enumerate(claims):
+        queues.setdefault(claim.mailbox, deque()).append(i)
+    results: list[DeliveryResult | None] = [None] * len(claims)
+    records: list[asyncio.Future[Any]] = []
+
+    async def lane(queue: deque[int]) -> None:
+        while queue:
+            i = queue.popleft()
+            results[i] = await deliver(ctx, pool, claims[i], now, policy, stopping=stopping, records=records)
+
+    width = max(1, pool.connections_per_mailbox)
+    lanes = [lane(q) for q in queues.values() for _ in range(min(width, len(q)))]
+    try:
+        await asyncio.gather(*lanes)
+    finally:
+        if records:  # committed before the batch is reported, even when a lane failed
+            await asyncio.gather(*records, return_exceptions=True)
+    for fut in records:
+        failed = fut.exception()
+        if failed is not None:
+            raise failed
+    return [r for r in results if r is not None]
+
+
 async def deliver(ctx: EngineContext, pool: SmtpPool, claim: Claim, now: datetime, policy: RetryPolicy, *,
-                  stopping: asyncio.Event | None = None) -> DeliveryResult:
+                  stopping: asyncio.Event | None = None,
+                  records: list[asyncio.Future[Any]] | None = None) -> DeliveryResult:
     """Render, then ONE attempt. The send is marked ``sending`` only once a connection slot is ours,
     right before the session is used, so a crash while it queues leaves it ``claimed`` (requeued),
     not ``unknown``. When ``stopping`` is set before its turn, the claim is handed back unsent."""
@@ -106,11 +140,11 @@ async def deliver(ctx: EngineContext, pool: SmtpPool, claim: Claim, now: datetim
         await ctx.recorder().write(lambda s: outcomes.release_claim_in(s, claim.send_id, now, ctx.worker),
                                    send_id=claim.send_id)
         return DeliveryResult(claim, "lost", "not started: the lease ran out or the recipient was suppressed meanwhile")
-    return await _record(ctx, claim, rendered, outcome, now, policy)
+    return await _record(ctx, claim, rendered, outcome, now, policy, records)
 
 
 async def _record(ctx: EngineContext, claim: Claim, rendered: RenderedMessage, outcome: SendOutcome, now: datetime,
-                  policy: RetryPolicy) -> DeliveryResult:
+                  policy: RetryPolicy, records: list[asyncio.Future[Any]] | None = None) -> DeliveryResult:
     if outcome.kind == "delivered":
         delivered = outcomes.Delivered(rendered.subject, rendered.variant_id, rendered.references)
         known = None
@@ -118,7 +152,10 @@ async def _record(ctx: EngineContext, claim: Claim, rendered: RenderedMessage, o
             step_id = ctx.workspace.sequences[claim.sequence_name].sequence.steps[claim.step_index].id
             known = outcomes.SentSend(claim.send_id, claim.enrollment_id, claim.prospect_id, claim.sequence_name,
                                       step_id, claim.step_index, claim.mailbox, claim.message_id, delivered, now)
-        await ctx.recorder().delivered(claim.send_id, delivered, now, known=known)
+        if known is not None and records is not None:
+            records.append(ctx.recorder().delivered_soon(claim.send_id, delivered, now, known=known))
+        else:
+            await ctx.recorder().delivered(claim.send_id, delivered, now, known=known)
         log.info("sent %s step %d to %s from %s", claim.sequence_name, claim.step_index + 1, claim.prospect.email,
                  claim.mailbox)
         return DeliveryResult(claim, "delivered")

@@ -71,7 +71,19 @@ class Recorder:
         else:
             await self._submit(lambda fut: _Item(alone, send_id, fut, (send_id, delivered, now)))
 
+    def delivered_soon(self, send_id: int, delivered: outcomes.Delivered, now: datetime, *,
+                       known: outcomes.SentSend) -> asyncio.Future[Any]:
+        """``delivered`` without waiting: the future is done once the record is committed. The send
+        is durably ``sending`` already, so the mailbox may go on while the record commits; the
+        caller awaits the futures before it reports the batch done."""
+        def alone(session: Session) -> None:
+            outcomes.record_delivered_in(session, send_id, delivered, now)
+        return self._enqueue(lambda fut: _Item(alone, send_id, fut, sent=known))
+
     async def _submit(self, make: Callable[[asyncio.Future[Any]], _Item]) -> Any:
+        return await self._enqueue(make)
+
+    def _enqueue(self, make: Callable[[asyncio.Future[Any]], _Item]) -> asyncio.Future[Any]:
         loop = asyncio.get_running_loop()
         if loop is not self._loop:  # a new event loop (tests, one asyncio.run per CLI command)
             self._loop, self._pending, self._drainer = loop, [], None
@@ -79,7 +91,7 @@ class Recorder:
         self._pending.append(make(future))
         if self._drainer is None or self._drainer.done():
             self._drainer = loop.create_task(self._drain())
-        return await future
+        return future
 
     def _next_batch(self) -> list[_Item]:
         """Urgent writes first: a mailbox waits on its ``sending`` mark before each SMTP session, so

@@ -338,6 +338,11 @@ class SmtpPool:
         self._max_idle = max_idle
         self._transports: dict[str, MailboxTransport] = {}
 
+    @property
+    def connections_per_mailbox(self) -> int:
+        """How many SMTP sessions one mailbox may hold at once (its delivery lanes)."""
+        return self._max_connections
+
     async def transport(self, domain: SendingDomain, mailbox: Mailbox) -> MailboxTransport:
         server = domain.smtp_for(mailbox)
         current = self._transports.get(mailbox.address)

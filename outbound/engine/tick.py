@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from outbound import metrics
 from outbound.engine.claim import Claim, claim_due
 from outbound.engine.context import EngineContext
-from outbound.engine.deliver import DeliveryResult, deliver
+from outbound.engine.deliver import DeliveryResult, deliver_all
 from outbound.engine.retry import RetryPolicy
 from outbound.engine.smtp import SmtpPool
 from outbound.scoring.health import mailbox_health_pass
@@ -63,7 +63,7 @@ async def _tick(ctx: EngineContext, pool: SmtpPool, now: datetime, *, dry_run: b
     if dry_run or not claimed.claims:
         return report
     policy = retry_policy(ctx)
-    report.results = list(await asyncio.gather(*(deliver(ctx, pool, c, now, policy, stopping=stopping) for c in claimed.claims)))
+    report.results = await deliver_all(ctx, pool, claimed.claims, now, policy, stopping=stopping)
     return report
 
 

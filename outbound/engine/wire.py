@@ -46,11 +46,18 @@ def _address(name: str, addr: Address) -> bytes | None:
     return (line + "\r\n").encode("ascii") if len(line) <= _MAX_LINE else None
 
 
+_URL_SEPARATOR = re.compile(r",\s*(?=<)")  # where List-Unsubscribe folds (render/headers.py _UrlListHeader)
+
+
 def _header(name: str, value: str) -> bytes:
-    if (name.lower() not in _PARSED and len(name) + 2 + len(value) <= _MAX_LINE
+    lower = name.lower()
+    if lower == "list-unsubscribe" and "=?" not in value and _PLAIN.match(value):
+        # what _UrlListHeader.fold writes, without the registry's parse (~20 µs a send)
+        return (f"{name}: " + ",\r\n ".join(_URL_SEPARATOR.split(value)) + "\r\n").encode("ascii")
+    if (lower not in _PARSED and len(name) + 2 + len(value) <= _MAX_LINE
             and "=?" not in value and _PLAIN.match(value)):
         return f"{name}: {value}\r\n".encode("ascii")
-    if name.lower() in ("from", "to"):
+    if lower in ("from", "to"):
         return _folded(name, value)
     return SMTP_POLICY.header_factory(name, value).fold(policy=SMTP_POLICY).encode("ascii")  # type: ignore[no-any-return]
 

@@ -46,3 +46,26 @@ def test_plain_message_takes_the_fast_path_and_html_does_not() -> None:
     assert fast_path(plain) and message_bytes(plain) == plain.as_bytes()
     html = render([{"id": "a", "subject": "Hi", "body": "Hello", "html": "<p>Hello</p>"}], unsubscribe=links())
     assert not fast_path(html) and b"multipart/alternative" in message_bytes(html)  # the slow path
+
+
+url_chars = st.text(alphabet=st.sampled_from([*string.ascii_letters, *string.digits, *"@.:/?=&%-_+~ ,<>\t"]),
+                    min_size=1, max_size=120)
+
+
+@settings(max_examples=400, deadline=None)
+@given(value=url_chars)
+def test_list_unsubscribe_written_directly_folds_as_the_registry_does(value: str) -> None:
+    from outbound.engine.wire import _header
+    from outbound.render.headers import SMTP_POLICY
+
+    expected = SMTP_POLICY.header_factory("List-Unsubscribe", value).fold(policy=SMTP_POLICY).encode("ascii")
+    assert _header("List-Unsubscribe", value) == expected
+
+
+def test_list_unsubscribe_of_a_real_send_is_one_line_per_url() -> None:
+    from outbound.engine.wire import _header
+
+    value = links("jo.o'neil+x@example.com").header
+    folded = _header("List-Unsubscribe", value).decode("ascii")
+    https, mailto = folded.removeprefix("List-Unsubscribe: ").removesuffix("\r\n").split(",\r\n ")
+    assert https.startswith("<https://") and mailto.startswith("<mailto:") and mailto.endswith(">")
