@@ -154,3 +154,24 @@ def test_marks_in_one_batch_each_keep_their_own_lease_check(tmp_path: Path, data
         states = {x.id: x.state for x in s.exec(select(Send))}
     assert states == {ok: SendState.sending, late: SendState.claimed, stranger: SendState.claimed,
                       fine: SendState.sending}
+
+
+async def test_a_batch_in_lanes_returns_in_claim_order_with_every_delivery_committed(smtp_sink: SmtpSink,
+                                                                                      tmp_path: Path) -> None:
+    """Lanes do not wait for their delivery records, so the tick itself must: when it returns, every
+    delivered send is committed ``sent`` (a daemon stopping right after it loses nothing)."""
+    tw = build(tmp_path / "ws", f"sqlite:///{tmp_path / 'db.sqlite'}", [three_step_sequence(window=ALWAYS_OPEN)],
+               [domain("d0.test", smtp_sink.port, 3, daily_cap=50, gap={"min": 0, "max": 0})])
+    add_prospects(tw, 30, "seq")
+    pool = SmtpPool(max_connections_per_mailbox=2)
+    try:
+        report = await run_tick(tw.ctx, pool, START)
+    finally:
+        await pool.close_all()
+    assert pool.connections_per_mailbox == 2
+    assert [r.claim.send_id for r in report.results] == [c.send_id for c in report.claimed]
+    assert report.counts == {"delivered": 30}
+    with session_scope(tw.engine) as s:
+        states = [x.state for x in s.exec(select(Send))]
+    assert states == [SendState.sent] * 30
+    assert sorted(m.rcpt_tos[0] for m in smtp_sink.messages) == sorted(c.prospect.email for c in report.claimed)
