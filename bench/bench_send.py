@@ -50,6 +50,8 @@ class Result:
     mailboxes: int
     engine_seconds: float
     plain_seconds: float
+    engine_cpu: float = 0.0  # process CPU seconds (all threads) of the engine run: steadier than rates
+    plain_cpu: float = 0.0
 
     @property
     def engine_rate(self) -> float:
@@ -128,13 +130,17 @@ def one_round(backend: str, url: str, port: int, count: Any, sends: int, mailbox
         addresses = sorted(tw.ctx.workspace.mailboxes())
         messages = prerender(tw, addresses)
         before = count.value
+        cpu = time.process_time()
         plain = asyncio.run(run_plain(port, messages, len(addresses)))
+        plain_cpu = time.process_time() - cpu
         if count.value - before != sends:
             raise RuntimeError(f"plain run: the sink got {count.value - before} of {sends}")
         profiler = cProfile.Profile() if profile else None
         if profiler:
             profiler.enable()
+        cpu = time.process_time()
         engine_s = asyncio.run(run_engine(tw))
+        engine_cpu = time.process_time() - cpu
         if profiler:
             profiler.disable()
             profiler.dump_stats(f"{profile}.{backend}")
@@ -142,7 +148,7 @@ def one_round(backend: str, url: str, port: int, count: Any, sends: int, mailbox
         if count.value - before != 2 * sends:
             raise RuntimeError(f"engine run: the sink got {count.value - before - sends} of {sends}")
         tw.engine.dispose()
-        return Result(backend, sends, len(addresses), engine_s, plain)
+        return Result(backend, sends, len(addresses), engine_s, plain, engine_cpu, plain_cpu)
 
 
 def bench(backend: str, server: str | None, args: argparse.Namespace) -> Result:
@@ -154,7 +160,8 @@ def bench(backend: str, server: str | None, args: argparse.Namespace) -> Result:
                 rounds.append(one_round(backend, url, port, count, args.sends, args.mailboxes, args.batch,
                                         args.profile))
     return Result(backend, args.sends, rounds[0].mailboxes, min(r.engine_seconds for r in rounds),
-                  min(r.plain_seconds for r in rounds))
+                  min(r.plain_seconds for r in rounds), min(r.engine_cpu for r in rounds),
+                  min(r.plain_cpu for r in rounds))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -180,14 +187,17 @@ def main(argv: list[str] | None = None) -> None:
         say(f"postgresql: {results[-1].engine_rate:.0f}/s", as_json=args.json)
     if args.json:
         emit_json({r.backend: {"sends": r.sends, "connections": r.mailboxes, "engine_per_s": round(r.engine_rate),
-                               "plain_per_s": round(r.plain_rate), "ratio": round(r.engine_rate / r.plain_rate, 2)}
+                               "plain_per_s": round(r.plain_rate), "ratio": round(r.engine_rate / r.plain_rate, 2),
+                               "engine_cpu_ms_per_send": round(1000 * r.engine_cpu / r.sends, 3),
+                               "plain_cpu_ms_per_send": round(1000 * r.plain_cpu / r.sends, 3)}
                    for r in results})
         return
     print(f"\n{'backend':<11} {'sends':>6} {'conns':>5} {'engine s':>9} {'engine/s':>9} {'plain s':>8} "
-          f"{'plain/s':>8} {'ratio':>6}")
+          f"{'plain/s':>8} {'ratio':>6} {'cpu ms/send engine':>19} {'plain':>6}")
     for r in results:
         print(f"{r.backend:<11} {r.sends:>6} {r.mailboxes:>5} {r.engine_seconds:>9.2f} {r.engine_rate:>9.0f} "
-              f"{r.plain_seconds:>8.2f} {r.plain_rate:>8.0f} {r.engine_rate / r.plain_rate:>6.2f}")
+              f"{r.plain_seconds:>8.2f} {r.plain_rate:>8.0f} {r.engine_rate / r.plain_rate:>6.2f} "
+              f"{1000 * r.engine_cpu / r.sends:>19.3f} {1000 * r.plain_cpu / r.sends:>6.3f}")
     print("target: engine/plain >= 0.70")
 
 
