@@ -140,26 +140,41 @@ class MailboxTransport:
                    begin: Begin | None = None) -> SendOutcome:
         """One delivery attempt of one message to one recipient.
 
-        ``begin`` runs once a connection slot is ours, right before the session is used: the engine
-        marks the send as under way there, so a send queued behind others is never marked early
-        (a crash while it waits must not turn it into ``unknown``). False raises ``NotStarted``.
+        ``begin`` starts once a connection slot is ours: the engine marks the send as under way
+        there, so a send queued behind others is never marked early (a crash while it waits must
+        not turn it into ``unknown``). It runs while the session opens and MAIL and RCPT go out,
+        which deliver nothing, and the DATA command waits for it: the mark is durable before the
+        server can accept the message, as before, but its commit no longer adds to every send's
+        latency. False (or any outcome reached while it was pending) raises ``NotStarted``.
         """
         async with self._slots:
-            if begin is not None and not await begin():
-                raise NotStarted("the send was not started")
+            started = asyncio.ensure_future(begin()) if begin is not None else None
             conn = self._idle.pop() if self._idle else None
             reused = conn is not None
             try:
-                conn = await self._ready(conn)
-                outcome = await self._attempt(conn, envelope_from, recipient, message_bytes)
+                try:
+                    conn = await self._ready(conn)
+                except _SetupFailed as failed:
+                    await _go_ahead(started)
+                    return self._scrub(failed.outcome)
+                outcome = await self._attempt(conn, envelope_from, recipient, message_bytes, started)
                 if (reused and outcome.kind == "temporary" and outcome.stage == "mail" and outcome.code is None
                         and not conn.smtp.is_connected):
                     # the reused session was dropped while idle (no reply, not a 421: the server did not
                     # ask us to go away); nothing was sent: once more, on a new one
-                    conn = await self._open()
-                    outcome = await self._attempt(conn, envelope_from, recipient, message_bytes)
-            except _SetupFailed as failed:
-                return self._scrub(failed.outcome)
+                    try:
+                        conn = await self._open()
+                    except _SetupFailed as failed:
+                        await _go_ahead(started)
+                        return self._scrub(failed.outcome)
+                    outcome = await self._attempt(conn, envelope_from, recipient, message_bytes, started)
+                await _go_ahead(started)  # an outcome before DATA (a refused RCPT) also waits for the mark
+            except BaseException:  # declined, cancelled, or the mark failed: the session is not reused
+                if started is not None and not started.done():
+                    started.cancel()
+                if conn is not None:
+                    conn.smtp.close()
+                raise
             conn.sent += 1
             conn.last_used = time.monotonic()
             if self._closed or not conn.smtp.is_connected or outcome.kind == "ambiguous":
@@ -168,9 +183,10 @@ class MailboxTransport:
                 self._idle.append(conn)
             return self._scrub(outcome)
 
-    async def _attempt(self, conn: _Conn, envelope_from: str, recipient: str, message_bytes: bytes) -> SendOutcome:
+    async def _attempt(self, conn: _Conn, envelope_from: str, recipient: str, message_bytes: bytes,
+                       started: asyncio.Future[bool] | None = None) -> SendOutcome:
         try:
-            return await self._transaction(conn, envelope_from, recipient, message_bytes)
+            return await self._transaction(conn, envelope_from, recipient, message_bytes, started)
         except BaseException:
             conn.smtp.close()  # cancelled mid-session: the session state is unknown
             raise
@@ -248,7 +264,7 @@ class MailboxTransport:
         return _Conn(smtp, last_used=time.monotonic())
 
     async def _transaction(self, conn: _Conn, envelope_from: str, recipient: str,
-                           message_bytes: bytes) -> SendOutcome:
+                           message_bytes: bytes, started: asyncio.Future[bool] | None = None) -> SendOutcome:
         smtp = conn.smtp
         conn.clean = False
         normalized = crlf(message_bytes)
@@ -285,6 +301,7 @@ class MailboxTransport:
             if reply.code not in (250, 251):
                 return classify_smtp_reply(reply.code, reply.message, stage="rcpt")
             stage = "data"
+            await _go_ahead(started)  # nothing can be accepted before the send is durably ``sending``
             reply = await smtp.execute_command(b"DATA")
             if reply.code != 354:
                 return classify_smtp_reply(reply.code, reply.message, stage="data")
@@ -322,6 +339,12 @@ class MailboxTransport:
         if pw and pw in outcome.text:
             return replace(outcome, text=outcome.text.replace(pw, "[redacted]"))
         return outcome
+
+
+async def _go_ahead(started: asyncio.Future[bool] | None) -> None:
+    """Waits for the ``begin`` of a send; NotStarted when it declined."""
+    if started is not None and not await started:
+        raise NotStarted("the send was not started")
 
 
 class SmtpPool:

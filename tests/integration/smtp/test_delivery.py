@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Callable
+
+import pytest
 
 from outbound.engine.retry import Retry, retry_decision
-from outbound.engine.smtp import SmtpPool
+from outbound.engine.smtp import NotStarted, SmtpPool
 from outbound.spec.domain import Mailbox, SendingDomain
 from tests.fixtures.common import free_port
 from tests.fixtures.smtp_sink import SmtpSink
@@ -152,3 +155,56 @@ async def test_pool_limit_is_configurable() -> None:
         await pool.close_all()
     assert all(o.kind == "delivered" for o in outs) and len(sink.messages) == 9
     assert ctl.sessions == 3
+
+
+async def _until(check: Callable[[], bool], seconds: float = 5.0) -> bool:
+    for _ in range(int(seconds / 0.01)):
+        if check():
+            return True
+        await asyncio.sleep(0.01)
+    return check()
+
+
+async def test_the_mark_overlaps_mail_and_rcpt_and_data_waits_for_it(smtp_sink: SmtpSink) -> None:
+    """``begin`` (the durable ``sending`` mark) runs while MAIL and RCPT go out; nothing can be
+    accepted before it returns True."""
+    seen: dict[str, object] = {}
+
+    async def begin() -> bool:
+        seen["rcpt_during_mark"] = await _until(lambda: smtp_sink.rcpts_seen == 1)
+        seen["accepted_during_mark"] = len(smtp_sink.messages)
+        return True
+
+    tr = transport(smtp_sink.port)
+    out = await tr.send(SENDER, "pat@remote.test", message(), begin=begin)
+    await tr.close()
+    assert seen == {"rcpt_during_mark": True, "accepted_during_mark": 0}
+    assert out.kind == "delivered" and len(smtp_sink.messages) == 1
+
+
+async def test_a_declined_mark_sends_nothing_even_after_rcpt(smtp_sink: SmtpSink) -> None:
+    async def decline() -> bool:
+        await _until(lambda: smtp_sink.rcpts_seen == 1)
+        return False
+
+    tr = transport(smtp_sink.port)
+    with pytest.raises(NotStarted):
+        await tr.send(SENDER, "pat@remote.test", message(), begin=decline)
+    smtp_sink.script.append("550")  # a refused RCPT is not reported either while the mark declines
+    with pytest.raises(NotStarted):
+        await tr.send(SENDER, "reject550@remote.test", message(), begin=decline)
+    after = await tr.send(SENDER, "sam@remote.test", message())  # the transport goes on, on a new session
+    await tr.close()
+    assert after.kind == "delivered"
+    assert [m.rcpt_tos for m in smtp_sink.messages] == [["sam@remote.test"]]
+
+
+async def test_a_failing_mark_propagates_and_sends_nothing(smtp_sink: SmtpSink) -> None:
+    async def broken() -> bool:
+        raise RuntimeError("database is locked")
+
+    tr = transport(smtp_sink.port)
+    with pytest.raises(RuntimeError, match="database is locked"):
+        await tr.send(SENDER, "pat@remote.test", message(), begin=broken)
+    await tr.close()
+    assert smtp_sink.messages == []
