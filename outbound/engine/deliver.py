@@ -99,9 +99,10 @@ async def deliver_all(ctx: EngineContext, pool: SmtpPool, claims: list[Claim], n
 async def deliver(ctx: EngineContext, pool: SmtpPool, claim: Claim, now: datetime, policy: RetryPolicy, *,
                   stopping: asyncio.Event | None = None,
                   records: list[asyncio.Future[Any]] | None = None) -> DeliveryResult:
-    """Render, then ONE attempt. The send is marked ``sending`` only once a connection slot is ours,
-    right before the session is used, so a crash while it queues leaves it ``claimed`` (requeued),
-    not ``unknown``. When ``stopping`` is set before its turn, the claim is handed back unsent."""
+    """Render, then ONE attempt. The send is marked ``sending`` only once a connection slot is ours
+    (while MAIL and RCPT go out; DATA waits for the mark), so a crash while it queues leaves it
+    ``claimed`` (requeued), not ``unknown``. When ``stopping`` is set before its turn, the claim is
+    handed back unsent. ``records``: where a delivery's pending record goes (``deliver_all``)."""
     started = time.monotonic()
     try:
         rendered = render_claim(ctx, claim, now)

@@ -64,12 +64,13 @@ class Recorder:
                         known: outcomes.SentSend | None = None) -> None:
         """``outcomes.record_delivered_in``, batched with the other deliveries of the moment
         (``known``: the claim's facts, so the batch reads nothing back)."""
+        if known is not None:
+            await self.delivered_soon(send_id, delivered, now, known=known)
+            return
+
         def alone(session: Session) -> None:
             outcomes.record_delivered_in(session, send_id, delivered, now)
-        if known is not None:
-            await self._submit(lambda fut: _Item(alone, send_id, fut, sent=known))
-        else:
-            await self._submit(lambda fut: _Item(alone, send_id, fut, (send_id, delivered, now)))
+        await self._submit(lambda fut: _Item(alone, send_id, fut, (send_id, delivered, now)))
 
     def delivered_soon(self, send_id: int, delivered: outcomes.Delivered, now: datetime, *,
                        known: outcomes.SentSend) -> asyncio.Future[Any]:

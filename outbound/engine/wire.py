@@ -14,7 +14,7 @@ import re
 from email.headerregistry import Address
 from functools import lru_cache
 
-from outbound.render.headers import SMTP_POLICY
+from outbound.render.headers import SMTP_POLICY, URL_LIST_SEPARATOR
 from outbound.render.message import RenderedMessage
 
 _PLAIN = re.compile(r"[!-~]+(?: [!-~]+)*\Z")  # printable ASCII words with single spaces between them
@@ -46,14 +46,11 @@ def _address(name: str, addr: Address) -> bytes | None:
     return (line + "\r\n").encode("ascii") if len(line) <= _MAX_LINE else None
 
 
-_URL_SEPARATOR = re.compile(r",\s*(?=<)")  # where List-Unsubscribe folds (render/headers.py _UrlListHeader)
-
-
 def _header(name: str, value: str) -> bytes:
     lower = name.lower()
     if lower == "list-unsubscribe" and "=?" not in value and _PLAIN.match(value):
         # what _UrlListHeader.fold writes, without the registry's parse (~20 µs a send)
-        return (f"{name}: " + ",\r\n ".join(_URL_SEPARATOR.split(value)) + "\r\n").encode("ascii")
+        return (f"{name}: " + ",\r\n ".join(URL_LIST_SEPARATOR.split(value)) + "\r\n").encode("ascii")
     if (lower not in _PARSED and len(name) + 2 + len(value) <= _MAX_LINE
             and "=?" not in value and _PLAIN.match(value)):
         return f"{name}: {value}\r\n".encode("ascii")

@@ -114,12 +114,15 @@ def references(previous_id: str, previous_references: tuple[str, ...] | list[str
     return chain
 
 
+URL_LIST_SEPARATOR = re.compile(r",\s*(?=<)")  # where a List-Unsubscribe value may fold
+
+
 class _UrlListHeader(UnstructuredHeader):
     """List-Unsubscribe: folded between its <URL>s only, never turned into RFC 2047 encoded-words
     (the stdlib encodes any over-long unstructured word, which breaks the URL for receivers)."""
 
     def fold(self, *, policy: Any) -> str:
-        parts = re.split(r",\s*(?=<)", str(self))
+        parts = URL_LIST_SEPARATOR.split(str(self))
         name: str = self.name  # type: ignore[attr-defined]  # BaseHeader is mixed in by the registry
         linesep: str = policy.linesep
         return f"{name}: " + ("," + linesep + " ").join(parts) + linesep
