@@ -6,12 +6,15 @@ can start a new header line (CR/LF/NUL and friends never reach a header).
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
+from datetime import datetime, timedelta
 from email import policy
 from email.headerregistry import Address, HeaderRegistry, UnstructuredHeader
 from email.message import EmailMessage
 from email.policy import EmailPolicy
+from email.utils import format_datetime
 from typing import Any
 
 from outbound.render.errors import RenderError
@@ -20,6 +23,7 @@ from outbound.render.errors import RenderError
 # lone surrogates (not encodable, they would crash serialisation).
 _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u200b\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff\ud800-\udfff]")
 _SPACES = re.compile(r"\s+")
+_ANY_SPACE = re.compile(r"\s")  # the characters str.isspace() accepts
 _REPLY_PREFIX = re.compile(r"^\s*(?:re|aw|sv|antw)\s*(?:\[\d+\])?\s*:\s*", re.IGNORECASE)
 _LOCAL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~\u0080-\U0010ffff-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~\u0080-\U0010ffff-]+)*$")
 _LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
@@ -56,7 +60,7 @@ def collapse_reply_prefixes(subject: str) -> str:
 def recipient_address(email: str, name: str = "") -> tuple[Address, bool]:
     """The To address and whether it needs SMTPUTF8 (non-ASCII local part); RenderError if unusable."""
     raw = email.strip()
-    if _UNSAFE.search(raw) or any(c.isspace() for c in raw):
+    if _UNSAFE.search(raw) or _ANY_SPACE.search(raw):
         raise RenderError("the prospect's email address contains control characters or spaces")
     local, at, domain = raw.rpartition("@")
     if not at or not local or not _LOCAL.match(local) or len(local) > 64:
@@ -75,9 +79,22 @@ def recipient_address(email: str, name: str = "") -> tuple[Address, bool]:
     return address, not local.isascii()
 
 
+@functools.lru_cache(maxsize=1024)  # a handful of mailboxes send thousands of messages: Address objects are immutable
 def sender_address(address: str, display_name: str) -> Address:
     local, _, domain = address.rpartition("@")
     return Address(display_name=display_name_text(display_name), username=local, domain=domain)
+
+
+def date_header(now: datetime) -> str:
+    """The Date header of a message written at ``now`` (RFC 5322, in ``now``'s own offset)."""
+    return _date_header(now, now.utcoffset())
+
+
+@functools.lru_cache(maxsize=64)
+def _date_header(now: datetime, offset: timedelta | None) -> str:
+    # the offset is part of the key: equal instants in other zones compare equal but print differently;
+    # cached because a whole batch of sends shares one ``now`` (~10 µs a format)
+    return format_datetime(now)
 
 
 MAX_DISPLAY_NAME = 100

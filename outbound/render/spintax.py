@@ -9,6 +9,7 @@ option: ``{Hi {{ first_name }}|Hello}``. A ``{`` that does not open a group of t
 
 from __future__ import annotations
 
+import functools
 import hashlib
 
 _JINJA_CLOSERS = {"{": "}}", "%": "%}", "#": "#}"}
@@ -16,8 +17,19 @@ _JINJA_CLOSERS = {"{": "}}", "%": "%}", "#": "#}"}
 
 def spin(text: str, seed: str) -> str:
     """``text`` with every spintax group replaced by one option chosen from ``seed`` and its position."""
-    if "|" not in text or "{" not in text:
+    if "|" not in text or "{" not in text or not _has_groups(text):
         return text
+    return _spin(text, seed)
+
+
+@functools.lru_cache(maxsize=1024)
+def _has_groups(text: str) -> bool:
+    # most templates hold a `|` only inside Jinja (`{{ x | default(..) }}`): scanning them char by
+    # char on every send cost more than rendering them. A chosen group always drops its braces.
+    return _spin(text, "") != text
+
+
+def _spin(text: str, seed: str) -> str:
     out: list[str] = []
     i, n = 0, len(text)
     while i < n:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from email.utils import format_datetime
 
 from outbound.prospects.values import ProspectData
 from outbound.render import headers as h
@@ -101,7 +100,7 @@ def render_step(sequence: Sequence, step: Step, prospect: ProspectData, sender: 
         "From": str(sender_addr),
         "To": str(recipient),
         "Subject": subject,
-        "Date": format_datetime(now),
+        "Date": h.date_header(now),
         "Message-ID": message_id,
     }
     refs: tuple[str, ...] = ()

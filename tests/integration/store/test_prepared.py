@@ -41,3 +41,19 @@ def test_prepared_statements_store_what_the_orm_stores(database_url: str) -> Non
     assert got["many2"].at == at + timedelta(seconds=2) and got["many2"].data == {"i": 2}
     assert got["many0"].mailbox == "x@a.test" and got["many1"].mailbox == "m1@a.test"
     assert got["one"].at.astimezone(UTC) == datetime(2026, 11, 23, 14, 30, 15, 123456, tzinfo=UTC)
+
+
+def test_rows_sharing_a_timestamp_store_each_row_its_own_values(database_url: str) -> None:
+    """executemany converts a timestamp once per batch when rows share it (the usual case: one tick's
+    ``now``); every row still stores its own instant, also an equal instant written in another zone."""
+    engine = open_store(database_url)
+    at = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
+    same_instant = at.astimezone(timezone(timedelta(hours=2)))
+    stamps = [at, at, same_instant, at + timedelta(microseconds=1), at]
+    with engine.begin() as conn:
+        assert INSERT.executemany(conn, [{"p_type": "probe", "p_at": t, "p_mailbox": None, "p_key": f"s{i}",
+                                          "p_data": {"i": i}} for i, t in enumerate(stamps)]) == 5
+    with session_scope(engine) as s:
+        got = {e.dedupe_key: e for e in s.exec(select(Event).where(Event.type == "probe"))}
+    assert [got[f"s{i}"].at for i in range(5)] == stamps
+    assert [got[f"s{i}"].data for i in range(5)] == [{"i": i} for i in range(5)]
