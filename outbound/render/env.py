@@ -137,7 +137,7 @@ def _render_once(template: Template, context: dict[str, Any]) -> str:
     """``template.render(context)``, with the globals flattened once (same output, same exceptions)."""
     ctx = new_context(template.environment, template.name, template.blocks, context, False,
                       _flat_globals(template))
-    return template.environment.concat(template.root_render_func(ctx))  # type: ignore[attr-defined,no-any-return]
+    return template.environment.concat(template.root_render_func(ctx))
 
 
 def render(source: str, variables: Mapping[str, Any], *, html: bool = False, where: str = "template") -> str:
