@@ -178,6 +178,10 @@ def pick_mailbox(pool: Sequence[PoolMember], usage: Mapping[str, MailboxUsage], 
         if mine is not None and check_mailbox(mine[1], _usage(mine[1], usage), recipient_domain, now,
                                               paused_domains, day_timezone).ok:
             return Pick(mine[1], mine[0], f"keeps its mailbox {current}")
+    if current is None:  # a new enrollment: the best-ranked mailbox that can send, without checking them all
+        for dom, mb in sorted(pool, key=lambda m: _rank(m, usage)):
+            if check_mailbox(mb, _usage(mb, usage), recipient_domain, now, paused_domains, day_timezone).ok:
+                return _most_room(dom, mb, usage)
     checks = {mb.address: check_mailbox(mb, _usage(mb, usage), recipient_domain, now, paused_domains, day_timezone)
               for _, mb in pool}
     ready = sorted((m for m in pool if checks[m[1].address].ok), key=lambda m: _rank(m, usage))
@@ -206,16 +210,23 @@ def pick_mailbox(pool: Sequence[PoolMember], usage: Mapping[str, MailboxUsage], 
                         moved_from=current)
     if ready:
         dom, mb = ready[0]
-        u = _usage(mb, usage)
-        left = f"{remaining_capacity(mb, u)} of {daily_cap(mb, u)} left today"
-        if moved_from is not None:
-            return Pick(mb, dom, f"{why}; moved to {mb.address} ({left})", moved_from=moved_from)
-        return Pick(mb, dom, f"{mb.address} has the most remaining capacity today ({left})")
+        if moved_from is None:
+            return _most_room(dom, mb, usage)
+        return Pick(mb, dom, f"{why}; moved to {mb.address} ({_left(mb, usage)})", moved_from=moved_from)
     blocked = list(checks.values())
     if not blocked:
         return Pick(None, None, "the pool has no mailboxes")
     reason = _none_reason(blocked)
     return Pick(None, None, f"{why}; {reason}" if why else reason, _earliest(blocked), moved_from=moved_from)
+
+
+def _left(mb: Mailbox, usage: Mapping[str, MailboxUsage]) -> str:
+    u = _usage(mb, usage)
+    return f"{remaining_capacity(mb, u)} of {daily_cap(mb, u)} left today"
+
+
+def _most_room(dom: SendingDomain, mb: Mailbox, usage: Mapping[str, MailboxUsage]) -> Pick:
+    return Pick(mb, dom, f"{mb.address} has the most remaining capacity today ({_left(mb, usage)})")
 
 
 def pool_mailboxes(senders: Senders, domains: Mapping[str, SendingDomain]) -> list[PoolMember] | PoolError:

@@ -222,3 +222,35 @@ def test_pool_mailboxes_unknown_names() -> None:
     assert got.unknown == ("nope.example", "zed@a.example")
     assert "unknown senders: nope.example, zed@a.example" in got.reason
     assert "a.example, b.example" in got.reason
+
+
+def _pick_by_checking_all(pool: list[PoolMember], usage: dict[str, MailboxUsage], rdom: str,
+                          paused: dict[str, str]) -> str | None:
+    """The rule for a new enrollment, spelt out: of the mailboxes that can send, the one ranked
+    first by remaining capacity, then fewest sent today, then address."""
+    ready = [mb for _, mb in pool if check_mailbox(mb, usage[mb.address], rdom, NOW, paused).ok]
+    ranked = sorted(ready, key=lambda mb: (-remaining_capacity(mb, usage[mb.address]), usage[mb.address].sent_today,
+                                           mb.address))
+    return ranked[0].address if ranked else None
+
+
+def test_new_enrollment_shortcut_picks_what_checking_every_mailbox_picks() -> None:
+    """pick_mailbox stops at the first ranked mailbox that can send (it no longer checks them all);
+    over random pools and states its choice must be the same, and so must a refusal's reason."""
+    rng = random.Random(7)
+    limited = {"daily_cap": 20, "warmup": WARM, "gap": {"min": "1m", "max": "2m"}, "recipient_domain_hourly_limit": 2}
+    doms = [domain("a.example", "ann", "bob", "cy", **limited), domain("b.example", "cat", "dan", **limited)]
+    pool = _pool(*doms)
+    for _ in range(2000):
+        usage = {mb.address: _use(mb.address, sent_today=rng.choice([0, 3, 5, 9, 20, 25]),
+                                  sending_day=rng.choice([0, 2, 30]), paused=rng.random() < 0.2,
+                                  next_allowed_at=NOW + timedelta(seconds=30) if rng.random() < 0.3 else None,
+                                  sent_last_hour_by_domain={"g.com": rng.choice([0, 1, 2])})
+                 for _, mb in pool}
+        paused = {"b.example": "blocklisted"} if rng.random() < 0.2 else {}
+        rdom = rng.choice(["g.com", "h.com"])
+        expected = _pick_by_checking_all(pool, usage, rdom, paused)
+        got = pick_mailbox(pool, usage, None, rdom, NOW, paused_domains=paused)
+        assert got.address == expected
+        if expected is None:
+            assert got.reason and got.reason.startswith(("all mailboxes", "no mailbox of the pool"))
