@@ -11,6 +11,7 @@ Only statements without expanding ``IN`` lists or ``RETURNING`` belong here.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,6 +30,14 @@ class _Compiled:
     names: tuple[str, ...] | None  # the order of the positional parameters, or None (named ones)
     defaults: dict[str, Any]       # values the statement carries itself (its literals)
     processors: dict[str, Callable[[Any], Any]]
+    ordered: Callable[[dict[str, Any]], tuple[Any, ...]] | None = None  # the positional tuple, in C
+
+
+def _tuple_of(names: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    if len(names) == 1:
+        name = names[0]
+        return lambda values: (values[name],)
+    return operator.itemgetter(*names)
 
 
 class Prepared:
@@ -45,7 +54,8 @@ class Prepared:
             compiled = self.statement.compile(dialect=dialect)  # type: ignore[attr-defined]
             names = tuple(compiled.positiontup) if compiled.positional else None
             processors = {name: fn for name, fn in compiled._bind_processors.items() if callable(fn)}
-            found = _Compiled(str(compiled), names, dict(compiled.construct_params(_check=False)), processors)
+            found = _Compiled(str(compiled), names, dict(compiled.construct_params(_check=False)), processors,
+                              _tuple_of(names) if names else None)
             self._by_dialect[key] = found
         return found
 
@@ -62,7 +72,7 @@ class Prepared:
             key = (name, value)
             found = memo.get(key, _MISSING)
             values[name] = memo[key] = process(value) if found is _MISSING else found
-        return values if c.names is None else tuple(values[n] for n in c.names)
+        return values if c.ordered is None else c.ordered(values)
 
     def execute(self, conn: Connection, params: Mapping[str, Any]) -> int:
         """Runs the statement once; returns the number of rows it changed."""
