@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import json
@@ -32,14 +33,17 @@ def _unb64(text: str) -> bytes:
 
 
 def _tag(body: str, secret: bytes) -> str:
-    return _b64(hmac.new(secret, body.encode("ascii"), hashlib.sha256).digest()[:_TAG_BYTES])
+    return _b64(hmac.digest(secret, body.encode("ascii"), hashlib.sha256)[:_TAG_BYTES])  # one-shot: OpenSSL's C path
+
+
+_JSON = json.JSONEncoder(separators=(",", ":"), sort_keys=True, ensure_ascii=False)  # built once, not per token
 
 
 def sign(payload: dict[str, Any], secret: bytes) -> str:
     """A URL-safe token carrying ``payload`` (JSON-serialisable), signed with ``secret``."""
     if not secret:
         raise ValueError("the signing secret is empty")
-    body = _b64(json.dumps(payload, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode())
+    body = _b64(_JSON.encode(payload).encode())
     return f"{body}.{_tag(body, secret)}"
 
 
@@ -75,12 +79,21 @@ class UnsubscribeLinks:
 def unsubscribe_links(send_id: int | str, address: str, tracking_host: str, mailbox_address: str,
                       secret: bytes) -> UnsubscribeLinks:
     """Links for one send: ``https://{tracking_host}/u/{token}`` and ``mailto:{mailbox}?subject=unsubscribe``."""
+    token = sign({"p": UNSUBSCRIBE_PURPOSE, "s": send_id, "e": address}, secret)
+    return UnsubscribeLinks(https_url=f"{_unsubscribe_base(tracking_host)}{token}", mailto=_mailto(mailbox_address))
+
+
+@functools.lru_cache(maxsize=256)  # a handful of hosts and mailboxes serve every send
+def _unsubscribe_base(tracking_host: str) -> str:
     host = tracking_host.strip().lower().rstrip(".")
     if not host or not re.fullmatch(r"[a-z0-9.-]+(:\d+)?", host):
         raise ValueError(f"{tracking_host!r} is not a host name")
-    token = sign({"p": UNSUBSCRIBE_PURPOSE, "s": send_id, "e": address}, secret)
-    mailto = f"mailto:{quote(mailbox_address, safe='@')}?subject=unsubscribe"
-    return UnsubscribeLinks(https_url=f"https://{host}/u/{token}", mailto=mailto)
+    return f"https://{host}/u/"
+
+
+@functools.lru_cache(maxsize=1024)
+def _mailto(mailbox_address: str) -> str:
+    return f"mailto:{quote(mailbox_address, safe='@')}?subject=unsubscribe"
 
 
 def verify_unsubscribe(token: str, secret: bytes) -> tuple[int | str, str] | None:
