@@ -295,7 +295,7 @@ def run(args: argparse.Namespace) -> list[SizeResult]:
     sizes = [int(s) for s in args.sizes.split(",")]
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     results: list[SizeResult] = []
-    with sink_process() as (port, _count):
+    with sink_process() as (port, _count, _sink_cpu):
         for backend in backends:
             server_cm = postgres_server() if backend == "postgresql" else _none()
             with server_cm as server:
