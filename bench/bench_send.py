@@ -30,10 +30,10 @@ from typing import Any
 import aiosmtplib
 
 from bench.common import database, emit_json, postgres_server, say, sink_process
-from outbound.engine.claim import Claim
-from outbound.engine.deliver import render_claim
+from outbound.engine.claim import Claim, claim_due
+from outbound.engine.deliver import deliver_all, render_claim
 from outbound.engine.smtp import SmtpPool
-from outbound.engine.tick import run_tick
+from outbound.engine.tick import retry_policy, run_tick
 from outbound.render.headers import make_message_id
 from outbound.store.prospects import to_data
 from outbound.store.tables import Prospect
@@ -121,6 +121,57 @@ async def run_engine(tw: BuiltWorkspace) -> float:
     return time.perf_counter() - t0
 
 
+# ---- what-if: the engine with parts taken away (a diagnostic of where the time goes, never a mode of the engine) ----
+
+WHAT_IF = ("pre-claimed", "no writes", "pre-claimed, no writes")
+
+
+def _skip_writes(tw: BuiltWorkspace) -> None:
+    """The recorder answers every write as done without touching the database: UNSAFE, for this
+    measurement only (it shows what the durable marks and records cost)."""
+    recorder = tw.ctx.recorder()
+    recorder._apply = lambda batch: [(True, True if i.marking is not None else None) for i in batch]  # type: ignore[method-assign]
+
+
+async def run_variant(tw: BuiltWorkspace, variant: str) -> float:
+    """Seconds to deliver everything with the named parts taken away (``WHAT_IF``)."""
+    if "no writes" in variant:
+        _skip_writes(tw)
+    if "pre-claimed" not in variant:
+        return await run_engine(tw)
+    now = datetime.now(UTC)
+    batches = []
+    while (claimed := claim_due(tw.ctx, now)).claims:  # before the clock starts
+        batches.append(claimed.claims)
+    pool = SmtpPool()
+    t0 = time.perf_counter()
+    try:
+        for claims in batches:
+            results = await deliver_all(tw.ctx, pool, claims, now, retry_policy(tw.ctx))
+            if any(r.status != "delivered" for r in results):
+                raise RuntimeError(f"{variant}: not everything was delivered")
+    finally:
+        await pool.close_all()
+    return time.perf_counter() - t0
+
+
+def what_if(port: int, count: Any, sends: int, mailboxes: int, batch: int) -> dict[str, float]:
+    """engine/plain for each variant, each against a plain run of the same round."""
+    ratios: dict[str, float] = {}
+    for variant in WHAT_IF:
+        with database("sqlite", None) as url, tempfile.TemporaryDirectory(prefix="outbound-bench-") as tmp:
+            tw = workspace(Path(tmp) / "ws", url, port, sends, mailboxes, batch)
+            tw.ctx.rng = random.Random(1)
+            messages = prerender(tw, sorted(tw.ctx.workspace.mailboxes()))
+            before = count.value
+            plain = asyncio.run(run_plain(port, messages, mailboxes))
+            ratios[variant] = plain / asyncio.run(run_variant(tw, variant))
+            if count.value - before != 2 * sends:
+                raise RuntimeError(f"{variant}: the sink got {count.value - before - sends} of {sends}")
+            tw.engine.dispose()
+    return ratios
+
+
 async def run_plain(port: int, messages: list[tuple[str, str, bytes]], connections: int) -> float:
     queues: list[list[tuple[str, str, bytes]]] = [[] for _ in range(connections)]
     for i, m in enumerate(messages):
@@ -188,6 +239,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     ap.add_argument("--rounds", type=int, default=3, help="best of this many runs of each")
     ap.add_argument("--profile", help="write cProfile stats of the engine run to FILE.<backend>")
+    ap.add_argument("--what-if", action="store_true",
+                    help="also run the engine on SQLite with parts taken away: claims made before the clock starts, "
+                         "and the recorder's writes skipped (UNSAFE, a diagnostic only); prints engine/plain for each")
     ap.add_argument("--quick", action="store_true", help="1,000 sends, best of 2")
     ap.add_argument("--json", action="store_true", help="print the figures as one JSON line")
     args = ap.parse_args(argv)
@@ -201,14 +255,23 @@ def main(argv: list[str] | None = None) -> None:
         with postgres_server() as server:
             results.append(bench("postgresql", server, args))
         say(f"postgresql: {results[-1].engine_rate:.0f}/s", as_json=args.json)
+    variants: dict[str, float] = {}
+    if args.what_if:
+        with sink_process() as (port, count, _sink_cpu):
+            for _ in range(args.rounds):  # best of the rounds, as for the main figures
+                for name, ratio in what_if(port, count, args.sends, args.mailboxes, args.batch).items():
+                    variants[name] = max(ratio, variants.get(name, 0.0))
     if args.json:
-        emit_json({r.backend: {"sends": r.sends, "connections": r.mailboxes, "engine_per_s": round(r.engine_rate),
+        figures: dict[str, Any] = {r.backend: {"sends": r.sends, "connections": r.mailboxes, "engine_per_s": round(r.engine_rate),
                                "plain_per_s": round(r.plain_rate), "ratio": round(r.engine_rate / r.plain_rate, 2),
                                "engine_cpu_ms_per_send": round(1000 * r.engine_cpu / r.sends, 3),
                                "plain_cpu_ms_per_send": round(1000 * r.plain_cpu / r.sends, 3),
                                "sink_cpu_ms_per_message": round(1000 * r.sink_cpu / r.sends, 3),
                                "engine_cpu_budget_ms_at_target": round(r.budget_ms, 3)}
-                   for r in results})
+                                   for r in results}
+        if variants:
+            figures["what_if_sqlite_ratio"] = {name: round(ratio, 2) for name, ratio in variants.items()}
+        emit_json(figures)
         return
     print(f"\n{'backend':<11} {'sends':>6} {'conns':>5} {'engine s':>9} {'engine/s':>9} {'plain s':>8} "
           f"{'plain/s':>8} {'ratio':>6} {'cpu ms/send engine':>19} {'plain':>6} {'sink':>6} {'budget':>7}")
@@ -219,6 +282,10 @@ def main(argv: list[str] | None = None) -> None:
               f"{1000 * r.sink_cpu / r.sends:>6.3f} {r.budget_ms:>7.3f}")
     print(f"target: engine/plain >= {TARGET:.2f}; budget: the most CPU per send the engine may spend for it here "
           "(the sink's CPU per message taken out of the cores, and at most one core for one GIL)")
+    if variants:
+        print("\nwhat if (SQLite, engine/plain; diagnostic variants, not modes of the engine):")
+        for name, ratio in variants.items():
+            print(f"  {name:<24} {ratio:.2f}")
 
 
 if __name__ == "__main__":
