@@ -163,12 +163,14 @@ async def test_a_batch_in_lanes_returns_in_claim_order_with_every_delivery_commi
     tw = build(tmp_path / "ws", f"sqlite:///{tmp_path / 'db.sqlite'}", [three_step_sequence(window=ALWAYS_OPEN)],
                [domain("d0.test", smtp_sink.port, 3, daily_cap=50, gap={"min": 0, "max": 0})])
     add_prospects(tw, 30, "seq")
+    smtp_sink.data_delay = 0.02  # each message's reply comes late: a second lane overlaps it, a single lane cannot
     pool = SmtpPool(max_connections_per_mailbox=2)
     try:
         report = await run_tick(tw.ctx, pool, START)
     finally:
         await pool.close_all()
-    assert pool.connections_per_mailbox == 2
+    # two lanes per mailbox ran at once, never more than its two connections
+    assert sorted(smtp_sink.most_in_flight.values()) == [2, 2, 2]
     assert [r.claim.send_id for r in report.results] == [c.send_id for c in report.claimed]
     assert report.counts == {"delivered": 30}
     with session_scope(tw.engine) as s:
