@@ -5,7 +5,11 @@ A caller's write returns only after the commit that holds it, so a send marked `
 durable before its SMTP session starts, exactly as with a transaction per write. One writer per
 process also means the deliveries of one daemon never wait on each other for SQLite's write lock
 (whose busy handler sleeps in steps of milliseconds). Deliveries, the bulk of the writes, are
-applied with a few executemany statements per batch (``outcomes.record_delivered_many``).
+applied with a few executemany statements per batch (``outcomes.record_delivered_many``); while
+``sending`` marks keep coming they are held back up to ``RECORDS_WAIT`` (or ``RECORDS_BATCH`` of
+them), so the marks, which a mailbox waits for, do not wait for their statements. A delivered
+send is therefore ``sending`` in the database for at most that long: a crash then leaves it
+``unknown`` (reconciled against the Sent folder), never sent twice.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ from outbound.store.tables import Enrollment, Send
 T = TypeVar("T")
 Write = Callable[[Session], Any]
 log = logging.getLogger("outbound.send")
+RECORDS_BATCH = 64    # delivery records written together at the latest once this many are pending...
+RECORDS_WAIT = 0.05   # ...or once the oldest has waited this many seconds
 
 
 @dataclass
@@ -37,12 +43,16 @@ class _Item:
     delivered: tuple[int, outcomes.Delivered, datetime] | None = None  # applied in bulk when set
     sent: outcomes.SentSend | None = None      # the same, with the claim's facts: nothing to read back
     marking: outcomes.Marking | None = None    # a ``sending`` mark: the batch's marks go in one statement
+    queued_at: float = 0.0                     # loop time it was queued (how long a record has waited)
 
 
 class Recorder:
-    def __init__(self, engine: Engine, *, max_batch: int = 256) -> None:
+    def __init__(self, engine: Engine, *, max_batch: int = 256, records_batch: int = RECORDS_BATCH,
+                 records_wait: float = RECORDS_WAIT) -> None:
         self.engine = engine
         self.max_batch = max_batch
+        self.records_batch = records_batch
+        self.records_wait = records_wait
         self.batches = 0  # transactions committed (fewer than writes when batching works)
         self._pending: list[_Item] = []
         self._drainer: asyncio.Task[None] | None = None
@@ -89,19 +99,26 @@ class Recorder:
         if loop is not self._loop:  # a new event loop (tests, one asyncio.run per CLI command)
             self._loop, self._pending, self._drainer = loop, [], None
         future: asyncio.Future[Any] = loop.create_future()
-        self._pending.append(make(future))
+        item = make(future)
+        item.queued_at = loop.time()
+        self._pending.append(item)
         if self._drainer is None or self._drainer.done():
             self._drainer = loop.create_task(self._drain())
         return future
 
     def _next_batch(self) -> list[_Item]:
-        """Urgent writes first: a mailbox waits on its ``sending`` mark before each SMTP session, so
-        marks never queue behind a batch of delivery records, which nobody waits on but the end of
-        the tick. The delivery records pending at the same moment ride along in the same
-        transaction (a few executemany rows), so one commit serves both."""
+        """Urgent writes first: a mailbox waits on its ``sending`` mark before DATA, so marks never
+        queue behind delivery records, which nobody waits on but the end of the tick. Records ride
+        along with the marks once ``records_batch`` of them are pending or the oldest has waited
+        ``records_wait`` seconds: a few large executemany rows instead of a few statements with
+        every mark (on PostgreSQL each statement is a round trip that the marks would wait for).
+        The wait bounds how long a delivered send stays ``sending`` (``unknown`` after a crash)."""
         urgent = [i for i in self._pending if i.delivered is None and i.sent is None]
         if urgent:
             records = [i for i in self._pending if i.sent is not None]
+            if records and len(records) < self.records_batch and self._loop is not None and \
+                    self._loop.time() - records[0].queued_at < self.records_wait:
+                records = []
             batch = (urgent + records)[:self.max_batch]
         else:
             batch = self._pending[:self.max_batch]
