@@ -18,7 +18,7 @@ from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
 from outbound.engine.context import EngineContext
-from outbound.engine.planner import ActionKind, Facts, admit_new, next_action, order_due, step_rng
+from outbound.engine.planner import ActionKind, Facts, StepRng, admit_new, next_action, order_due
 from outbound.engine.rotation import PoolError, draw_next_allowed, pick_mailbox, pool_mailboxes
 from outbound.prospects.values import ProspectData
 from outbound.render.headers import make_message_id
@@ -151,7 +151,7 @@ def _plan(ctx: EngineContext, session: Session, rows: list[_Enrollment], now: da
         for _ in range(len(seq.steps) + 1):  # skipped steps chain into the next one
             previous_at = enr.anchor_at or enr.created_at
             action = next_action(seq, enr.next_step, previous_at, facts.get(enr.prospect_id, Facts()), now,
-                                 step_rng(enr.id, enr.next_step), prospect_timezone=prospect.timezone,
+                                 StepRng(enr.id, enr.next_step), prospect_timezone=prospect.timezone,
                                  default_timezone=default_tz)
             if action.kind is not ActionKind.skip:
                 break

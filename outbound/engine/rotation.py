@@ -138,9 +138,12 @@ def _usage(mb: Mailbox, usage: Mapping[str, MailboxUsage]) -> MailboxUsage:
 
 
 def _rank(member: PoolMember, usage: Mapping[str, MailboxUsage]) -> tuple[int, int, str]:
+    """Most remaining capacity first, then fewest sent today, then address (``remaining_capacity``
+    written out: this runs for every mailbox of the pool at every new enrollment)."""
     mb = member[1]
-    u = _usage(mb, usage)
-    return (-remaining_capacity(mb, u), u.sent_today, mb.address)
+    u = usage.get(mb.address) or _usage(mb, usage)
+    left = mb.cap_on_day(u.sending_day) - u.sent_today
+    return (-left if left > 0 else 0, u.sent_today, mb.address)
 
 
 def _none_reason(checks: list[Check]) -> str:

@@ -11,13 +11,19 @@ open/closed is the answer, so a nonexistent or doubled local hour never yields a
 
 from __future__ import annotations
 
-import random
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from outbound.spec.sequence import SendingWindow
+
+
+class Draw(Protocol):
+    """What placing a send needs of a random number generator (``random.Random`` is one)."""
+
+    def random(self) -> float: ...
 
 # Upper bound of the random offset added when a send moves to the next opening; it is further
 # bounded by the open span, so a moved send always lands inside the window.
@@ -164,7 +170,7 @@ def window_close(window: SendingWindow, tz: ZoneInfo, at: datetime) -> datetime:
     return min(closed)
 
 
-def place_in_window(window: SendingWindow, tz: ZoneInfo, due: datetime, rng: random.Random,
+def place_in_window(window: SendingWindow, tz: ZoneInfo, due: datetime, rng: Draw,
                     max_offset: timedelta = DEFAULT_MAX_OFFSET) -> datetime:
     """``due`` when the window is open then, else the next opening plus a random offset.
 

@@ -12,6 +12,7 @@ from outbound.engine.planner import (
     ActionKind,
     DueItem,
     Facts,
+    StepRng,
     admit_new,
     due_at,
     evaluate_condition,
@@ -170,6 +171,19 @@ def test_condition_not_checked_before_due() -> None:
 def test_step_rng_is_stable_and_distinct() -> None:
     assert step_rng(7, 1).random() == step_rng(7, 1).random()
     assert step_rng(7, 1).random() != step_rng(7, 2).random()
+
+
+def test_lazy_step_rng_draws_what_step_rng_draws_and_seeds_only_when_drawn_from() -> None:
+    eager, lazy = step_rng(7, 1), StepRng(7, 1)
+    assert lazy._rng is None
+    assert [lazy.random() for _ in range(3)] == [eager.random() for _ in range(3)]
+    prev, now = local(NY, 2026, 3, 9, 10, 0), local(NY, 2026, 3, 11, 23, 0)  # due at night: moved, with a draw
+    moved = next_action(SEQ, 1, prev, NO, now, StepRng("enr-1", 1), prospect_timezone="America/New_York")
+    assert not moved.due and moved.at is not None
+    assert moved.at == next_action(SEQ, 1, prev, NO, now, step_rng("enr-1", 1), prospect_timezone="America/New_York").at
+    inside = StepRng("enr-1", 1)
+    next_action(SEQ, 0, prev, NO, local(NY, 2026, 3, 9, 11, 0), inside, prospect_timezone="America/New_York")
+    assert inside._rng is None  # due inside the window: nothing drawn, nothing seeded
 
 
 def test_next_opening_for() -> None:
