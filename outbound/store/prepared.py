@@ -61,15 +61,16 @@ class Prepared:
 
     @staticmethod
     def _values(c: _Compiled, params: Mapping[str, Any],
-                memo: dict[tuple[str, Any], Any] | None = None) -> Sequence[Any] | dict[str, Any]:
+                memo: dict[tuple[str, Any, Any], Any] | None = None) -> Sequence[Any] | dict[str, Any]:
         values = {**c.defaults, **params}
         for name, process in c.processors.items():
             value = values[name]
             if memo is None or type(value) is not datetime:
                 values[name] = process(value)
                 continue
-            # rows of one batch mostly share their timestamps; converting one costs ~10 µs on SQLite
-            key = (name, value)
+            # rows of one batch mostly share their timestamps; converting one costs ~10 µs on SQLite.
+            # The zone is part of the key: equal instants in other zones compare (and hash) equal.
+            key = (name, value, value.tzinfo)
             found = memo.get(key, _MISSING)
             values[name] = memo[key] = process(value) if found is _MISSING else found
         return values if c.ordered is None else c.ordered(values)
@@ -91,7 +92,7 @@ class Prepared:
         c = self._compiled(conn.dialect)
         cursor = conn.connection.cursor()
         try:
-            memo: dict[tuple[str, Any], Any] = {}
+            memo: dict[tuple[str, Any, Any], Any] = {}
             values: Any = [self._values(c, r, memo) for r in rows]  # all tuples or all dicts, per dialect
             cursor.executemany(c.sql, values)
             return int(cursor.rowcount)
