@@ -1,12 +1,15 @@
 """End-to-end send rate of the engine (claim, render, SMTP, record) against plain aiosmtplib.
 
-Both send to the same aiosmtpd sink on loopback (in its own process, so it does not share the
-engine's CPU) over the same number of parallel connections (one per mailbox). Caps are lifted:
-gap 0, huge daily caps, one step per prospect. The plain run sends the very messages the engine
-would render, rendered beforehand, so the ratio is the cost of the engine's bookkeeping.
+Both send to the same aiosmtpd sink on loopback (in its own process: no GIL shared with the
+engine, but on a 2-core machine a share of the CPU, which is printed) over the same number of
+parallel connections (one per mailbox). Caps are lifted: gap 0, huge daily caps, one step per
+prospect. The plain run sends the very messages the engine would render, rendered beforehand, so
+the ratio is the cost of the engine's bookkeeping. Printed beside the rates: the CPU per send of
+each contender and of the sink, and the engine's CPU budget for the 0.70 target on this machine.
 
 usage: .venv/bin/python -m bench.bench_send [--sends N] [--mailboxes M] [--batch B] [--backend sqlite|postgresql|both]
-       [--profile FILE]     PostgreSQL: $OUTBOUND_BENCH_POSTGRES_URL (a server where databases may be created),
+       [--profile FILE] [--what-if]
+                            PostgreSQL: $OUTBOUND_BENCH_POSTGRES_URL (a server where databases may be created),
                             else a throwaway cluster is started like the test suite does.
 """
 
