@@ -116,8 +116,8 @@ class Recorder:
         urgent = [i for i in self._pending if i.delivered is None and i.sent is None]
         if urgent:
             records = [i for i in self._pending if i.sent is not None]
-            if records and len(records) < self.records_batch and self._loop is not None and \
-                    self._loop.time() - records[0].queued_at < self.records_wait:
+            waited = self._loop.time() - records[0].queued_at if records and self._loop is not None else float("inf")
+            if records and len(records) < self.records_batch and waited < self.records_wait:
                 records = []
             batch = (urgent + records)[:self.max_batch]
         else:
