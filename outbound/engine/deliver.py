@@ -12,7 +12,7 @@ from typing import Any
 
 from outbound.engine.claim import Claim
 from outbound.engine.context import EngineContext
-from outbound.engine.retry import RetryPolicy
+from outbound.rulebook.retry import RetryPolicy
 from outbound.engine.smtp import NotStarted, SmtpPool
 from outbound.engine.smtp_outcome import SendOutcome
 from outbound.engine.wire import message_bytes

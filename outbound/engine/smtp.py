@@ -1,7 +1,7 @@
 """SMTP delivery over pooled, reused connections per mailbox (aiosmtplib).
 
 ``send()`` makes exactly ONE attempt and returns a ``SendOutcome``; retrying is the engine's job
-(``outbound.engine.retry``). The DATA phase is driven by hand instead of ``SMTP.data()`` so the
+(``outbound.rulebook.retry``). The DATA phase is driven by hand instead of ``SMTP.data()`` so the
 code knows whether the payload was already written when a connection dies: from then on the
 server may have accepted the message and the outcome is ``ambiguous``, never ``temporary``.
 """

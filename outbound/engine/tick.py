@@ -12,7 +12,7 @@ from outbound import metrics
 from outbound.engine.claim import Claim, claim_due
 from outbound.engine.context import EngineContext
 from outbound.engine.deliver import DeliveryResult, deliver_all
-from outbound.engine.retry import RetryPolicy
+from outbound.rulebook.retry import RetryPolicy
 from outbound.engine.smtp import SmtpPool
 from outbound.scoring.health import mailbox_health_pass
 from outbound.store import outcomes

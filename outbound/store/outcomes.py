@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Engine, and_, bindparam, case, delete, exists
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
-from outbound.engine.retry import GiveUp, RetryPolicy, retry_decision
+from outbound.rulebook.retry import GiveUp, RetryPolicy, retry_decision
 from outbound.engine.smtp_outcome import SendOutcome
 from outbound.spec.sequence import StopEvent
 from outbound.store import event_types as ev

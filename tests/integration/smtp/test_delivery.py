@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from outbound.engine.retry import Retry, retry_decision
+from outbound.rulebook.retry import Retry, retry_decision
 from outbound.engine.smtp import NotStarted, SmtpPool
 from outbound.spec.domain import Mailbox, SendingDomain
 from tests.fixtures.common import free_port

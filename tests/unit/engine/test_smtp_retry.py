@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from outbound.engine.retry import GiveUp, Retry, RetryPolicy, retry_decision
+from outbound.rulebook.retry import GiveUp, Retry, RetryPolicy, retry_decision
 from outbound.engine.smtp_outcome import SendOutcome, classify_smtp_reply, local_outcome
 
 TEMP = local_outcome("temporary", "connection_refused", "refused", "connect")
