@@ -6,6 +6,8 @@ from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import Engine, and_, case, func, literal, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from outbound.engine.rotation import MailboxUsage
@@ -22,13 +24,20 @@ def day_of(at: datetime) -> str:
 
 
 def sync(engine: Engine, workspace: Workspace) -> None:
-    """Creates a row for every mailbox of the workspace (rows of removed mailboxes are kept)."""
-    wanted = workspace.mailboxes()
+    """Creates a row for every mailbox of the workspace (rows of removed mailboxes are kept, rows
+    already there keep their state). Race-free: daemons starting together all insert every row."""
+    rows = [{"address": address, "domain": domain.domain} for address, (domain, _) in workspace.mailboxes().items()]
     with session_scope(engine) as session:
-        known = set(session.exec(select(MailboxState.address)))
-        for address, (domain, _) in wanted.items():
-            if address not in known:
-                session.add(MailboxState(address=address, domain=domain.domain))
+        insert_missing(session, rows)
+
+
+def insert_missing(session: Session, rows: list[dict[str, str]]) -> None:
+    """INSERT ... ON CONFLICT (address) DO NOTHING (SQLite and PostgreSQL both have it): one
+    statement, so a daemon inserting the same mailbox meanwhile causes no unique-key error, as a
+    read then an insert would; rows already there are left as they are."""
+    if rows:
+        insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
+        session.execute(insert(_MAILBOXES).on_conflict_do_nothing(index_elements=["address"]), rows)
 
 
 def lock(session: Session, addresses: list[str], workspace: Workspace, *, for_update: bool) -> dict[str, MailboxState]:
@@ -37,13 +46,11 @@ def lock(session: Session, addresses: list[str], workspace: Workspace, *, for_up
     if for_update:
         query = query.with_for_update()
     rows = {r.address: r for r in session.exec(query)}
-    mailboxes = workspace.mailboxes()
-    for address in addresses:
-        if address not in rows:  # a mailbox added since the daemon started
-            row = MailboxState(address=address, domain=mailboxes[address][0].domain)
-            session.add(row)
-            rows[address] = row
-    session.flush()
+    missing = [a for a in addresses if a not in rows]
+    if missing:  # mailboxes added since the daemon started (another daemon may be adding them too)
+        mailboxes = workspace.mailboxes()
+        insert_missing(session, [{"address": a, "domain": mailboxes[a][0].domain} for a in missing])
+        rows.update((r.address, r) for r in session.exec(query.where(col(MailboxState.address).in_(missing))))
     return rows
 
 
