@@ -26,10 +26,10 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import Engine, insert  # noqa: E402
 
 from bench.common import postgres_server  # noqa: E402
+from outbound.core import events as ev  # noqa: E402
 from outbound.scoring.apply import rebuild_scores, score_pass  # noqa: E402
 from outbound.scoring.job import rules_hook  # noqa: E402
 from outbound.scoring.spec import ScoringSpec  # noqa: E402
-from outbound.store import event_types as ev  # noqa: E402
 from outbound.store.db import open_store  # noqa: E402
 from outbound.store.tables import Event, Prospect  # noqa: E402
 

@@ -17,13 +17,13 @@ from sqlalchemy import and_, bindparam, case, func, insert, or_, true, update
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
+from outbound.core import events as ev
 from outbound.engine.context import EngineContext
 from outbound.engine.planner import ActionKind, Facts, StepRng, admit_new, next_action, order_due
 from outbound.engine.rotation import PoolError, draw_next_allowed, pick_mailbox, pool_mailboxes
 from outbound.prospects.values import ProspectData
 from outbound.render.headers import make_message_id
 from outbound.render.message import ThreadInfo
-from outbound.store import event_types as ev
 from outbound.store import mailboxes as mailbox_store
 from outbound.store.db import session_scope
 from outbound.store.prepared import Prepared

@@ -10,12 +10,12 @@ from datetime import datetime
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
+from outbound.core import events as ev
 from outbound.health.checker import check_domains
 from outbound.health.dns import AsyncResolver
 from outbound.health.dnsbl import DOMAIN_ZONES, IP_ZONES
 from outbound.health.model import HealthReport
 from outbound.spec.workspace import Workspace
-from outbound.store import event_types as ev
 from outbound.store.db import session_scope
 from outbound.store.tables import Event, MailboxState
 

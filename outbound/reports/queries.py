@@ -15,8 +15,8 @@ from datetime import datetime
 from sqlalchemy import Engine, func, select
 from sqlmodel import col
 
+from outbound.core import events as ev
 from outbound.reports.stats import ZTest, two_proportion_z
-from outbound.store import event_types as ev
 from outbound.store.db import session_scope
 from outbound.store.tables import Event, Prospect, Send
 

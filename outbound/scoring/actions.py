@@ -14,10 +14,10 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from outbound.core import events as ev
 from outbound.scoring.rules import Decision
 from outbound.scoring.tables import ScoringAction, WebhookDelivery
 from outbound.spec.sequence import Sequence
-from outbound.store import event_types as ev
 from outbound.store.db import session_scope
 from outbound.store.enrollments import enroll
 from outbound.store.tables import Account, Enrollment, EnrollmentState, Event, Prospect

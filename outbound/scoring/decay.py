@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, NamedTuple
 
+from outbound.core import events as ev
 from outbound.scoring.spec import Weights
-from outbound.store import event_types as ev
 
 
 class Decayed(NamedTuple):  # a tuple: cheap to make a million of

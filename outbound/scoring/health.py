@@ -17,9 +17,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col
 
+from outbound.core import events as ev
 from outbound.scoring.settings import HealthSettings
 from outbound.scoring.tables import MailboxHealth
-from outbound.store import event_types as ev
 from outbound.store import mailboxes as mailbox_store
 from outbound.store.db import session_scope
 from outbound.store.tables import Event, MailboxState, Send

@@ -13,8 +13,8 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
+from outbound.core import events as ev
 from outbound.errors import Problem
-from outbound.store import event_types as ev
 from outbound.store.db import session_scope
 from outbound.store.tables import Event, Prospect
 

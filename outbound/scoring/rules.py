@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from outbound.core import events as ev
 from outbound.scoring.spec import Rule, When
-from outbound.store import event_types as ev
 
 
 @dataclass(frozen=True)

@@ -9,13 +9,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from outbound.core import events as ev
 from outbound.errors import Problem, WorkspaceError
 from outbound.spec.durations import parse_duration
 from outbound.spec.yamlfile import read_yaml, validate_document
-from outbound.store import event_types as ev
 
 FILE_NAME = "scoring.yaml"
-DELIVERED = "delivered"  # not written by the engine today; scored if a provider integration records it
+DELIVERED = ev.DELIVERED
 SCORED_TYPES = frozenset({ev.SENT, DELIVERED, ev.REPLIED, ev.AUTO_REPLIED, ev.BOUNCED, ev.UNSUBSCRIBED,
                           ev.COMPLAINED, ev.OPENED, ev.CLICKED, ev.QUALIFIED, ev.MEETING_BOOKED, ev.WON, ev.LOST})
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -68,8 +68,8 @@ class When(_Strict):
     @classmethod
     def _known(cls, v: list[str]) -> list[str]:
         for name in v:
-            if name not in ev.ALL | {DELIVERED}:
-                raise ValueError(f"unknown event type {name!r}; expected one of: {', '.join(sorted(ev.ALL | {DELIVERED}))}")
+            if name not in ev.ALL:
+                raise ValueError(f"unknown event type {name!r}; expected one of: {', '.join(sorted(ev.ALL))}")
         return v
 
     @model_validator(mode="after")

@@ -30,9 +30,9 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from outbound.core import events as ev
 from outbound.inbox.addresses import is_system
 from outbound.inbox.match import Found, Inbound, Lookup, Match, SendRef, effective_kind, lookup_for, match
-from outbound.store import event_types as ev
 from outbound.store.db import session_scope
 from outbound.store.prospects import suppress_in
 from outbound.store.tables import Account, Enrollment, EnrollmentState, Event, Prospect, Send, SendState

@@ -16,10 +16,10 @@ from sqlalchemy import Connection, Engine, and_, bindparam, case, delete, exists
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
-from outbound.rulebook.retry import GiveUp, RetryPolicy, retry_decision
+from outbound.core import events as ev
 from outbound.engine.smtp_outcome import SendOutcome
+from outbound.rulebook.retry import GiveUp, RetryPolicy, retry_decision
 from outbound.spec.sequence import StopEvent
-from outbound.store import event_types as ev
 from outbound.store import mailboxes as mailbox_store
 from outbound.store.db import session_scope
 from outbound.store.prepared import Prepared

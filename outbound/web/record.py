@@ -21,7 +21,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, SQLModel, col, select
 
-from outbound.store import event_types as ev
+from outbound.core import events as ev
 from outbound.store.db import session_scope
 from outbound.store.tables import Enrollment, EnrollmentState, Prospect, Send
 from outbound.web.machine import FetchVerdict

@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
+from outbound.core import events as ev
 from outbound.inbox.match import Inbound
 from outbound.inbox.result import Classification
-from outbound.store import event_types as ev
 from outbound.store.db import open_store, session_scope
 from outbound.store.enrollments import resume_paused
 from outbound.store.inbound import DEFAULT_STOP_ON, Handled, Rules, handle_inbound

@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 from sqlmodel import col, select
 
+from outbound.core import events as ev
 from outbound.engine.smtp import SmtpPool
 from outbound.engine.tick import run_tick
 from outbound.inbox.job import PollSummary, poll_job
 from outbound.inbox.poller import PollerOptions, Watermark
 from outbound.prospects.values import ProspectData
-from outbound.store import event_types as ev
 from outbound.store.db import session_scope, utcnow
 from outbound.store.enrollments import enroll
 from outbound.store.prospects import prospect_ids, upsert_prospects

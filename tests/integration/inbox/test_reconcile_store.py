@@ -13,8 +13,8 @@ from sqlmodel import col, select
 from typer.testing import CliRunner
 
 from outbound.cli.app import app
+from outbound.core import events as ev
 from outbound.inbox.job import poll_job, reconcile_unknown
-from outbound.store import event_types as ev
 from outbound.store.db import session_scope
 from outbound.store.tables import Enrollment, EnrollmentState, Event, Send, SendState
 from tests.fixtures.mail_servers import DovecotServer, MailUser

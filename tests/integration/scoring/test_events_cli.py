@@ -8,7 +8,7 @@ from sqlmodel import col, select
 from typer.testing import CliRunner
 
 from outbound.cli.app import app
-from outbound.store import event_types as ev
+from outbound.core import events as ev
 from outbound.store.db import open_store, session_scope
 from outbound.store.tables import Event, Prospect, Score
 from tests.fixtures.common import DATA

@@ -16,9 +16,9 @@ from sqlmodel import col, select
 from typer.testing import CliRunner
 
 from outbound.cli.app import app
+from outbound.core import events as ev
 from outbound.reports import queries
 from outbound.reports.stats import two_proportion_z
-from outbound.store import event_types as ev
 from outbound.store.db import open_store, session_scope
 from outbound.store.tables import Enrollment, Send
 from tests.fixtures.common import unavailable

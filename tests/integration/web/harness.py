@@ -18,8 +18,8 @@ from pathlib import Path
 from sqlalchemy import Engine, func
 from sqlmodel import col, select
 
+from outbound.core import events as ev
 from outbound.spec.sequence import Tracking
-from outbound.store import event_types as ev
 from outbound.store.db import session_scope, utcnow
 from outbound.store.tables import Enrollment, EnrollmentState, Event, Prospect, Send, SendState, Suppression
 from outbound.tokens import unsubscribe_links

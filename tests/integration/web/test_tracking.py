@@ -8,8 +8,8 @@ from datetime import timedelta
 import httpx
 from sqlalchemy import Engine
 
+from outbound.core import events as ev
 from outbound.spec.sequence import Tracking
-from outbound.store import event_types as ev
 from outbound.web.app import PIXEL
 from outbound.web.tracking import click_link, open_pixel
 from tests.integration.web.harness import HOST, SECRET, ServerThread, events, seed

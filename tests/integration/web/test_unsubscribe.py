@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import Engine
 
-from outbound.store import event_types as ev
+from outbound.core import events as ev
 from outbound.tokens import sign
 from outbound.web.record import UNSUBSCRIBE_REASON
 from outbound.web.tracking import click_link

@@ -10,6 +10,7 @@ from statistics import NormalDist
 
 import pytest
 
+from outbound.core import events as ev
 from outbound.errors import WorkspaceError
 from outbound.reports.html import bar_chart, line_chart
 from outbound.reports.stats import two_proportion_z
@@ -18,7 +19,6 @@ from outbound.scoring.outcomes_in import parse_file
 from outbound.scoring.rules import EventView, ProspectChange, evaluate
 from outbound.scoring.spec import ScoringSpec, Weights, check_scoring_file, load_scoring
 from outbound.scoring.webhooks import backoff, sign, verify
-from outbound.store import event_types as ev
 from tests.fixtures.common import DATA
 
 T0 = datetime(2026, 12, 1, tzinfo=UTC)

@@ -1,0 +1,1 @@
+"""Value types shared by every layer: this package imports nothing else of outbound."""
