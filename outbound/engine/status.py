@@ -6,14 +6,13 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, func
-from sqlmodel import col, select
+from sqlalchemy import Engine
 
 from outbound.engine.rotation import daily_cap
 from outbound.spec.workspace import Workspace
 from outbound.store import mailboxes as mailbox_store
-from outbound.store.db import session_scope
-from outbound.store.tables import Enrollment, EnrollmentState, MailboxState, Send, SendState
+from outbound.store.status_queries import StatusRows, read_status
+from outbound.store.tables import MailboxState, SendState
 
 
 @dataclass(frozen=True)
@@ -66,38 +65,30 @@ class EngineStatus:
 
 
 def engine_status(engine: Engine, workspace: Workspace, now: datetime) -> EngineStatus:
+    return shape_status(read_status(engine, now), workspace, now)
+
+
+def shape_status(rows: StatusRows, workspace: Workspace, now: datetime) -> EngineStatus:
+    """The status of the rows read: mailboxes of the workspace and of the database, caps, step ids."""
     status = EngineStatus(now=now)
     known = workspace.mailboxes()
-    with session_scope(engine) as session:
-        rows = {r.address: r for r in session.exec(select(MailboxState))}
-        for address in sorted(set(rows) | set(known)):
-            row = rows.get(address) or MailboxState(address=address, domain=address.rsplit("@", 1)[1])
-            usage = mailbox_store.usage(row, now, {})
-            found = known.get(address)
-            cap = daily_cap(found[1], usage) if found else 0
-            status.mailboxes.append(MailboxStatus(
-                address, row.domain, row.state, row.pause_reason, usage.sent_today, cap, usage.sending_day,
-                row.next_allowed_at if row.next_allowed_at and row.next_allowed_at > now else None, found is not None))
-        queued = session.exec(select(Enrollment.sequence_name, Enrollment.next_step,
-                                     (col(Enrollment.next_due_at).is_(None)) | (col(Enrollment.next_due_at) <= now),
-                                     func.count())
-                              .where(col(Enrollment.state) == EnrollmentState.active)
-                              .group_by(col(Enrollment.sequence_name), col(Enrollment.next_step),
-                                        (col(Enrollment.next_due_at).is_(None)) | (col(Enrollment.next_due_at) <= now)))
-        table: dict[tuple[str, int], list[int]] = {}
-        for name, step, due, n in queued:
-            table.setdefault((name, step), [0, 0])[0 if due else 1] += int(n)
-        for (name, step), (due_now, later) in sorted(table.items()):
-            loaded = workspace.sequences.get(name)
-            step_id = loaded.sequence.steps[step].id if loaded and step < len(loaded.sequence.steps) else f"#{step + 1}"
-            status.queue.append(QueueRow(name, step_id, due_now, later))
-        stuck = session.exec(select(Enrollment.state, Enrollment.reason, func.count())
-                             .where(col(Enrollment.state).in_([EnrollmentState.blocked, EnrollmentState.paused]))
-                             .group_by(col(Enrollment.state), col(Enrollment.reason)))
-        status.stuck = sorted((StuckRow(s, r or "no reason recorded", int(n)) for s, r, n in stuck),
-                              key=lambda r: -r.count)
-        status.enrollments = {s: int(n) for s, n in session.exec(
-            select(Enrollment.state, func.count()).group_by(col(Enrollment.state)))}
-        status.sends = {s: int(n) for s, n in session.exec(select(Send.state, func.count()).group_by(col(Send.state)))}
-        status.sends.setdefault(SendState.sent, 0)
+    found_rows = {r.address: r for r in rows.mailboxes}
+    for address in sorted(set(found_rows) | set(known)):
+        row = found_rows.get(address) or MailboxState(address=address, domain=address.rsplit("@", 1)[1])
+        usage = mailbox_store.usage(row, now, {})
+        found = known.get(address)
+        cap = daily_cap(found[1], usage) if found else 0
+        status.mailboxes.append(MailboxStatus(
+            address, row.domain, row.state, row.pause_reason, usage.sent_today, cap, usage.sending_day,
+            row.next_allowed_at if row.next_allowed_at and row.next_allowed_at > now else None, found is not None))
+    for q in sorted(rows.queue, key=lambda q: (q.sequence, q.step)):  # Python's order, not the database's collation
+        loaded = workspace.sequences.get(q.sequence)
+        steps = loaded.sequence.steps if loaded else []
+        step_id = steps[q.step].id if q.step < len(steps) else f"#{q.step + 1}"
+        status.queue.append(QueueRow(q.sequence, step_id, q.due_now, q.later))
+    status.stuck = sorted((StuckRow(r.state, r.reason or "no reason recorded", r.count) for r in rows.stuck),
+                          key=lambda r: -r.count)
+    status.enrollments = dict(rows.enrollments)
+    status.sends = dict(rows.sends)
+    status.sends.setdefault(SendState.sent, 0)
     return status
