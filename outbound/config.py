@@ -10,10 +10,9 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from outbound.core.durations import parse_duration
+from outbound.core.zones import check_timezone
 from outbound.errors import ConfigError
-from outbound.scoring.settings import HealthSettings
-from outbound.spec.durations import parse_duration
-from outbound.spec.sequence import check_timezone
 
 CONFIG_ENV = "OUTBOUND_CONFIG"
 DATABASE_ENV = "OUTBOUND_DATABASE_URL"
@@ -76,6 +75,23 @@ class SendingSettings(_Section):
 class InboxSettings(_Section):
     soft_bounce_limit: Annotated[int, Field(gt=0)] = 3
     auto_reply_pause: timedelta = timedelta(days=7)
+
+
+class HealthSettings(_Section):
+    """Mailbox health thresholds (the scoring pass and the send tick apply them)."""
+
+    bounce_window: timedelta = Field(timedelta(days=7), description="rolling window for the bounce rate")
+    max_bounce_rate: Annotated[float, Field(ge=0, le=1)] = 0.02
+    min_sends: Annotated[int, Field(ge=1)] = 20
+    pause_on_complaint: bool = True
+    auth_failures: Annotated[int, Field(ge=1)] = 3          # per mailbox, within the window
+    auth_failure_mailboxes: Annotated[int, Field(ge=1)] = 2  # mailboxes of one domain: pause the whole domain
+    resume_after: timedelta | None = Field(None, description="resume a health pause by itself after this long")
+
+    @field_validator("resume_after", mode="before")
+    @classmethod
+    def _optional_duration(cls, v: Any) -> Any:
+        return parse_duration(v) if isinstance(v, (str, int, float)) and not isinstance(v, bool) else v
 
 
 class WebSettings(_Section):

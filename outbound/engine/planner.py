@@ -18,6 +18,7 @@ from enum import StrEnum
 from typing import Generic, Literal, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
+from outbound.core.durations import Wait
 from outbound.engine.window import (
     DEFAULT_MAX_OFFSET,
     Draw,
@@ -28,7 +29,6 @@ from outbound.engine.window import (
     place_in_window,
     resolve_zone,
 )
-from outbound.spec.durations import Wait
 from outbound.spec.sequence import Condition, SendingWindow, Step, StopEvent
 from outbound.spec.sequence import Sequence as SequenceSpec
 

@@ -14,31 +14,17 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from outbound.core.mailbox import MailboxUsage
 from outbound.spec.domain import Mailbox, SendingDomain
 from outbound.spec.sequence import Senders
 
 PoolMember = tuple[SendingDomain, Mailbox]
 Blocker = Literal["paused", "domain_paused", "cap", "gap", "recipient_domain"]
-
-
-@dataclass(frozen=True)
-class MailboxUsage:
-    """A mailbox's sending so far, as counted by the store for the mailbox's current day."""
-
-    address: str
-    domain: str
-    sent_today: int = 0
-    sending_day: int = 0  # distinct earlier days on which it sent (0 on its first day)
-    last_send_at: datetime | None = None
-    next_allowed_at: datetime | None = None  # last send + the random gap drawn then
-    sent_last_hour_by_domain: Mapping[str, int] = field(default_factory=dict)  # lower-case recipient domains
-    paused: bool = False
-    pause_reason: str = ""
 
 
 @dataclass(frozen=True)

@@ -23,18 +23,13 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
+from outbound.core.watermark import Watermark
 from outbound.inbox.imap import ImapClient, ImapConfigError, ImapError
 from outbound.spec.domain import Mailbox, SendingDomain
 
 log = logging.getLogger(__name__)
 
 Secrets = Callable[[str], "str | None"]
-
-
-@dataclass(frozen=True)
-class Watermark:
-    uidvalidity: int
-    last_uid: int
 
 
 class WatermarkStore(Protocol):

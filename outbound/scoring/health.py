@@ -17,8 +17,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col
 
+from outbound.config import HealthSettings
 from outbound.core import events as ev
-from outbound.scoring.settings import HealthSettings
 from outbound.scoring.tables import MailboxHealth
 from outbound.store import mailboxes as mailbox_store
 from outbound.store.db import session_scope

@@ -11,12 +11,12 @@ from datetime import datetime
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from outbound.config import HealthSettings
 from outbound.engine.context import EngineContext
 from outbound.scoring.actions import carry_out, finish_moves
 from outbound.scoring.apply import BatchHook, score_pass
 from outbound.scoring.health import HealthDecision, mailbox_health_pass
 from outbound.scoring.rules import Decision, ProspectChange, evaluate
-from outbound.scoring.settings import HealthSettings
 from outbound.scoring.spec import ScoringSpec, load_scoring
 from outbound.scoring.webhooks import DeliveryCounts, deliver_pending
 from outbound.spec.sequence import Sequence

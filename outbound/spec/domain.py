@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, WithJsonSchema, field_validator, model_validator
 
-from outbound.spec.durations import DURATION_SCHEMA, parse_duration
+from outbound.core.durations import DURATION_SCHEMA, parse_duration
 from outbound.spec.sequence import Strict
 
 _ENV = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

@@ -7,11 +7,11 @@ from datetime import date, time
 from enum import StrEnum
 from functools import cached_property
 from typing import Annotated, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator, model_validator
 
-from outbound.spec.durations import WAIT_SCHEMA, Wait, parse_wait
+from outbound.core.durations import WAIT_SCHEMA, Wait, parse_wait
+from outbound.core.zones import check_timezone
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DayName = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -23,14 +23,6 @@ class Strict(BaseModel):
     """Base for user-file models: unknown keys are errors (with a 'did you mean')."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-
-def check_timezone(name: str) -> str:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {name!r}; use an IANA name such as 'Europe/Berlin'") from None
-    return name
 
 
 class Condition(StrEnum):

@@ -10,7 +10,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
-from outbound.engine.rotation import MailboxUsage
+from outbound.core.mailbox import MailboxUsage
 from outbound.spec.workspace import Workspace
 from outbound.store.db import session_scope, utcnow
 from outbound.store.tables import MailboxState, Send, SendState

@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import Engine, or_, update
 from sqlmodel import col, select
 
-from outbound.inbox.poller import Watermark
+from outbound.core.watermark import Watermark
 from outbound.store.db import session_scope, utcnow
 from outbound.store.tables import ImapWatermark, MailboxState
 

@@ -2,7 +2,7 @@ from datetime import timedelta
 
 import pytest
 
-from outbound.spec.durations import Wait, format_duration, parse_duration, parse_wait
+from outbound.core.durations import Wait, format_duration, parse_duration, parse_wait
 
 
 @pytest.mark.parametrize(

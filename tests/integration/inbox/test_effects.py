@@ -233,7 +233,7 @@ def test_own_messages_record_nothing(database_url: str) -> None:
 # ---------------------------------------------------------------- poll state (watermarks, leases)
 
 async def test_watermarks_and_poll_leases(database_url: str) -> None:
-    from outbound.inbox.poller import Watermark
+    from outbound.core.watermark import Watermark
     from outbound.store.tables import MailboxState
     from outbound.store.watermarks import DbWatermarkStore, acquire_poll_leases, release_poll_leases
 

@@ -14,10 +14,11 @@ import pytest
 from sqlmodel import col, select
 
 from outbound.core import events as ev
+from outbound.core.watermark import Watermark
 from outbound.engine.smtp import SmtpPool
 from outbound.engine.tick import run_tick
 from outbound.inbox.job import PollSummary, poll_job
-from outbound.inbox.poller import PollerOptions, Watermark
+from outbound.inbox.poller import PollerOptions
 from outbound.prospects.values import ProspectData
 from outbound.store.db import session_scope, utcnow
 from outbound.store.enrollments import enroll

@@ -24,10 +24,10 @@ import pytest
 from sqlalchemy import Engine, delete, event, func, select
 from sqlmodel import col
 
+from outbound.config import HealthSettings
 from outbound.core import events as ev
 from outbound.scoring.apply import WATERMARK, read_scores, score_pass
 from outbound.scoring.health import mailbox_health_pass
-from outbound.scoring.settings import HealthSettings
 from outbound.scoring.spec import ScoringSpec
 from outbound.scoring.tables import MailboxHealth, ScoringWatermark
 from outbound.store.db import is_sqlite, open_store, session_scope

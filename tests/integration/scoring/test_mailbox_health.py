@@ -9,12 +9,12 @@ from pathlib import Path
 
 from sqlmodel import col, select
 
+from outbound.config import HealthSettings
 from outbound.core import events as ev
 from outbound.engine.smtp import SmtpPool
 from outbound.engine.tick import run_tick
 from outbound.prospects.values import ProspectData
 from outbound.scoring.health import mailbox_health_pass
-from outbound.scoring.settings import HealthSettings
 from outbound.store import mailboxes as mailbox_store
 from outbound.store.db import open_store, session_scope
 from outbound.store.enrollments import enroll

@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
+from outbound.config import HealthSettings
 from outbound.core import events as ev
 from outbound.scoring.health import _evidence, mailbox_health_pass
-from outbound.scoring.settings import HealthSettings
 from outbound.scoring.tables import MailboxHealth
 from outbound.store.db import open_store, session_scope
 from outbound.store.tables import Enrollment, MailboxState, Send

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from outbound.core.durations import parse_wait
 from outbound.engine.planner import (
     ActionKind,
     DueItem,
@@ -22,7 +23,6 @@ from outbound.engine.planner import (
     step_rng,
 )
 from outbound.engine.window import is_open
-from outbound.spec.durations import parse_wait
 from outbound.spec.sequence import Step
 from tests.unit.engine.sched_support import BERLIN, NY, local, sequence, step, utc, window
 

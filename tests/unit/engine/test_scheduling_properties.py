@@ -10,10 +10,11 @@ from zoneinfo import ZoneInfo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from outbound.core.durations import parse_wait
+from outbound.core.mailbox import MailboxUsage
 from outbound.engine.planner import ActionKind, Facts, due_at, next_action
-from outbound.engine.rotation import MailboxUsage, check_mailbox, pick_mailbox, remaining_capacity
+from outbound.engine.rotation import check_mailbox, pick_mailbox, remaining_capacity
 from outbound.engine.window import is_open, next_opening, place_in_window, window_close
-from outbound.spec.durations import parse_wait
 from outbound.spec.sequence import DAY_NAMES, SendingWindow
 from tests.unit.engine.sched_support import domain, sequence, step
 

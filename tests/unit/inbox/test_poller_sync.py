@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
+from outbound.core.watermark import Watermark
 from outbound.inbox.imap import FolderState
-from outbound.inbox.poller import FetchedMessage, InMemoryWatermarkStore, Watermark, sync_folder
+from outbound.inbox.poller import FetchedMessage, InMemoryWatermarkStore, sync_folder
 
 
 class FakeFolderClient:
