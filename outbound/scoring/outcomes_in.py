@@ -18,8 +18,7 @@ from outbound.errors import Problem
 from outbound.store.db import session_scope
 from outbound.store.tables import Event, Prospect
 
-ALLOWED = (ev.QUALIFIED, ev.MEETING_BOOKED, ev.WON, ev.LOST, ev.REPLIED, ev.UNSUBSCRIBED, ev.COMPLAINED,
-           ev.OPENED, ev.CLICKED)
+ALLOWED = ev.CRM_TYPES  # the types defined with crm=True
 
 
 @dataclass(frozen=True)

@@ -2,22 +2,31 @@
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Iterable
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 
 from outbound.core import events as ev
-from outbound.core.durations import parse_duration
 from outbound.errors import Problem, WorkspaceError
+from outbound.spec.durations import parse_duration
 from outbound.spec.yamlfile import read_yaml, validate_document
 
 FILE_NAME = "scoring.yaml"
-DELIVERED = ev.DELIVERED
-SCORED_TYPES = frozenset({ev.SENT, DELIVERED, ev.REPLIED, ev.AUTO_REPLIED, ev.BOUNCED, ev.UNSUBSCRIBED,
-                          ev.COMPLAINED, ev.OPENED, ev.CLICKED, ev.QUALIFIED, ev.MEETING_BOOKED, ev.WON, ev.LOST})
+SCORED_TYPES = frozenset(ev.WEIGHABLE)  # the events the scorer reads (with the rules' own)
+# Default points: scoring policy, not part of a type's definition. A weighable type without one
+# weighs 0 until scoring.yaml gives it a weight.
+DEFAULT_POINTS: dict[str, float] = {
+    ev.REPLIED: 5.0,                 # a reply whose tone is unknown (positive: null)
+    ev.AUTO_REPLIED: 0.5, ev.BOUNCED: -10.0, ev.UNSUBSCRIBED: -25.0, ev.COMPLAINED: -50.0,
+    ev.OPENED: 1.0,                  # machine opens (data.machine: true) never count
+    ev.CLICKED: 3.0, ev.QUALIFIED: 25.0, ev.MEETING_BOOKED: 40.0, ev.WON: 60.0, ev.LOST: -15.0}
+# A reply is weighed by its tone: these keys follow ``replied`` in the weights.
+REPLY_TONES: dict[str, float] = {"replied_positive": 15.0, "replied_negative": -5.0}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _ENV = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -30,24 +39,34 @@ def _duration(v: Any) -> Any:
     return parse_duration(v) if isinstance(v, (str, int, float)) and not isinstance(v, bool) else v
 
 
-class Weights(_Strict):
-    """Points per event; a reply is weighed by its classification (positive true/false/unknown)."""
+def weights_model(weighable: Iterable[str]) -> type[_Strict]:
+    """The ``weights`` model: one float per weighable event type, the reply's tones after ``replied``.
 
-    sent: float = 0.0
-    delivered: float = 0.0
-    replied: float = 5.0             # a reply whose tone is unknown (positive: null)
-    replied_positive: float = 15.0
-    replied_negative: float = -5.0
-    auto_replied: float = 0.5
-    bounced: float = -10.0
-    unsubscribed: float = -25.0
-    complained: float = -50.0
-    opened: float = 1.0              # machine opens (data.machine: true) never count
-    clicked: float = 3.0
-    qualified: float = 25.0
-    meeting_booked: float = 40.0
-    won: float = 60.0
-    lost: float = -15.0
+    Its fields are the keys scoring.yaml accepts and the "did you mean" suggestions for a typo.
+    """
+    fields: dict[str, Any] = {}
+    for name in weighable:
+        fields[name] = (float, DEFAULT_POINTS.get(name, 0.0))
+        if name == ev.REPLIED:
+            fields |= {tone: (float, points) for tone, points in REPLY_TONES.items()}
+    return create_model("Weights", __base__=_Strict, __module__=__name__,
+                        __doc__="Points per event; a reply is weighed by its tone (positive true/false/unknown).",
+                        **fields)
+
+
+if TYPE_CHECKING:
+    class Weights(_Strict):
+        """What mypy sees of the model below: a float per key."""
+
+        def __getattr__(self, name: str) -> float: ...
+else:
+    Weights = weights_model(ev.WEIGHABLE)
+
+
+def _unknown_event(name: str) -> str:
+    guess = difflib.get_close_matches(name, ev.ALL, n=1, cutoff=0.6)
+    return f"unknown event type {name!r}; " + (f"did you mean {guess[0]!r}?" if guess else
+                                                f"expected one of: {', '.join(sorted(ev.ALL))}")
 
 
 class When(_Strict):
@@ -69,7 +88,7 @@ class When(_Strict):
     def _known(cls, v: list[str]) -> list[str]:
         for name in v:
             if name not in ev.ALL:
-                raise ValueError(f"unknown event type {name!r}; expected one of: {', '.join(sorted(ev.ALL))}")
+                raise ValueError(_unknown_event(name))
         return v
 
     @model_validator(mode="after")
