@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 
 from outbound.core import events as ev
+from outbound.core.durations import parse_duration
 from outbound.errors import Problem, WorkspaceError
-from outbound.spec.durations import parse_duration
 from outbound.spec.yamlfile import read_yaml, validate_document
 
 FILE_NAME = "scoring.yaml"
