@@ -103,7 +103,7 @@ def report(
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
     html: Annotated[Path | None, typer.Option("--html", help="write a self-contained HTML page with charts")] = None,
 ) -> None:
-    """Sent, delivered, bounce/reply/positive/unsubscribe rates, lead-source cost per qualified, A/B tests."""
+    """Sent, delivered and each outcome's rate (bounces, replies, unsubscribes, complaints...), lead-source cost per qualified, A/B tests."""
     from outbound.reports import queries
     from outbound.reports.html import render_page
     from outbound.scoring.outcomes_in import parse_time
@@ -141,9 +141,9 @@ def report(
                                         "z": v.test.z if v.test else None,
                                         "p_value": v.test.p_value if v.test else None} for v in variants]}, indent=2))
         return
-    from outbound.reports.html import metrics_rows
+    from outbound.reports.html import metrics_head, metrics_rows, reply_rate
 
-    table = Table(by, "sent", "delivered", "bounce %", "reply %", "positive %", "unsubscribe %", title=f"By {by}")
+    table = Table(*metrics_head(by), title=f"By {by}")
     for row in metrics_rows(groups):
         table.add_row(*row)
     console.print(table)
@@ -156,7 +156,7 @@ def report(
     if variants:
         ab = Table("step", "variant", "delivered", "reply %", "vs", "difference", "p-value", "confidence", title="A/B")
         for v in variants:
-            rate = v.metrics.as_json()["reply_rate"]
+            rate = reply_rate(v.metrics)
             ab.add_row(v.step, v.variant, str(v.metrics.delivered), "-" if rate is None else f"{rate:.1%}", v.baseline,
                        "-" if v.test is None else f"{v.test.difference * 100:+.1f} pts",
                        "-" if v.test is None else f"{v.test.p_value:.3f}",

@@ -6,7 +6,7 @@ from collections import defaultdict
 from datetime import datetime
 from html import escape
 
-from outbound.reports.queries import Facts, Metrics, SourceRow, VariantRow
+from outbound.reports.queries import COLUMNS, Column, Facts, Metrics, SourceRow, VariantRow
 
 PALETTE = ("#2563eb", "#dc2626", "#16a34a", "#d97706", "#7c3aed", "#0891b2", "#db2777", "#4b5563")
 FUNNEL = ("contacted", "delivered", "replied", "positive", "qualified")
@@ -114,20 +114,29 @@ def _table(head: list[str], rows: list[list[str]]) -> str:
     return f"<table><tr>{h}</tr>{body}</table>"
 
 
-def metrics_rows(groups: dict[str, Metrics]) -> list[list[str]]:
-    out = []
-    for name, m in groups.items():
-        j = m.as_json()
-        out.append([name, str(m.sent), str(m.delivered), _fmt(j["bounce_rate"]), _fmt(j["reply_rate"]),
-                    _fmt(j["positive_rate"]), _fmt(j["unsubscribe_rate"])])
-    return out
+def metrics_head(by: str, cols: tuple[Column, ...] = COLUMNS) -> list[str]:
+    return [by, "sent", "delivered", *(c.header for c in cols)]
+
+
+def metrics_rows(groups: dict[str, Metrics], cols: tuple[Column, ...] = COLUMNS) -> list[list[str]]:
+    """One row per group: the counts, then each outcome as "rate (count)"."""
+    return [[name, str(m.sent), str(m.delivered), *(_outcome(m, c) for c in cols)] for name, m in groups.items()]
+
+
+def _outcome(m: Metrics, c: Column) -> str:
+    rate = m.rate_of(c)
+    return "-" if rate is None else f"{rate:.1%} ({m.counts[c.key]})"
+
+
+def reply_rate(m: Metrics) -> float | None:
+    return m.rate(m.replied, m.delivered)
 
 
 def render_page(facts: Facts, by: str, groups: dict[str, Metrics], source_rows: list[SourceRow],
                 variant_rows: list[VariantRow], generated: datetime) -> str:
     sections = [f"<h1>outbound report</h1><p>generated {generated:%Y-%m-%d %H:%M}Z</p>",
                 f"<h2>By {escape(by)}</h2>",
-                _table([by, "sent", "delivered", "bounce %", "reply %", "positive %", "unsubscribe %"], metrics_rows(groups)),
+                _table(metrics_head(by), metrics_rows(groups)),
                 "<h2>Lead sources</h2>",
                 _table(["source", "prospects", "contacted", "qualified", "qualified share", "cost per qualified"],
                        [[s.source, str(s.prospects), str(s.contacted), str(s.qualified), _fmt(s.qualified_share),
@@ -135,7 +144,7 @@ def render_page(facts: Facts, by: str, groups: dict[str, Metrics], source_rows: 
     if variant_rows:
         sections += ["<h2>A/B variants (reply rate)</h2>", _table(
             ["step", "variant", "delivered", "reply %", "vs", "difference", "p-value"],
-            [[v.step, v.variant, str(v.metrics.delivered), _fmt(v.metrics.as_json()["reply_rate"]), v.baseline,
+            [[v.step, v.variant, str(v.metrics.delivered), _fmt(reply_rate(v.metrics)), v.baseline,
               "-" if v.test is None else f"{v.test.difference * 100:+.1f} pts",
               "-" if v.test is None else f"{v.test.p_value:.3f}"] for v in variant_rows])]
     sections.append("<h2>Funnel per sequence</h2>")

@@ -1,16 +1,22 @@
 """Report figures from the events: each outcome is tied to the send it answers, then grouped.
 
-An event names its send when it can (``send_id``); a reply or unsubscribe that does not is tied to
-the latest earlier send of its enrollment (or prospect). Rates count sends, each outcome once per send.
+The outcome columns are the event types defined with a ``report`` label (outbound.core.events), in
+definition order, with ``positive`` (replies with ``data.positive`` true) after ``replied``.
+
+An event names its send when it can (``send_id``); one that does not (a row of ``events
+add/import``, an unsubscribe link for another address's send) is tied to the latest earlier send of
+its enrollment, else of its prospect. Rates count sends, each outcome once per send whatever its
+path: an unsubscribe by link, by reply and from a CRM for the same send is one unsubscribe.
 """
 
 from __future__ import annotations
 
 import bisect
-from collections import defaultdict
-from collections.abc import Mapping
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, cast
 
 from sqlalchemy import Engine, func, select
 from sqlmodel import col
@@ -22,30 +28,68 @@ from outbound.store.tables import Event, Prospect, Send
 
 GROUPS = ("sequence", "step", "variant", "source", "domain", "mailbox")
 QUALIFYING = (ev.QUALIFIED, ev.MEETING_BOOKED, ev.WON)
-_TYPES = (ev.SENT, ev.BOUNCED, ev.REPLIED, ev.UNSUBSCRIBED, *QUALIFYING)
+POSITIVE = "positive"
+
+
+@dataclass(frozen=True)
+class Column:
+    """An outcome column: the sends ``key`` answers (JSON ``key``), as "<label> %" (JSON ``<label>_rate``)."""
+
+    key: str
+    label: str
+    of_sent: bool = False  # a share of attempted sends (bounces) rather than of delivered ones
+
+    @property
+    def header(self) -> str:
+        return f"{self.label} %"
+
+    @property
+    def rate_key(self) -> str:
+        return f"{self.label}_rate"
+
+
+def columns(report: Mapping[str, str]) -> tuple[Column, ...]:
+    """The outcome columns for ``{event type: label}`` (``REPORT_COLUMNS``), in its order."""
+    out: list[Column] = []
+    for kind, label in report.items():
+        out.append(Column(kind, label, of_sent=kind == ev.BOUNCED))
+        if kind == ev.REPLIED:
+            out.append(Column(POSITIVE, POSITIVE))
+    return tuple(out)
+
+
+COLUMNS = columns(ev.REPORT_COLUMNS)
+# sent and bounced make a send attempted, whatever the columns
+_TYPES = tuple(dict.fromkeys((ev.SENT, ev.BOUNCED, *ev.REPORT_COLUMNS, *QUALIFYING)))
 
 
 @dataclass
 class Metrics:
     sent: int = 0
-    bounced: int = 0
-    replied: int = 0
-    positive: int = 0
-    unsubscribed: int = 0
+    counts: Counter[str] = field(default_factory=Counter)  # Column.key -> sends it answers
+
+    @property
+    def bounced(self) -> int:
+        return self.counts[ev.BOUNCED]
 
     @property
     def delivered(self) -> int:
         return self.sent - self.bounced
 
+    @property
+    def replied(self) -> int:
+        return self.counts[ev.REPLIED]
+
     def rate(self, n: int, of: int) -> float | None:
         return None if of <= 0 else n / of
 
-    def as_json(self) -> dict[str, float | int | None]:
-        return {"sent": self.sent, "delivered": self.delivered, "bounced": self.bounced, "replied": self.replied,
-                "positive": self.positive, "unsubscribed": self.unsubscribed,
-                "bounce_rate": self.rate(self.bounced, self.sent), "reply_rate": self.rate(self.replied, self.delivered),
-                "positive_rate": self.rate(self.positive, self.delivered),
-                "unsubscribe_rate": self.rate(self.unsubscribed, self.delivered)}
+    def rate_of(self, c: Column) -> float | None:
+        return self.rate(self.counts[c.key], self.sent if c.of_sent else self.delivered)
+
+    def as_json(self, cols: Sequence[Column] = COLUMNS) -> dict[str, float | int | None]:
+        out: dict[str, float | int | None] = {"sent": self.sent, "delivered": self.delivered}
+        out |= {c.key: self.counts[c.key] for c in cols}
+        return out | {c.rate_key: self.rate_of(c) for c in cols}
 
 
 @dataclass
@@ -87,10 +131,19 @@ class SendFacts:
     source: str | None
     day: str | None = None            # UTC day of the attempt
     attempted: bool = False
-    bounced: bool = False
-    replied: bool = False
-    positive: bool = False
-    unsubscribed: bool = False
+    outcomes: set[str] = field(default_factory=set)  # the Column keys of the events that answer it
+
+    @property
+    def bounced(self) -> bool:
+        return ev.BOUNCED in self.outcomes
+
+    @property
+    def replied(self) -> bool:
+        return ev.REPLIED in self.outcomes
+
+    @property
+    def positive(self) -> bool:
+        return POSITIVE in self.outcomes
 
 
 @dataclass
@@ -103,46 +156,57 @@ class Facts:
         return [s for s in self.sends.values() if s.attempted]
 
 
+# (type, at, prospect_id, enrollment_id, send_id, data) and
+# (id, enrollment_id, prospect_id, sequence, step, variant, mailbox, sent_at, claimed_at)
+EventRow = tuple[str, datetime, int | None, int | None, int | None, dict[str, Any] | None]
+SendRow = tuple[int, int, int, str, str, str | None, str, datetime | None, datetime]
+
+
 def load_facts(engine: Engine, since: datetime | None = None) -> Facts:
-    facts = Facts()
     with session_scope(engine) as session:
         query = select(col(Event.type), col(Event.at), col(Event.prospect_id), col(Event.enrollment_id), col(Event.send_id), col(Event.data)).where(
             col(Event.type).in_(_TYPES))
         if since is not None:
             query = query.where(col(Event.at) >= since)
-        events = list(session.execute(query.order_by(col(Event.id))))
+        events = cast(list[EventRow], list(session.execute(query.order_by(col(Event.id)))))
         sources = {int(i): s for i, s in session.execute(select(col(Prospect.id), col(Prospect.source)))}
-        facts.prospects_by_source = {s or "(none)": int(n) for s, n in session.execute(
+        by_source = {s or "(none)": int(n) for s, n in session.execute(
             select(col(Prospect.source), func.count()).group_by(col(Prospect.source)))}
-        touched = {p for _, _, p, _, _, _ in events if p is not None}
-        rows = list(session.execute(select(col(Send.id), col(Send.enrollment_id), col(Send.prospect_id), col(Send.sequence_name), col(Send.step_id),
-                                           col(Send.variant_id), col(Send.mailbox), col(Send.sent_at), col(Send.claimed_at))))
+        sends = cast(list[SendRow], list(session.execute(
+            select(col(Send.id), col(Send.enrollment_id), col(Send.prospect_id), col(Send.sequence_name), col(Send.step_id),
+                   col(Send.variant_id), col(Send.mailbox), col(Send.sent_at), col(Send.claimed_at)))))
+    return tie(events, sends, sources, by_source)
+
+
+def tie(events: Sequence[EventRow], sends: Iterable[SendRow], source_of: Mapping[int, str | None],
+        prospects_by_source: Mapping[str, int]) -> Facts:
+    """Pure: ties each event (in id order) to its send and marks the send's outcomes."""
+    facts = Facts(prospects_by_source=dict(prospects_by_source))
+    reported = {c.key for c in COLUMNS}
+    touched = {e[2] for e in events if e[2] is not None}
     timeline: dict[tuple[str, int], list[tuple[datetime, int]]] = defaultdict(list)
-    for sid, enr, pid, seq, step, variant, mailbox, sent_at, claimed_at in rows:
+    for sid, enr, pid, seq, step, variant, mailbox, sent_at, claimed_at in sends:
         if pid not in touched:
             continue
-        facts.sends[sid] = SendFacts(sid, pid, seq, step, variant, mailbox, sources.get(pid))
+        facts.sends[sid] = SendFacts(sid, pid, seq, step, variant, mailbox, source_of.get(pid))
         for key in (("e", enr), ("p", pid)):
             timeline[key].append((sent_at or claimed_at, sid))
     for line in timeline.values():
         line.sort()
-    for kind, at, pid, enr, sid, data in events:
+    for kind, at, prospect, enrollment, send_id, data in events:
         if kind in QUALIFYING:
-            if pid is not None:
-                facts.qualified.add(pid)
+            if prospect is not None:
+                facts.qualified.add(prospect)
             continue
-        send = facts.sends.get(sid) if sid is not None else _latest(timeline, enr, pid, at, facts.sends)
+        send = facts.sends.get(send_id) if send_id is not None else _latest(timeline, enrollment, prospect, at, facts.sends)
         if send is None:
             continue
         if kind in (ev.SENT, ev.BOUNCED) and not send.attempted:
             send.attempted, send.day = True, at.date().isoformat()
-        if kind == ev.BOUNCED:
-            send.bounced = True
-        elif kind == ev.REPLIED:
-            send.replied = True
-            send.positive = send.positive or (data or {}).get("positive") is True
-        elif kind == ev.UNSUBSCRIBED:
-            send.unsubscribed = True
+        if kind in reported:
+            send.outcomes.add(kind)
+        if kind == ev.REPLIED and (data or {}).get("positive") is True:
+            send.outcomes.add(POSITIVE)
     return facts
 
 
@@ -176,11 +240,8 @@ def grouped(facts: Facts, by: str) -> dict[str, Metrics]:
     for s in facts.attempted():
         m = out[group_key(s, by)]
         m.sent += 1
-        m.bounced += s.bounced
-        if not s.bounced:
-            m.replied += s.replied
-            m.positive += s.positive
-            m.unsubscribed += s.unsubscribed
+        # a bounced send was not delivered: nothing else it may carry counts
+        m.counts.update([ev.BOUNCED] if s.bounced else s.outcomes)
     return dict(sorted(out.items()))
 
 
