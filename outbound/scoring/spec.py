@@ -64,7 +64,7 @@ else:
 
 
 def _unknown_event(name: str) -> str:
-    guess = difflib.get_close_matches(name, ev.ALL, n=1, cutoff=0.6)
+    guess = difflib.get_close_matches(name, ev.ALL, n=1, cutoff=0.75)
     return f"unknown event type {name!r}; " + (f"did you mean {guess[0]!r}?" if guess else
                                                 f"expected one of: {', '.join(sorted(ev.ALL))}")
 
