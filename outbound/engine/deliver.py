@@ -14,7 +14,7 @@ from outbound.engine.claim import Claim
 from outbound.engine.context import EngineContext
 from outbound.rulebook.retry import RetryPolicy
 from outbound.engine.smtp import NotStarted, SmtpPool
-from outbound.engine.smtp_outcome import SendOutcome
+from outbound.core.outcome import SendOutcome
 from outbound.engine.wire import message_bytes
 from outbound.render.errors import RenderError
 from outbound.render.message import RenderedMessage

@@ -28,7 +28,8 @@ from aiosmtplib import (
     SMTPTimeoutError,
 )
 
-from outbound.engine.smtp_outcome import SendOutcome, Stage, classify_smtp_reply, local_outcome
+from outbound.core.outcome import SendOutcome, Stage, local_outcome
+from outbound.engine.smtp_outcome import classify_smtp_reply
 from outbound.spec.domain import Mailbox, SendingDomain, SmtpServer
 
 Secrets = Callable[[str], str | None]

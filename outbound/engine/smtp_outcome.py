@@ -1,68 +1,19 @@
-"""What one SMTP delivery attempt came to, and the pure reading of an SMTP reply.
+"""The pure reading of one SMTP reply into a ``SendOutcome`` (the value types are in ``outbound.core.outcome``).
 
-The engine acts on ``SendOutcome.kind``: ``delivered`` and ``ambiguous`` must never be sent again
-(ambiguous = the server may have accepted the message), ``temporary`` goes to the retry policy,
-bounces mark the recipient, ``auth_failure`` and ``config_error`` pause the mailbox.
+Every 5xx at RCPT, DATA or after the message goes through ``outbound.core.bounces.read_failure``,
+the decision DSNs use too, so a status and a text give the same reason and hardness at send time
+as in a later bounce report. What only the session can tell is decided here: success, 4xx
+(retry), our login or TLS failing, and a refusal at connect, AUTH or MAIL (the sender's problem).
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-from typing import Literal
+from outbound.core.bounces import enhanced_status, read_failure
+from outbound.core.outcome import OutcomeKind, SendOutcome, Stage
 
-OutcomeKind = Literal["delivered", "temporary", "hard_bounce", "soft_bounce", "auth_failure", "ambiguous", "config_error"]
-# Where in the session the outcome arose: the same 5xx means a bounce at RCPT but a sender problem at MAIL.
-Stage = Literal["connect", "tls", "auth", "mail", "rcpt", "data", "message", "local"]
-
-
-@dataclass(frozen=True)
-class SendOutcome:
-    kind: OutcomeKind
-    reason: str
-    code: int | None = None
-    status: str | None = None  # RFC 3463 enhanced status such as "5.1.1", when the server gave one
-    text: str = ""
-    stage: Stage = "message"
-
-    @property
-    def may_have_been_delivered(self) -> bool:
-        """True when resending could deliver twice (the never-double-send rule)."""
-        return self.kind in ("delivered", "ambiguous")
-
-    @property
-    def is_bounce(self) -> bool:
-        return self.kind in ("hard_bounce", "soft_bounce")
-
-    def describe(self) -> str:
-        reply = f"{self.code} {self.text}".strip() if self.code is not None else self.text
-        return f"{self.kind} ({self.reason}) at {self.stage}" + (f": {reply}" if reply else "")
-
-
-_STATUS = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
-
-
-def enhanced_status(text: str) -> str | None:
-    """The first RFC 3463 status code in a reply text ("5.1.1"), or None."""
-    m = _STATUS.search(text[:200])
-    return ".".join(m.groups()) if m else None
-
-
-# "The address does not exist": the only evidence that makes a bounce hard.
-_HARD_STATUS = {"5.1.1": "user_unknown", "5.1.2": "domain_unknown", "5.1.3": "invalid_address",
-                "5.1.6": "mailbox_moved", "5.1.10": "null_mx"}
-_HARD_TEXT = ("user unknown", "unknown user", "no such user", "does not exist", "doesn't exist", "no such mailbox",
-              "mailbox not found", "recipient not found", "unknown recipient", "invalid recipient",
-              "no such recipient", "not a valid mailbox", "has moved", "no longer available", "user not found",
-              "address not found", "unknown address", "account disabled permanently")
 _FULL_TEXT = ("mailbox full", "mailbox is full", "over quota", "quota exceeded", "exceeded storage", "insufficient storage")
-_SPAM_TEXT = ("spam", "junk", "bulk mail", "unsolicited", "content rejected", "message content")
-_BLOCK_TEXT = ("blocked", "blacklist", "blocklist", "block list", "listed at", "listed in", "spamhaus", " rbl",
-               "reputation", "banned", "denylist")
-_SENDER_AUTH_TEXT = ("spf", "dkim", "dmarc", "unauthenticated", "not authenticated")
 _GREY_TEXT = ("greylist", "graylist", "grey-list", "gray-list", "greylisted")
 _RATE_TEXT = ("rate limit", "too many", "throttl", "limit exceeded", "exceeded the rate", "slow down", "try again in")
-_SENDER_AUTH_STATUS = {"5.7.23", "5.7.25", "5.7.26", "5.7.27"}
 
 
 def _has(text: str, needles: tuple[str, ...]) -> bool:
@@ -88,8 +39,11 @@ def classify_smtp_reply(code: int, text: str, *, stage: Stage = "rcpt") -> SendO
     if stage == "mail":
         # A refused sender is this mailbox's problem, not the recipient's: never a bounce.
         return SendOutcome("config_error", "sender_refused", code, status, text, stage)
-    kind, reason = _bounce(status, low)
-    return SendOutcome(kind, reason, code, status, text, stage)
+    verdict = read_failure(status, text, code=code, where=stage)
+    if verdict.sender_side:
+        return SendOutcome("sender_rejected", verdict.reason, code, status, text, stage, verdict.fault)
+    kind: OutcomeKind = "hard_bounce" if verdict.hard else "soft_bounce"
+    return SendOutcome(kind, verdict.reason, code, status, text, stage, verdict.fault)
 
 
 def _temporary_reason(code: int, status: str | None, low: str) -> str:
@@ -102,49 +56,3 @@ def _temporary_reason(code: int, status: str | None, low: str) -> str:
     if code == 421:
         return "service_unavailable"
     return "temporary_failure"
-
-
-def _bounce(status: str | None, low: str) -> tuple[OutcomeKind, str]:
-    """Hard only when the address does not exist; everything else is soft (may work later or elsewhere)."""
-    if status in _HARD_STATUS:
-        return "hard_bounce", _HARD_STATUS[status]
-    # Microsoft 365 directory-based edge blocking answers unknown recipients this way.
-    if status == "5.4.1" and "recipient address rejected" in low:
-        return "hard_bounce", "user_unknown"
-    if status == "5.2.2":
-        return "soft_bounce", "mailbox_full"
-    if status == "5.2.1":
-        return "soft_bounce", "mailbox_disabled"
-    if status in ("5.2.3", "5.3.4"):
-        return "soft_bounce", "message_too_large"
-    if status is not None and status.startswith("5.7."):
-        return "soft_bounce", _policy_reason(status, low)
-    if status is not None and status.startswith("5.4."):
-        return "soft_bounce", "routing"
-    if status is not None and status.startswith("5.6."):
-        return "soft_bounce", "content"
-    if status in ("5.1.7", "5.1.8"):
-        return "soft_bounce", "sender_rejected"
-    # Generic or missing status (5.0.0, 5.1.0, 5.5.x, none): the text decides.
-    if _has(low, _HARD_TEXT):
-        return "hard_bounce", "user_unknown"
-    if _has(low, _FULL_TEXT):
-        return "soft_bounce", "mailbox_full"
-    if _has(low, _SPAM_TEXT) or _has(low, _BLOCK_TEXT) or _has(low, _SENDER_AUTH_TEXT):
-        return "soft_bounce", _policy_reason(status, low)
-    return "soft_bounce", "rejected"
-
-
-def _policy_reason(status: str | None, low: str) -> str:
-    if status in _SENDER_AUTH_STATUS or _has(low, _SENDER_AUTH_TEXT):
-        return "sender_authentication"
-    if _has(low, _BLOCK_TEXT):  # first: "spamhaus" would read as spam
-        return "blocked"
-    if _has(low, _SPAM_TEXT):
-        return "spam"
-    return "policy"
-
-
-def local_outcome(kind: OutcomeKind, reason: str, text: str, stage: Stage) -> SendOutcome:
-    """An outcome decided without a server reply (connection refused, timeout, missing password...)."""
-    return SendOutcome(kind, reason, None, None, text, stage)

@@ -6,14 +6,23 @@ import re
 from dataclasses import dataclass
 from email.message import Message
 
+from outbound.core.bounce_words import STATUS_RE
+from outbound.core.bounces import FailureVerdict, Fault, Where, read_failure, reason_for
 from outbound.inbox import bounce_text, mime
 from outbound.inbox.addresses import header_addresses, is_system
-from outbound.inbox.dsn import STATUS_RE, RecipientStatus, parse_fields, read_dsn
-from outbound.inbox.reasons import is_hard, reason_for, refine_for_phase
+from outbound.inbox.dsn import RecipientStatus, parse_fields, read_dsn
 
 _SMTP_CODE = re.compile(r"(?<![\d.\-:])([245])\d\d(?=[\s\-])")
-_FAILED_ACTIONS = frozenset({"failed", "failure", "fail", ""})
+# "failed" is a final failure whatever the status class: with 4.4.7 or 4.4.1 the send gave up after
+# its retries. The RFC 3464 report actions are success or delay notices; any other Action word
+# ("error", "deliverable", none) is a failure unless its status is a 2.x.x success.
+_FAILED_ACTIONS = frozenset({"failed", "failure", "fail"})
 _REPORT_ACTIONS = frozenset({"delivered", "relayed", "expanded", "delayed"})
+# The transcript shows the receiver answered DATA: it had accepted RCPT, so the address exists.
+_AT_DATA = re.compile(
+    r"in reply to end of data|^\W*(>>> )?data\s*$|final data|after (end of )?data|following data command|error following data",
+    re.I | re.M,
+)
 
 
 @dataclass(frozen=True)
@@ -24,6 +33,7 @@ class RecipientVerdict:
     status: str | None
     reason: str
     hard: bool
+    fault: Fault | None = None  # None for a success or delay notice
 
 
 @dataclass(frozen=True)
@@ -33,6 +43,7 @@ class BounceReport:
     kind: str  # hard_bounce, soft_bounce or delivery_report
     recipients: tuple[RecipientVerdict, ...]
     why: str
+    fault: Fault | None = None  # the lead recipient's, for a failure
 
 
 def analyse(msg: Message) -> BounceReport | None:
@@ -49,10 +60,13 @@ def analyse(msg: Message) -> BounceReport | None:
         addresses = _returned_recipients(msg)  # Postfix's "Delivery report unavailable"
     if not addresses:
         # A bounce naming nobody (some forwarders strip it): still a bounce, with no recipient.
-        return BounceReport(kind="soft_bounce", recipients=(), why="bounce wording without a recipient")
+        return BounceReport(
+            kind="soft_bounce", recipients=(), why="bounce wording without a recipient", fault="recipient"
+        )
     field_records = {r.address: r for r in parse_fields(text)}
     verdicts = [_verdict_from_text(address, text, field_records.get(address)) for address in addresses]
-    if bounce_text.is_delay(text):
+    reported_failed = any(r.action and _is_failure(r) for r in field_records.values())
+    if bounce_text.is_delay(text) and not reported_failed:
         delayed = tuple(RecipientVerdict(v.address, v.status, "delayed", False) for v in verdicts)
         return BounceReport(kind="delivery_report", recipients=delayed, why="delay warning in prose")
     return _report(verdicts, "prose bounce")
@@ -80,8 +94,7 @@ def _returned_recipients(msg: Message) -> list[str]:
 
 
 def _from_dsn(records: list[RecipientStatus], text: str, msg: Message) -> BounceReport:
-    failed = [r for r in records if r.action in _FAILED_ACTIONS and not (r.action == "" and r.status.startswith("2"))]
-    failed = [r for r in failed if r.action or r.status[:1] in ("4", "5", "")]
+    failed = [r for r in records if _is_failure(r)]
     if not failed:
         others = tuple(
             RecipientVerdict(r.address, r.status or None, "delayed" if r.action == "delayed" else "delivered", False)
@@ -92,20 +105,24 @@ def _from_dsn(records: list[RecipientStatus], text: str, msg: Message) -> Bounce
     for rec in failed:
         status = rec.status or _status_in(rec.diagnostic) or _status_near(rec.address, text)
         diagnostic = rec.diagnostic or _segment(rec.address, text)
-        reason = reason_for(status, diagnostic)
-        if reason == "undefined":
-            reason = reason_for(status, _segment(rec.address, text) + "\n" + _head(rec.address, text))
-        reason = refine_for_phase(reason, status, text + "\n" + diagnostic)
-        verdicts.append(RecipientVerdict(rec.address, status, reason, is_hard(reason, status, diagnostic)))
+        texts = [diagnostic, _segment(rec.address, text) + "\n" + _head(rec.address, text)]
+        verdict = _read(status, texts, _where(text + "\n" + diagnostic))
+        verdicts.append(_recipient(rec.address, status, verdict))
     real = [v for v in verdicts if not is_system(v.address)] or verdicts
     return _report(real, "RFC 3464 DSN")
+
+
+def _is_failure(rec: RecipientStatus) -> bool:
+    if rec.action in _FAILED_ACTIONS:
+        return True
+    return rec.action not in _REPORT_ACTIONS and not rec.status.startswith("2")
 
 
 def _report(verdicts: list[RecipientVerdict], source: str) -> BounceReport:
     hard = any(v.hard for v in verdicts)
     kind = "hard_bounce" if hard else "soft_bounce"
     first = next((v for v in verdicts if v.hard), verdicts[0]) if hard else verdicts[0]
-    return BounceReport(kind=kind, recipients=tuple(verdicts), why=f"{source}: {first.reason}")
+    return BounceReport(kind=kind, recipients=tuple(verdicts), why=f"{source}: {first.reason}", fault=first.fault)
 
 
 def _verdict_from_text(address: str, text: str, record: RecipientStatus | None) -> RecipientVerdict:
@@ -113,13 +130,22 @@ def _verdict_from_text(address: str, text: str, record: RecipientStatus | None) 
     if record and record.diagnostic:
         segment = record.diagnostic + "\n" + segment
     status = (record.status if record else "") or _status_in(segment) or _status_in(text)
-    reason = reason_for(status, segment)
-    if reason == "undefined":
-        reason = reason_for(status, segment + "\n" + _head(address, text))
-    if reason == "undefined":
-        reason = reason_for(status, text)
-    reason = refine_for_phase(reason, status, text)
-    return RecipientVerdict(address, status, reason, is_hard(reason, status, segment))
+    verdict = _read(status, [segment, segment + "\n" + _head(address, text), text], _where(text))
+    return _recipient(address, status, verdict)
+
+
+def _read(status: str | None, texts: list[str], where: Where) -> FailureVerdict:
+    """The verdict on the first text whose wording names a reason (the recipient's own lines first)."""
+    chosen = next((t for t in texts[:-1] if reason_for(status, t) != "undefined"), texts[-1])
+    return read_failure(status, chosen, where=where)
+
+
+def _where(transcript: str) -> Where:
+    return "data" if _AT_DATA.search(transcript) else "dsn"
+
+
+def _recipient(address: str, status: str | None, verdict: FailureVerdict) -> RecipientVerdict:
+    return RecipientVerdict(address, status, verdict.reason, verdict.hard, verdict.fault)
 
 
 def _status_in(text: str) -> str | None:

@@ -43,7 +43,14 @@ _FAILURE_PHRASES = re.compile(
 )
 _DELAY_PHRASES = re.compile(
     r"has not yet been delivered|not been delivered yet|will (continue to )?(be )?retr(y|ied)|delivery attempts will continue|"
-    r"still trying|delayed|this is (only )?a warning|no action is required on your part|will keep trying",
+    r"still trying|delayed|this is (only )?a warning|no action is required on your part|will keep trying|"
+    r"will continue (to try|trying)|(has been|was) postponed",
+    re.I,
+)
+# The report says delivery goes on: this outranks a generic "could not be delivered" (not "permanent").
+_STILL_TRYING = re.compile(
+    r"will (continue to |keep )?(be )?(retr(y|ied|ying)|try|trying)|delivery attempts will continue|still trying|"
+    r"will continue (to try|trying)|will keep trying",
     re.I,
 )
 # Wording that makes a message a bounce whoever sent it (a forwarded bounce, an odd robot).
@@ -54,9 +61,8 @@ _STRONG_PHRASES = re.compile(
     r"delivery has failed to these recipients|your message wasn.?t delivered",
     re.I,
 )
-_PERMANENT_PHRASES = re.compile(
-    r"permanent|given up|giving up|gave up|will not be retried|could not be delivered|fatal", re.I
-)
+_PERMANENT_PHRASES = re.compile(r"permanent|given up|giving up|gave up|will not be retried|fatal", re.I)
+_UNDELIVERED = re.compile(r"could not be delivered", re.I)
 
 # Where the copy of the original message begins: everything after it is the sender's own text.
 _ORIGINAL_MARKER = re.compile(
@@ -140,7 +146,10 @@ def is_dsn_without_records(msg: Message) -> bool:
 
 
 def is_delay(text: str) -> bool:
-    return bool(_DELAY_PHRASES.search(text)) and not _PERMANENT_PHRASES.search(text)
+    """A warning that delivery is late and still being tried, not a final failure."""
+    if not _DELAY_PHRASES.search(text) or _PERMANENT_PHRASES.search(text):
+        return False
+    return bool(_STILL_TRYING.search(text)) or not _UNDELIVERED.search(text)
 
 
 def excluded_addresses(msg: Message, text: str) -> set[str]:

@@ -14,6 +14,7 @@ from dataclasses import replace
 from email.message import Message
 from email.utils import parsedate_to_datetime
 
+from outbound.core.bounces import read_failure
 from outbound.inbox import arf, autoreply, bounce, mime, ses_json
 from outbound.inbox.addresses import header_addresses
 from outbound.inbox.original import original_message_id
@@ -118,7 +119,7 @@ def _auto_reply(subject: str, own: str, sent: dt.date | None, why: str) -> Class
 
 def _from_bounce(msg: Message, report: bounce.BounceReport) -> Classification:
     kind: Kind = report.kind  # type: ignore[assignment]
-    per = tuple(RecipientResult(v.address, v.status, v.reason, v.hard) for v in report.recipients)
+    per = tuple(RecipientResult(v.address, v.status, v.reason, v.hard, v.fault) for v in report.recipients)
     lead = next((r for r in per if r.hard), per[0]) if kind == "hard_bounce" and per else (per[0] if per else None)
     return Classification(
         kind=kind,
@@ -128,23 +129,24 @@ def _from_bounce(msg: Message, report: bounce.BounceReport) -> Classification:
         original_message_id=original_message_id(msg, mime.body_text(msg)),
         per_recipient=per,
         why=report.why,
+        fault=lead.fault if lead else report.fault,
     )
 
 
 def _from_ses(ses: ses_json.SesNotification) -> Classification:
-    from outbound.inbox.reasons import is_hard, reason_for
-
     per = []
     for address, status, diagnostic in ses.recipients:
-        reason = (
-            "delivered"
-            if ses.kind == "delivery_report"
-            else ("feedback" if ses.kind == "complaint" else reason_for(status, diagnostic))
-        )
-        per.append(RecipientResult(address, status, reason, ses.kind == "hard_bounce" or is_hard(reason, status)))
+        if ses.kind in ("delivery_report", "complaint"):
+            reason = "delivered" if ses.kind == "delivery_report" else "feedback"
+            per.append(RecipientResult(address, status, reason, False))
+            continue
+        verdict = read_failure(status, diagnostic, where="dsn")
+        # SES's "Permanent" covers policy refusals too: it decides only when the wording names no cause.
+        hard = verdict.hard or (ses.kind == "hard_bounce" and verdict.reason in ("undefined", "on_hold"))
+        per.append(RecipientResult(address, status, verdict.reason, hard, verdict.fault))
     kind: Kind = ses.kind  # type: ignore[assignment]
-    if kind == "soft_bounce" and any(r.hard for r in per):
-        kind = "hard_bounce"
+    if kind in ("hard_bounce", "soft_bounce") and per:
+        kind = "hard_bounce" if any(r.hard for r in per) else "soft_bounce"
     return Classification(
         kind=kind,
         recipients=tuple(r.address for r in per),
@@ -153,4 +155,5 @@ def _from_ses(ses: ses_json.SesNotification) -> Classification:
         original_message_id=f"<{ses.message_id}>" if ses.message_id else None,
         per_recipient=tuple(per) if kind != "complaint" else (),
         why="Amazon SES notification",
+        fault=per[0].fault if per else None,
     )

@@ -12,10 +12,10 @@ import re
 from dataclasses import dataclass
 from email.message import Message
 
+from outbound.core.bounce_words import STATUS_RE
 from outbound.inbox import mime
 from outbound.inbox.addresses import ADDRESS_RE, normalise
 
-STATUS_RE = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d])")
 _FIELD_RE = re.compile(r"^([A-Za-z][A-Za-z0-9\-]*)\s*:\s*(.*)$")
 _RECIPIENT_FIELDS = ("final-recipient", "original-recipient", "x-actual-recipient")
 _KEYS = {"final-recipient": "final", "original-recipient": "original", "x-actual-recipient": "actual"}

@@ -7,6 +7,8 @@ import typing
 from dataclasses import dataclass, field
 from typing import Literal
 
+from outbound.core.bounces import Fault
+
 Kind = Literal[
     "hard_bounce",
     "soft_bounce",
@@ -23,22 +25,26 @@ KINDS: tuple[Kind, ...] = typing.get_args(Kind)
 
 @dataclass(frozen=True)
 class RecipientResult:
-    """One recipient of a bounce or delivery report, with its own status and reason."""
+    """One recipient of a bounce or delivery report, with its own status, reason and (for a failure) fault."""
 
     address: str
     status: str | None
     reason: str
     hard: bool
+    fault: Fault | None = None
 
 
 @dataclass(frozen=True)
 class Classification:
     """What an inbound message is, and what the matcher needs to tie it to our send.
 
-    ``reason`` is one of the bounce reasons listed in :mod:`outbound.inbox.reasons`, or for other
-    kinds: ``feedback``/``opt_out`` (complaint), ``vacation``/``auto_reply`` (auto_reply),
-    ``unsubscribe_request`` (unsubscribe), ``reply`` (human_reply), ``delivered``/``delayed``
-    (delivery_report), ``unrecognised``/``unparseable`` (other).
+    ``reason`` is one of the bounce reasons listed in :mod:`outbound.core.bounces`, and ``fault``
+    (bounces only) whose fault it is: ``recipient``, ``mailbox``, ``domain`` or ``transient``; a
+    soft bounce with a ``mailbox`` or ``domain`` fault (5.7.26, relay denied...) is our sender's
+    problem, not the prospect's. For other kinds ``reason`` is: ``feedback``/``opt_out``
+    (complaint), ``vacation``/``auto_reply`` (auto_reply), ``unsubscribe_request`` (unsubscribe),
+    ``reply`` (human_reply), ``delivered``/``delayed`` (delivery_report), ``unrecognised``/``unparseable``
+    (other).
     ``why`` says in words which rule decided.
     """
 
@@ -53,6 +59,7 @@ class Classification:
     references: tuple[str, ...] = ()
     per_recipient: tuple[RecipientResult, ...] = field(default=())
     why: str = ""
+    fault: Fault | None = None
 
     def as_json(self) -> dict[str, object]:
         """The CLI's JSON fields (without the file name)."""
@@ -61,5 +68,6 @@ class Classification:
             "recipients": list(self.recipients),
             "status": self.status,
             "reason": self.reason,
+            "fault": self.fault,
             "return_date": self.return_date.isoformat() if self.return_date else None,
         }

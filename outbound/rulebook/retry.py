@@ -10,7 +10,7 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from outbound.engine.smtp_outcome import SendOutcome
+from outbound.core.outcome import SendOutcome
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
 from outbound.core import events as ev
-from outbound.engine.smtp_outcome import SendOutcome
+from outbound.core.outcome import SendOutcome
 from outbound.rulebook.retry import GiveUp, RetryPolicy, retry_decision
 from outbound.spec.sequence import StopEvent
 from outbound.store import mailboxes as mailbox_store

@@ -7,8 +7,9 @@ import random
 
 import pytest
 
+from outbound.core.outcome import SendOutcome, local_outcome
+from outbound.engine.smtp_outcome import classify_smtp_reply
 from outbound.rulebook.retry import GiveUp, Retry, RetryPolicy, retry_decision
-from outbound.engine.smtp_outcome import SendOutcome, classify_smtp_reply, local_outcome
 
 TEMP = local_outcome("temporary", "connection_refused", "refused", "connect")
 POLICY = RetryPolicy(max_attempts=6, base_delay=60, factor=2, max_delay=10_000, jitter=0.25)

@@ -47,6 +47,40 @@ def recipient_score(corpora: Path, folder: str) -> Score:
     return score
 
 
+# sisimai's reason names -> ours (outbound.core.bounces keeps its vocabulary in snake_case).
+SISIMAI_REASONS = {
+    "userunknown": "user_unknown", "hostunknown": "host_unknown", "hasmoved": "has_moved", "notaccept": "not_accept",
+    "mailboxfull": "mailbox_full", "suspend": "suspended", "authfailure": "auth_failure", "networkerror": "network_error",
+    "spamdetected": "spam", "policyviolation": "policy", "securityerror": "security_error", "systemerror": "system_error",
+    "requireptr": "require_ptr", "mailererror": "mailer_error", "notcompliantrfc": "not_compliant_rfc",
+    "toomanyconn": "too_many_connections", "mesgtoobig": "message_too_big", "onhold": "on_hold",
+    "norelaying": "no_relaying", "exceedlimit": "exceed_limit", "syntaxerror": "syntax_error", "virusdetected": "virus",
+}
+
+
+def reason_score(corpora: Path) -> Score:
+    """The lead recipient's reason against sisimai's, on the rows labelled hard or soft."""
+    score = Score()
+    for path, row in labelled_bounces(corpora, "bounces"):
+        if row["kind"] not in ("hard_bounce", "soft_bounce"):
+            continue
+        label = str(row["reason"])
+        score.add(classify(path.read_bytes()).reason == SISIMAI_REASONS.get(label, label), path.name)
+    return score
+
+
+def failure_or_warning_score(corpora: Path) -> Score:
+    """flufl.bounce's labels: a permanent failure must be a bounce, a delay warning a delivery report."""
+    score = Score()
+    for path, row in labelled_bounces(corpora, "bounces-flufl"):
+        if row.get("kind") not in ("permanent_failure", "soft_bounce_warning"):
+            continue
+        kind = classify(path.read_bytes()).kind
+        ok = kind in ("hard_bounce", "soft_bounce") if row["kind"] == "permanent_failure" else kind == "delivery_report"
+        score.add(ok, path.name)
+    return score
+
+
 def hard_soft_score(corpora: Path) -> tuple[Score, Score]:
     """(hard-versus-not-hard agreement, exact kind agreement) on rows labelled hard or soft.
 

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from outbound.core.bounces import is_hard, reason_for
 from outbound.inbox.classify import classify
 from outbound.inbox.dsn import parse_fields
-from outbound.inbox.reasons import is_hard, reason_for
 from outbound.inbox.reply_text import extract_reply
 from outbound.inbox.result import KINDS
 from outbound.inbox.return_date import find_return_date
