@@ -1,4 +1,5 @@
-"""Prometheus metrics of a daemon: counters the send tick updates, gauges read from the database at scrape.
+"""Prometheus metrics of a daemon: the tick's counters (``outbound.engine.metrics``) and gauges read from
+the database at scrape (``outbound.store.metrics_queries``).
 
 Counters and the tick histogram are per process (Prometheus sums them over the daemons); the gauges
 (queue depth, sends in the air, today's cap usage per mailbox) describe the shared database, so
@@ -13,67 +14,23 @@ import asyncio
 import logging
 import socket
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
-from sqlalchemy import Engine, and_, func, or_, select
+from sqlalchemy import Engine
 
+from outbound.engine.metrics import ENGINE as ENGINE_COUNTERS
+from outbound.engine.metrics import EngineMetrics
 from outbound.engine.rotation import daily_cap
 from outbound.spec.domain import Mailbox, SendingDomain
-from outbound.store import mailboxes as mailbox_store
-from outbound.store.db import session_scope, utcnow
-from outbound.store.tables import Enrollment, EnrollmentState, MailboxState, Send, SendState
+from outbound.store.db import utcnow
+from outbound.store.metrics_queries import gauge_rows
 
 log = logging.getLogger("outbound.metrics")
-FAILURES = frozenset({"retry", "failed", "unknown", "mailbox paused", "blocked"})
-BOUNCES = {"hard_bounce": "hard", "soft_bounce": "soft"}
-IN_THE_AIR = (SendState.claimed, SendState.sending, SendState.retry, SendState.unknown)
-TICK_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
-
-
-@dataclass
-class EngineMetrics:
-    """The counters a process updates; one instance per registry (tests make their own)."""
-
-    registry: CollectorRegistry = field(default_factory=lambda: CollectorRegistry(auto_describe=True))
-
-    def __post_init__(self) -> None:
-        r = self.registry
-        self.results = Counter("outbound_send_results", "Send attempts by result (delivered, retry, hard_bounce, ...)",
-                               ["result"], registry=r)
-        self.sent = Counter("outbound_sent", "Messages accepted by the SMTP server", registry=r)
-        self.failures = Counter("outbound_send_failures",
-                                "Attempts that did not deliver: retry, failed, unknown, mailbox paused, blocked",
-                                registry=r)
-        self.bounces = Counter("outbound_bounces", "Sends refused with a 5xx at RCPT/DATA", ["kind"], registry=r)
-        self.recovered = Counter("outbound_leases_recovered", "Expired leases recovered by a tick",
-                                 ["outcome"], registry=r)
-        self.tick_seconds = Histogram("outbound_tick_duration_seconds", "Wall time of one send tick",
-                                      buckets=TICK_BUCKETS, registry=r)
-
-    def observe_tick(self, statuses: Iterable[str], seconds: float, *, requeued: int = 0, unknown: int = 0) -> None:
-        """After a tick: its duration and the result of each delivery (``TickReport.results`` statuses)."""
-        self.tick_seconds.observe(seconds)
-        for status in statuses:
-            self.results.labels(status).inc()
-            if status == "delivered":
-                self.sent.inc()
-            elif status in BOUNCES:
-                self.bounces.labels(BOUNCES[status]).inc()
-            elif status in FAILURES:
-                self.failures.inc()
-        if requeued:
-            self.recovered.labels("requeued").inc(requeued)
-        if unknown:
-            self.recovered.labels("unknown").inc(unknown)
-
-
-ENGINE = EngineMetrics()
-"""The process's counters, updated by ``outbound.engine.tick.run_tick``."""
 
 
 @dataclass(frozen=True)
@@ -84,26 +41,12 @@ class DatabaseSnapshot:
 
 
 def snapshot(engine: Engine, mailboxes: dict[str, tuple[SendingDomain, Mailbox]], now: datetime) -> DatabaseSnapshot:
-    """What the gauges show, in one read transaction (each query an index range)."""
-    e, s = Enrollment.__table__, Send.__table__  # type: ignore[attr-defined]
-    active = EnrollmentState.active.value
-    with session_scope(engine) as session:
-        conn = session.connection()
-        due = conn.execute(select(func.count()).select_from(e).where(or_(
-            and_(e.c.state == active, e.c.next_due_at.is_(None)),
-            and_(e.c.state == active, e.c.next_due_at <= now)))).scalar_one()
-        sends = {state: 0 for state in IN_THE_AIR}
-        for state, n in conn.execute(select(s.c.state, func.count()).where(s.c.state.in_(IN_THE_AIR))
-                                     .group_by(s.c.state)):
-            sends[state] = int(n)
-        rows = list(session.scalars(select(MailboxState).order_by(MailboxState.address)))
-    boxes = []
-    for row in rows:
-        usage = mailbox_store.usage(row, now, {})
-        found = mailboxes.get(row.address)
-        if found is not None:  # rows of mailboxes removed from domains/ are kept but not reported
-            boxes.append((row.address, row.state, usage.sent_today, daily_cap(found[1], usage)))
-    return DatabaseSnapshot(int(due), {str(k): v for k, v in sends.items()}, boxes)
+    """What the gauges show: the store's rows with today's cap of each mailbox still in domains/."""
+    rows = gauge_rows(engine, now)
+    boxes = [(usage.address, state, usage.sent_today, daily_cap(found[1], usage))
+             for state, usage in rows.mailboxes
+             if (found := mailboxes.get(usage.address)) is not None]  # rows of removed mailboxes are kept, not shown
+    return DatabaseSnapshot(rows.due, rows.sends, boxes)
 
 
 class DatabaseCollector(Collector):
@@ -150,7 +93,7 @@ class DatabaseCollector(Collector):
 
 
 def registry_for(engine: Engine, mailboxes: Callable[[], dict[str, tuple[SendingDomain, Mailbox]]],
-                 metrics: EngineMetrics = ENGINE, clock: Callable[[], datetime] = utcnow) -> CollectorRegistry:
+                 metrics: EngineMetrics = ENGINE_COUNTERS, clock: Callable[[], datetime] = utcnow) -> CollectorRegistry:
     """The process's counters plus the database gauges, as one registry to expose."""
     registry = CollectorRegistry()
     registry.register(_Forward(metrics.registry))

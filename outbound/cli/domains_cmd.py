@@ -75,9 +75,9 @@ def check(
 
 
 def _targets(names: list[str]) -> list[Target]:
+    from outbound.app.workspace import load_workspace
     from outbound.errors import OutboundError
     from outbound.health.checker import Target
-    from outbound.spec.workspace import load_workspace
 
     try:
         ws_domains = load_workspace(config_path()).domains

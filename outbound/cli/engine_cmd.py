@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import random
 from datetime import UTC, datetime
 from typing import Annotated
@@ -17,9 +16,7 @@ from rich.table import Table
 
 from outbound.cli import runtime
 from outbound.cli.context import console, err_console, fail
-from outbound.engine.context import EngineContext, signing_secret
 from outbound.errors import OutboundError
-from outbound.spec.workspace import Workspace
 from outbound.store import mailboxes as mailbox_store
 from outbound.store.db import utcnow
 from outbound.store.prospects import get_prospect, to_data
@@ -47,22 +44,12 @@ def _now(text: str | None) -> datetime:
     return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
-def _context(ws: Workspace) -> EngineContext:
-    try:
-        secret = signing_secret(ws.config.settings.sending.signing_secret_env)
-    except OutboundError as exc:
-        fail(str(exc))
-    engine = runtime.open_engine(ws.config)
-    mailbox_store.sync(engine, ws)
-    return EngineContext(ws, engine, secret)
-
-
 def demo(
     days: Annotated[int, typer.Option(help="simulated days")] = 10,
     prospects: Annotated[int, typer.Option(help="generated prospects")] = 80,
 ) -> None:
     """Run the example sequences against a built-in local SMTP sink in simulated time (nothing leaves the machine)."""
-    from outbound.engine.demo import run_demo
+    from outbound.app.demo import run_demo
 
     ws = runtime.workspace()
     console.print(f"[bold]outbound demo[/]: {len(ws.sequences)} sequences, {len(ws.domains)} domains, "
@@ -111,8 +98,7 @@ def send(
 
     if not once:
         fail("use `outbound send --once` for one tick, or `outbound run` for the daemon")
-    ws = runtime.workspace()
-    ctx = _context(ws)
+    ctx = runtime.context(runtime.workspace())
     at = _now(now)
 
     async def tick() -> None:
@@ -141,17 +127,15 @@ def run(
     log_json: Annotated[bool, typer.Option("--log-json", help="structured JSON log lines")] = False,
 ) -> None:
     """Run the daemon: sends due steps on schedule until SIGTERM or Ctrl-C (in-flight sends finish)."""
-    from outbound.engine.daemon import Daemon
-    from outbound.engine.jobs import daemon_jobs, daemon_services
+    from outbound.app.daemon import build_daemon
 
     _configure_logging(log_json)
-    ws = runtime.workspace()
-    ctx = _context(ws)
+    ctx = runtime.context(runtime.workspace())
     try:
-        services = daemon_services(ctx)
+        daemon = build_daemon(ctx)
     except OutboundError as exc:
         fail(str(exc))
-    asyncio.run(Daemon(ctx, extra_jobs=daemon_jobs(ctx), services=services).run())
+    asyncio.run(daemon.run())
 
 
 def _configure_logging(as_json: bool) -> None:
@@ -201,13 +185,11 @@ def preview(
     """Render each step as it would be sent to one prospect (headers and body)."""
     from outbound.engine.preview import preview as render_preview
 
-    ws = runtime.workspace()
-    engine = runtime.open_engine(ws.config)
-    row = get_prospect(engine, prospect)
+    # the links are signed as they would be sent, so the signing secret is needed here too
+    ctx = runtime.context(runtime.workspace(), rng=random.Random(0))
+    row = get_prospect(ctx.engine, prospect)
     if row is None:
         fail(f"no prospect {prospect}; import it first (`outbound prospects import FILE`)")
-    secret = os.environ.get(ws.config.settings.sending.signing_secret_env, "").encode() or b"preview-only-secret"
-    ctx = EngineContext(ws, engine, secret, rng=random.Random(0))
     try:
         steps = render_preview(ctx, sequence, to_data(row), _now(now), step_id=step)
     except OutboundError as exc:

@@ -16,7 +16,6 @@ from rich.table import Table
 from outbound.cli import runtime
 from outbound.cli.context import console, fail
 from outbound.engine.context import EngineContext
-from outbound.store import mailboxes as mailbox_store
 
 if TYPE_CHECKING:
     from outbound.inbox.job import ReconcileSummary
@@ -29,11 +28,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _context() -> EngineContext:
-    ws = runtime.workspace()
-    engine = runtime.open_engine(ws.config)
-    mailbox_store.sync(engine, ws)
-    # nothing is rendered here, so the unsubscribe signing secret is not needed
-    return EngineContext(ws, engine, b"")
+    return runtime.context(runtime.workspace(), signs=False)  # nothing is rendered: no signing secret needed
 
 
 def poll(

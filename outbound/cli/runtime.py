@@ -1,17 +1,21 @@
-"""Loading what commands share (config, workspace, database) with user errors turned into messages."""
+"""Loading what commands share (config, workspace, database, engine context) with user errors turned into messages."""
 
 from __future__ import annotations
 
 import os
+import random
 
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from outbound.app.context import build_context
+from outbound.app.workspace import load_workspace
 from outbound.cli.context import config_path, fail
 from outbound.config import DATABASE_ENV, LoadedConfig, load_config
+from outbound.engine.context import EngineContext
 from outbound.errors import OutboundError
-from outbound.spec.workspace import Workspace, load_workspace
+from outbound.spec.workspace import Workspace
 from outbound.store.db import open_store
 
 
@@ -38,6 +42,15 @@ def open_engine(cfg: LoadedConfig | None = None) -> Engine:
         fail(f"the database URL {_where(cfg)} is not valid: {exc}")
     try:
         return open_store(url)
+    except OutboundError as exc:
+        fail(str(exc))
+
+
+def context(ws: Workspace, *, signs: bool = True, rng: random.Random | None = None) -> EngineContext:
+    """The command's engine context (``signs``: it renders messages, so the signing secret must be set)."""
+    engine = open_engine(ws.config)
+    try:
+        return build_context(ws, engine, signs=signs, rng=rng)
     except OutboundError as exc:
         fail(str(exc))
 

@@ -23,8 +23,8 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port", min=0, max=65535)] = 8080,
 ) -> None:
     """Serve unsubscribe links (RFC 8058 one-click), and click and open links of sequences that track them."""
-    from outbound.engine.context import signing_secret
-    from outbound.web.app import create_app
+    from outbound.app.context import signing_secret
+    from outbound.app.links import link_app
     from outbound.web.server import bind, serve_in_background
 
     ws = runtime.workspace()
@@ -33,9 +33,7 @@ def serve(
         sock = bind(host, port)
     except OutboundError as exc:
         fail(str(exc))
-    engine = runtime.open_engine(ws.config)
-    tracking = {name: loaded.sequence.tracking for name, loaded in ws.sequences.items()}
-    app = create_app(engine, secret, tracking=tracking)
+    app = link_app(ws, runtime.open_engine(ws.config), secret)
     bound = sock.getsockname()
     console.print(f"link server on http://{host}:{bound[1]} (unsubscribe /u/..., clicks /c/..., opens /o/..., "
                   "health /health); Ctrl-C stops it", highlight=False)

@@ -10,10 +10,10 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from outbound.app.workspace import inspect_workspace
 from outbound.cli.context import config_path, console, err_console, fail
 from outbound.errors import ConfigError
 from outbound.spec.schema import KINDS, json_schema, write_schemas
-from outbound.spec.workspace import inspect_workspace
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "workspace_template"
 

@@ -1,4 +1,4 @@
-"""What a tick needs, wired once: workspace, database, worker identity, signing secret."""
+"""What a tick needs: workspace, database, worker identity, signing key (built by ``outbound.app.context``)."""
 
 from __future__ import annotations
 
@@ -22,20 +22,11 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
-def signing_secret(env_name: str) -> bytes:
-    value = os.environ.get(env_name)
-    if not value:
-        raise ConfigError(f"set {env_name} to a long random string: it signs the unsubscribe links in every email")
-    if len(value) < 16:
-        raise ConfigError(f"{env_name} is too short: use at least 16 random characters")
-    return value.encode()
-
-
 @dataclass
 class EngineContext:
     workspace: Workspace
     engine: Engine
-    secret: bytes
+    signing_key: bytes | None  # None in a process that renders nothing (poll, reconcile)
     worker: str = field(default_factory=worker_id)
     rng: random.Random = field(default_factory=random.Random)
     _templates: dict[str, TemplateSource] = field(default_factory=dict)
@@ -45,6 +36,14 @@ class EngineContext:
     @property
     def settings(self) -> Settings:
         return self.workspace.config.settings
+
+    @property
+    def secret(self) -> bytes:
+        """The key that signs unsubscribe and tracking links; never a stand-in."""
+        if self.signing_key is None:
+            env = self.settings.sending.signing_secret_env
+            raise ConfigError(f"set {env}: this command signs unsubscribe links, and was started without it")
+        return self.signing_key
 
     def templates(self, loaded: LoadedSequence) -> TemplateSource:
         source = self._templates.get(loaded.sequence.name)

@@ -10,18 +10,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from outbound.core.outcome import SendOutcome
 from outbound.engine.claim import Claim
 from outbound.engine.context import EngineContext
-from outbound.rulebook.retry import RetryPolicy
 from outbound.engine.smtp import NotStarted, SmtpPool
-from outbound.core.outcome import SendOutcome
 from outbound.engine.wire import message_bytes
 from outbound.render.errors import RenderError
 from outbound.render.message import RenderedMessage
 from outbound.render.step import DEFAULT_FOOTER, Footer, render_step
+from outbound.render.tracking import track_message
+from outbound.rulebook.retry import RetryPolicy
 from outbound.store import outcomes
 from outbound.tokens import UnsubscribeLinks, unsubscribe_links
-from outbound.web.tracking import track_message
 
 log = logging.getLogger("outbound.send")
 

@@ -8,12 +8,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from outbound import metrics
+from outbound.engine import metrics
 from outbound.engine.claim import Claim, claim_due
 from outbound.engine.context import EngineContext
 from outbound.engine.deliver import DeliveryResult, deliver_all
-from outbound.rulebook.retry import RetryPolicy
 from outbound.engine.smtp import SmtpPool
+from outbound.rulebook.retry import RetryPolicy
 from outbound.scoring.health import mailbox_health_pass
 from outbound.store import outcomes
 from outbound.store.enrollments import resume_paused

@@ -16,10 +16,10 @@ from sqlmodel import Session, col, select
 
 from outbound.core import events as ev
 from outbound.scoring.rules import Decision
-from outbound.scoring.tables import ScoringAction, WebhookDelivery
 from outbound.spec.sequence import Sequence
 from outbound.store.db import session_scope
 from outbound.store.enrollments import enroll
+from outbound.store.scoring_tables import ScoringAction, WebhookDelivery
 from outbound.store.tables import Account, Enrollment, EnrollmentState, Event, Prospect
 
 LIVE = (EnrollmentState.active, EnrollmentState.paused, EnrollmentState.blocked)

@@ -19,8 +19,8 @@ from sqlmodel import Session, col
 from outbound.scoring.decay import Decayed, weight_of
 from outbound.scoring.rules import Decision, EventView, ProspectChange
 from outbound.scoring.spec import SCORED_TYPES, ScoringSpec
-from outbound.scoring.tables import ScoringWatermark
 from outbound.store.db import is_sqlite, session_scope
+from outbound.store.scoring_tables import ScoringWatermark
 from outbound.store.tables import Event, Prospect, Score
 
 WATERMARK = "scores"

@@ -19,9 +19,9 @@ from sqlmodel import Session, col
 
 from outbound.config import HealthSettings
 from outbound.core import events as ev
-from outbound.scoring.tables import MailboxHealth
 from outbound.store import mailboxes as mailbox_store
 from outbound.store.db import session_scope
+from outbound.store.scoring_tables import MailboxHealth
 from outbound.store.tables import Event, MailboxState, Send
 
 _TYPES = (ev.SENT, ev.BOUNCED, ev.COMPLAINED, ev.MAILBOX_PAUSED, ev.SEND_FAILED)

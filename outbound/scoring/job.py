@@ -12,7 +12,6 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from outbound.config import HealthSettings
-from outbound.engine.context import EngineContext
 from outbound.scoring.actions import carry_out, finish_moves
 from outbound.scoring.apply import BatchHook, score_pass
 from outbound.scoring.health import HealthDecision, mailbox_health_pass
@@ -20,6 +19,7 @@ from outbound.scoring.rules import Decision, ProspectChange, evaluate
 from outbound.scoring.spec import ScoringSpec, load_scoring
 from outbound.scoring.webhooks import DeliveryCounts, deliver_pending
 from outbound.spec.sequence import Sequence
+from outbound.spec.workspace import Workspace
 from outbound.store.db import utcnow
 
 log = logging.getLogger("outbound.scoring")
@@ -56,13 +56,11 @@ def run_scoring(engine: Engine, spec: ScoringSpec, sequences: Mapping[str, Seque
     return summary
 
 
-async def scoring_job(ctx: EngineContext, now: datetime | None = None) -> ScoringSummary:
+async def scoring_job(engine: Engine, ws: Workspace, now: datetime | None = None) -> ScoringSummary:
     """The daemon's scoring job; scoring.yaml is read each pass so edits apply without a restart."""
-    ws = ctx.workspace
     spec = load_scoring(ws.config.root, set(ws.sequences))
-    health = getattr(ctx.settings, "health", None) or HealthSettings()
     sequences = {name: loaded.sequence for name, loaded in ws.sequences.items()}
-    summary = await asyncio.to_thread(run_scoring, ctx.engine, spec, sequences, now or utcnow(), health)
+    summary = await asyncio.to_thread(run_scoring, engine, spec, sequences, now or utcnow(), ws.config.settings.health)
     for d in summary.actions:
         log.info("rule %s: %s %s %s (%s)", d.rule, d.kind, d.subject_kind, d.subject, d.reason)
     for h in summary.health:

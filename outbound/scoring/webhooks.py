@@ -18,8 +18,8 @@ from sqlalchemy import Engine
 from sqlmodel import col, select
 
 from outbound.scoring.spec import ScoringSpec, Webhook
-from outbound.scoring.tables import WebhookDelivery
 from outbound.store.db import session_scope
+from outbound.store.scoring_tables import WebhookDelivery
 
 SIGNATURE_HEADER = "X-Outbound-Signature"
 MAX_BACKOFF = timedelta(hours=6)

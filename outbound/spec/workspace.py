@@ -1,13 +1,17 @@
-"""The workspace: config.toml, sequences/*.yaml and domains/*.yaml, loaded and cross-checked."""
+"""The workspace: config.toml, sequences/*.yaml and domains/*.yaml, loaded and cross-checked.
+
+Checks that need more than the files (templates, scoring.yaml) are run by ``outbound.app.workspace``.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from outbound.config import LoadedConfig, load_config
-from outbound.errors import Problem, WorkspaceError
+from outbound.config import LoadedConfig
+from outbound.errors import NotFoundError, Problem
 from outbound.spec.domain import Mailbox, SendingDomain
 from outbound.spec.sequence import Sequence, untracked_conditions
 from outbound.spec.yamlfile import YamlDocument, read_yaml, validate_document
@@ -42,8 +46,6 @@ class Workspace:
         return {mb.address: (d, mb) for d in self.domains.values() for mb in d.mailboxes}
 
     def sequence(self, name: str) -> LoadedSequence:
-        from outbound.errors import NotFoundError
-
         try:
             return self.sequences[name]
         except KeyError:
@@ -57,9 +59,14 @@ def yaml_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
 
 
-def inspect_workspace(config_path: Path | None = None, *, check_templates: bool = True) -> Workspace:
-    """Loads everything it can and collects every problem (for ``outbound validate``)."""
-    ws = Workspace(config=load_config(config_path))
+SequenceCheck = Callable[[LoadedSequence, YamlDocument], list[Problem]]
+"""A further check of one sequence file (its YAML document gives line numbers)."""
+
+
+def read_workspace(config: LoadedConfig, *, sequence_checks: Iterable[SequenceCheck] = ()) -> Workspace:
+    """Loads everything it can and collects every problem, in file order."""
+    ws = Workspace(config=config)
+    checks = list(sequence_checks)
     for folder, what in ((ws.config.sequences_dir, "sequences"), (ws.config.domains_dir, "domains")):
         if not folder.is_dir():
             ws.problems.append(Problem(folder, f"the {what} folder does not exist"))
@@ -84,22 +91,11 @@ def inspect_workspace(config_path: Path | None = None, *, check_templates: bool 
             ws.problems.append(Problem(path, f"sequence {seq.name!r} is also defined in {ws.sequences[seq.name].path}",
                                        *doc.position(("name",))))
             continue
-        ws.sequences[seq.name] = LoadedSequence(seq, path)
+        loaded = ws.sequences[seq.name] = LoadedSequence(seq, path)
         ws.problems.extend(_check_senders(seq, doc, ws))
         ws.problems.extend(_check_tracking(seq, doc))
-        if check_templates:
-            ws.problems.extend(_check_templates(ws.sequences[seq.name], doc))
-    from outbound.scoring.spec import check_scoring_file
-
-    ws.problems.extend(check_scoring_file(ws.config.root / "scoring.yaml", set(ws.sequences)))
-    return ws
-
-
-def load_workspace(config_path: Path | None = None) -> Workspace:
-    """The workspace, or WorkspaceError listing every error (warnings are kept in ``problems``)."""
-    ws = inspect_workspace(config_path)
-    if ws.errors:
-        raise WorkspaceError(ws.errors)
+        for check in checks:
+            ws.problems.extend(check(loaded, doc))
     return ws
 
 
@@ -137,11 +133,3 @@ def _check_tracking(seq: Sequence, doc: YamlDocument) -> list[Problem]:
     """Warnings (the workspace still loads): open/click conditions that tracking turned off makes constant."""
     return [Problem(doc.path, message, *doc.position(("steps", i, "if")), severity="warning")
             for i, message in untracked_conditions(seq)]
-
-
-def _check_templates(loaded: LoadedSequence, doc: YamlDocument) -> list[Problem]:
-    from outbound.render.checks import check_templates
-    from outbound.render.templates import TemplateSource
-
-    return check_templates(loaded.sequence, TemplateSource(loaded.folder), sequence_path=loaded.path,
-                           position=doc.position)

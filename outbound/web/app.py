@@ -25,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from outbound.render.tracking import verify_click, verify_open
 from outbound.spec.sequence import Tracking
 from outbound.store.db import utcnow
 from outbound.tokens import verify_unsubscribe
@@ -32,7 +33,6 @@ from outbound.web import pages
 from outbound.web.machine import classify_fetch
 from outbound.web.oneclick import MAX_BODY, one_click_requested
 from outbound.web.record import SendInfo, find_send, record_click, record_open, record_unsubscribe
-from outbound.web.tracking import verify_click, verify_open
 
 log = logging.getLogger("outbound.web")
 T = TypeVar("T")

@@ -67,9 +67,13 @@ def test_one_step_and_the_signing_secret(cli: Cli) -> None:
     first = _messages(cli("preview", "agencies-reengage", "--prospect", "ann@acme.com", "--step", "nudge").ok())
     assert list(first) == ["nudge"] and first["nudge"]["Subject"].startswith("Re: ")
     other = _messages(cli("preview", "agencies-reengage", "--prospect", "ann@acme.com", "--step", "nudge",
-                          env={"OUTBOUND_SECRET": "another-secret"}).ok())
+                          env={"OUTBOUND_SECRET": "another-signing-secret"}).ok())
     # The unsubscribe link is signed with the secret: another secret, another link.
     assert first["nudge"]["List-Unsubscribe"] != other["nudge"]["List-Unsubscribe"]
+    # Without the secret there is no link to show: a clear error, never a link signed with a stand-in.
+    missing = cli("preview", "agencies-reengage", "--prospect", "ann@acme.com", "--step", "nudge",
+                  env={"OUTBOUND_SECRET": ""}).failed()
+    assert "set OUTBOUND_SECRET" in missing.err and "List-Unsubscribe" not in missing.out
 
 
 def test_a_missing_variable_is_a_clear_error_naming_it(cli: Cli) -> None:

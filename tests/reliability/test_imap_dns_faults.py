@@ -10,10 +10,10 @@ from pathlib import Path
 
 from sqlmodel import select
 
+from outbound.app.workspace import load_workspace
 from outbound.health.dns import make_resolver
 from outbound.health.job import health_job
 from outbound.inbox.poller import InMemoryWatermarkStore, PollerOptions, poll_once, run_poller
-from outbound.spec.workspace import load_workspace
 from outbound.store import mailboxes as mailbox_store
 from outbound.store.db import open_store, session_scope
 from outbound.store.tables import MailboxState

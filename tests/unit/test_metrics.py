@@ -8,7 +8,8 @@ from pathlib import Path
 from prometheus_client import generate_latest
 from sqlmodel import col, select
 
-from outbound.metrics import EngineMetrics, registry_for, snapshot
+from outbound.engine.metrics import EngineMetrics
+from outbound.metrics import registry_for, snapshot
 from outbound.store.db import session_scope
 from outbound.store.mailboxes import day_of
 from outbound.store.tables import Enrollment, MailboxState, Send, SendState

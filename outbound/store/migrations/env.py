@@ -5,8 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlmodel import SQLModel
 
-import outbound.scoring.tables
-import outbound.store.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
+import outbound.store.scoring_tables
+import outbound.store.tables  # noqa: F401  (both register their tables on SQLModel.metadata)
 
 connection = context.config.attributes.get("connection")
 if connection is None:

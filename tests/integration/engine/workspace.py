@@ -11,10 +11,10 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from outbound.app.context import build_context
+from outbound.app.workspace import load_workspace
 from outbound.engine.context import EngineContext
 from outbound.prospects.values import ProspectData
-from outbound.spec.workspace import load_workspace
-from outbound.store import mailboxes as mailbox_store
 from outbound.store.db import open_store
 from outbound.store.enrollments import enroll
 from outbound.store.prospects import prospect_ids, upsert_prospects
@@ -69,8 +69,7 @@ def build(root: Path, database_url: str, sequences: list[dict[str, Any]], domain
         (root / "domains" / f"{d['domain']}.yaml").write_text(json.dumps(d, indent=1))
     ws = load_workspace(root / "config.toml")
     engine = open_store(ws.config.database_url)
-    mailbox_store.sync(engine, ws)
-    return BuiltWorkspace(root, engine, EngineContext(ws, engine, SECRET, rng=random.Random(7)))
+    return BuiltWorkspace(root, engine, build_context(ws, engine, secret=SECRET, rng=random.Random(7)))
 
 
 def add_prospects(tw: BuiltWorkspace, count: int, sequence: str, *, seed: int = 1, source: str = "test",

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from sqlmodel import select
 
+from outbound.app.workspace import load_workspace
 from outbound.health.job import PAUSE_PREFIX, health_job
-from outbound.spec.workspace import load_workspace
 from outbound.store import mailboxes as mailbox_store
 from outbound.store.db import open_store, session_scope
 from outbound.store.gates import pass_gate

@@ -16,7 +16,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Engine, inspect
 from sqlmodel import SQLModel
 
-import outbound.scoring.tables  # noqa: F401  (registers the scoring tables too)
+import outbound.store.scoring_tables  # noqa: F401  (registers the scoring tables too)
 from outbound.store.db import open_store, session_scope
 from outbound.store.gates import pass_gate
 from outbound.store.tables import MailboxState

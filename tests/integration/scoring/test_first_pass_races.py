@@ -29,8 +29,8 @@ from outbound.core import events as ev
 from outbound.scoring.apply import WATERMARK, read_scores, score_pass
 from outbound.scoring.health import mailbox_health_pass
 from outbound.scoring.spec import ScoringSpec
-from outbound.scoring.tables import MailboxHealth, ScoringWatermark
 from outbound.store.db import is_sqlite, open_store, session_scope
+from outbound.store.scoring_tables import MailboxHealth, ScoringWatermark
 from outbound.store.tables import Event, MailboxState, Score
 from tests.integration.scoring.helpers import add_events, add_people
 

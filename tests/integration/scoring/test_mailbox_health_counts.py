@@ -15,8 +15,8 @@ from sqlmodel import col, select
 from outbound.config import HealthSettings
 from outbound.core import events as ev
 from outbound.scoring.health import _evidence, mailbox_health_pass
-from outbound.scoring.tables import MailboxHealth
 from outbound.store.db import open_store, session_scope
+from outbound.store.scoring_tables import MailboxHealth
 from outbound.store.tables import Enrollment, MailboxState, Send
 from tests.integration.scoring.helpers import add_events, add_people, sequence
 

@@ -14,8 +14,8 @@ from outbound.core import events as ev
 from outbound.scoring.apply import read_scores, rebuild_scores, score_pass
 from outbound.scoring.job import run_scoring
 from outbound.scoring.spec import ScoringSpec, load_scoring
-from outbound.scoring.tables import ScoringAction, WebhookDelivery
 from outbound.store.db import open_store, session_scope
+from outbound.store.scoring_tables import ScoringAction, WebhookDelivery
 from outbound.store.tables import Account, Enrollment, EnrollmentState, Prospect
 from tests.integration.scoring.helpers import Hook, add_events, add_people, sequence, webhook_server
 

@@ -9,9 +9,9 @@ import httpx
 from sqlalchemy import Engine
 
 from outbound.core import events as ev
+from outbound.render.tracking import click_link, open_pixel
 from outbound.spec.sequence import Tracking
 from outbound.web.app import PIXEL
-from outbound.web.tracking import click_link, open_pixel
 from tests.integration.web.harness import HOST, SECRET, ServerThread, events, seed
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36"

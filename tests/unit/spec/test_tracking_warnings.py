@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from outbound.app.workspace import inspect_workspace, load_workspace
 from outbound.cli.app import app
 from outbound.spec.sequence import Condition, Sequence, untracked_conditions
-from outbound.spec.workspace import inspect_workspace, load_workspace
 from tests.fixtures.common import ROOT
 
 SEQUENCE = """\

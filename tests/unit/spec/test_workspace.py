@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
+from outbound.app.workspace import inspect_workspace, load_workspace
 from outbound.config import load_config
 from outbound.errors import ConfigError, WorkspaceError
 from outbound.spec.schema import json_schema
-from outbound.spec.workspace import inspect_workspace, load_workspace
 from tests.fixtures.common import DATA, ROOT
 
 

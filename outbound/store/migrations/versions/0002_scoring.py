@@ -10,7 +10,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import outbound.scoring.tables  # noqa: F401  (the models these tables mirror)
+import outbound.store.scoring_tables  # noqa: F401  (the models these tables mirror)
 
 revision = "0002"
 down_revision = "0001"

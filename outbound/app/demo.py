@@ -19,14 +19,13 @@ from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
 
-from outbound.engine.context import EngineContext
+from outbound.app.context import build_context
 from outbound.engine.smtp import SmtpPool
 from outbound.engine.status import EngineStatus, engine_status
 from outbound.engine.tick import run_tick
 from outbound.prospects.values import ProspectData
 from outbound.spec.domain import SmtpServer
 from outbound.spec.workspace import Workspace
-from outbound.store import mailboxes as mailbox_store
 from outbound.store.db import open_store
 from outbound.store.enrollments import enroll
 from outbound.store.prospects import prospect_ids, upsert_prospects
@@ -114,8 +113,8 @@ async def run_demo(ws: Workspace, *, days: int = 10, prospects: int = 80, step: 
         db = (folder or Path(tmp.name)) / "demo.db"
         engine = open_store(f"sqlite:///{db}")
         workspace = demo_workspace(ws, port)
-        ctx = EngineContext(workspace, engine, secrets.token_bytes(32), rng=random.Random(42))
-        mailbox_store.sync(engine, workspace)
+        # the demo's links point at nothing, so a throwaway key signs them
+        ctx = build_context(workspace, engine, secret=secrets.token_bytes(32), rng=random.Random(42))
         now = start or _next_monday(datetime.now(UTC))
         people = demo_prospects(prospects, random.Random(42))
         upsert_prospects(engine, people)

@@ -1,4 +1,5 @@
-"""The daemon's periodic jobs besides sending, wired in one place (the composition root)."""
+"""The daemon's wiring: the send tick plus the periodic jobs (inbox poll, scoring, domain health) and
+the services (link server, metrics endpoint), each enabled by config.toml."""
 
 from __future__ import annotations
 
@@ -6,12 +7,25 @@ import asyncio
 import logging
 from datetime import timedelta
 
+from outbound.app.links import link_app
 from outbound.engine.context import EngineContext
-from outbound.engine.daemon import Job, Service
+from outbound.engine.daemon import Daemon, Job, Service
+from outbound.health.dns import make_resolver
+from outbound.health.job import health_job as check_health
+from outbound.inbox.job import daemon_poll
+from outbound.metrics import registry_for, serve_metrics
+from outbound.scoring.job import scoring_job as run_scoring
 from outbound.store.db import utcnow
 from outbound.store.gates import pass_gate
+from outbound.web.server import bind, serve_in_background
 
 log = logging.getLogger("outbound.daemon")
+SCORING_EVERY = timedelta(minutes=1)
+
+
+def build_daemon(ctx: EngineContext) -> Daemon:
+    """The daemon of ``outbound run``; its endpoints are bound now, so a taken port fails before any send."""
+    return Daemon(ctx, extra_jobs=daemon_jobs(ctx), services=daemon_services(ctx))
 
 
 def health_job(ctx: EngineContext) -> tuple[Job, timedelta]:
@@ -19,13 +33,10 @@ def health_job(ctx: EngineContext) -> tuple[Job, timedelta]:
     every = ctx.settings.daemon.health_interval
 
     async def run() -> None:
-        from outbound.health.dns import make_resolver
-        from outbound.health.job import health_job as check
-
         now = utcnow()
         if not pass_gate(ctx.engine, "health", now, every):
             return
-        result = await check(ctx.workspace, ctx.engine, make_resolver(None), now)
+        result = await check_health(ctx.workspace, ctx.engine, make_resolver(None), now)
         log.info("domain health: %s", ", ".join(f"{r.domain} {r.verdict}" for r in result.reports))
 
     # the scheduler wakes more often than the gate opens, so a daemon that died is replaced soon
@@ -34,8 +45,6 @@ def health_job(ctx: EngineContext) -> tuple[Job, timedelta]:
 
 def poll_job(ctx: EngineContext) -> tuple[Job, timedelta]:
     """IMAP: each mailbox polled by one daemon at a time (a lease on its row), then reconciliation."""
-    from outbound.inbox.job import daemon_poll
-
     async def run() -> None:
         await daemon_poll(ctx)
 
@@ -44,12 +53,10 @@ def poll_job(ctx: EngineContext) -> tuple[Job, timedelta]:
 
 def scoring_job(ctx: EngineContext) -> tuple[Job, timedelta]:
     """Scores from new events, rules and their actions, webhook deliveries, mailbox health."""
-    from outbound.scoring.job import scoring_job as run_scoring
-
     async def run() -> None:
-        await run_scoring(ctx, utcnow())
+        await run_scoring(ctx.engine, ctx.workspace, utcnow())
 
-    return run, timedelta(minutes=1)
+    return run, SCORING_EVERY
 
 
 def daemon_jobs(ctx: EngineContext) -> dict[str, tuple[Job, timedelta]]:
@@ -66,12 +73,8 @@ def daemon_services(ctx: EngineContext) -> dict[str, Service]:
     web = ctx.settings.web
     if not web.enabled:
         return services
-    from outbound.web.app import create_app
-    from outbound.web.server import bind, serve_in_background
-
     sock = bind(web.host, web.port)
-    app = create_app(ctx.engine, ctx.secret,
-                     tracking={name: s.sequence.tracking for name, s in ctx.workspace.sequences.items()})
+    app = link_app(ctx.workspace, ctx.engine, ctx.secret)
 
     async def serve(stop: asyncio.Event) -> None:
         log.info("web endpoint on http://%s:%d", web.host, web.port)
@@ -85,9 +88,6 @@ def metrics_service(ctx: EngineContext) -> dict[str, Service]:
     cfg = ctx.settings.metrics
     if not cfg.enabled:
         return {}
-    from outbound.metrics import registry_for, serve_metrics
-    from outbound.web.server import bind
-
     sock = bind(cfg.host, cfg.port)
     reg = registry_for(ctx.engine, ctx.workspace.mailboxes)
 

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from outbound.render.tracking import click_link, open_pixel, rewrite_html, trackable_url, verify_click, verify_open
 from outbound.tokens import unsubscribe_links, verify_unsubscribe
-from outbound.web.tracking import click_link, open_pixel, rewrite_html, trackable_url, verify_click, verify_open
 
 SECRET = b"unit-secret-0123456789abcdef"
 HOST = "t.example.com"
