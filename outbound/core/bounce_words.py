@@ -64,7 +64,7 @@ _TEXT_RULES: list[tuple[str, str]] = [
     ),
     (
         "blocked",
-        r"block(ed|list|ing)|black ?list|deny ?list|denied|\brbl\b|\bdnsbl\b|spamhaus|spamcop|barracuda|poor reputation|reputation|(?<!not )listed (in|on|at|by)|banned|client host .{0,20}rejected|(ip|host|connection) .{0,30}(rejected|refused)|not allowed to send|use the smtp server of your isp|access denied",
+        r"block(ed|ing| ?list)|black ?list|deny ?list|denied|\brbl\b|\bdnsbl\b|spamhaus|spamcop|barracuda|poor reputation|reputation|(?<!not )listed (in|on|at|by)|banned|client host .{0,20}rejected|(ip|host|connection) .{0,30}(rejected|refused)|not allowed to send|use the smtp server of your isp|access denied",
     ),
     (
         "message_too_big",

@@ -45,6 +45,7 @@ ROWS = [
     (554, "5.7.1 <unknown[192.0.2.9]>: Client host rejected: Access denied", "blocked", False, "mailbox"),
     (554, "5.7.1 Service unavailable; Client host [192.0.2.9] blocked using zen.spamhaus.org", "blocked", False, "mailbox"),
     (550, "5.7.606 Access denied, banned sending IP [192.0.2.9].", "blocked", False, "mailbox"),
+    (550, "5.7.1 Unfortunately, messages from [192.0.2.9] weren't sent. Please contact your Internet service provider since part of their network is on our block list (S3150).", "blocked", False, "mailbox"),
     (554, "5.7.1 <bob@remote.test>: Relay access denied", "no_relaying", False, "mailbox"),
     (550, "5.7.0 Authentication required", "security_error", False, "mailbox"),
     (550, "5.7.26 This mail has been blocked because the sender is unauthenticated.", "auth_failure", False, "domain"),
