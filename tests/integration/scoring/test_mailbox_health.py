@@ -113,3 +113,19 @@ def test_complaint_auth_failures_resume_and_timer(tmp_path: Path) -> None:
     with session_scope(engine) as s:  # type: ignore[arg-type]
         states = {m.address: m.state for m in s.exec(select(MailboxState))}
     assert again == [] and states["c@one.test"] == "active"
+
+
+def test_a_resume_event_forgives_what_was_recorded_before_it_whatever_its_time(tmp_path: Path) -> None:
+    """The pass never saw the mailbox paused (the engine paused it and the operator resumed it in between):
+    the ``mailbox_resumed`` event alone forgives the earlier failures, even when stamped by another clock."""
+    engine, now = _events_db(tmp_path)
+    settings = HealthSettings(auth_failures=1)
+    failure = {"type": ev.MAILBOX_PAUSED, "mailbox": "a@one.test", "data": {"reason": "auth failure: 535 5.7.8"}}
+    add_events(engine, [{**failure, "at": now - timedelta(minutes=30)},
+                        # the operator's resume, stamped by a wall clock behind the simulated one
+                        {"type": ev.MAILBOX_RESUMED, "at": now - timedelta(days=30), "mailbox": "a@one.test",
+                         "data": {"reason": "operator"}}])
+    assert mailbox_health_pass(engine, now, settings) == []  # type: ignore[arg-type]
+    add_events(engine, [{**failure, "at": now + timedelta(minutes=5)}])  # a failure after the resume counts
+    again = mailbox_health_pass(engine, now + timedelta(minutes=10), settings)  # type: ignore[arg-type]
+    assert [(d.address, d.kind) for d in again] == [("a@one.test", "auth")]

@@ -14,8 +14,9 @@ from sqlmodel import col, select
 
 from outbound.config import HealthSettings
 from outbound.core import events as ev
-from outbound.scoring.health import _evidence, mailbox_health_pass
+from outbound.scoring.health import mailbox_health_pass
 from outbound.store.db import open_store, session_scope
+from outbound.store.mailbox_health import evidence
 from outbound.store.scoring_tables import MailboxHealth
 from outbound.store.tables import Enrollment, MailboxState, Send
 from tests.integration.scoring.helpers import add_events, add_people, sequence
@@ -50,7 +51,7 @@ def _sends(engine: Engine, mailboxes: list[str]) -> list[int]:
 def _counts(engine: Engine) -> dict[str, tuple[int, int, int, int | None, int]]:
     with session_scope(engine) as s:
         return {a: (e.attempts, e.bounced, e.complaints, e.last_complaint, e.auth_failures)
-                for a, e in _evidence(s, NOW, HealthSettings()).items()}
+                for a, e in evidence(s, NOW, HealthSettings().bounce_window).items()}
 
 
 def _event(kind: str, ago: timedelta, mailbox: str | None, send_id: int | None = None,

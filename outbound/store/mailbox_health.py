@@ -1,0 +1,130 @@
+"""The rows and counts of the mailbox health pass (``outbound.scoring.health`` decides, this reads and writes).
+
+Every function takes the pass's session: one pass is one transaction. Evidence is counted in one
+GROUP BY; nothing per event comes back to Python.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, case, distinct, false, func, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session, col
+
+from outbound.core import events as ev
+from outbound.store import mailboxes as mailbox_store
+from outbound.store.scoring_tables import MailboxHealth
+from outbound.store.tables import Event, MailboxState, Send
+
+_TYPES = (ev.SENT, ev.BOUNCED, ev.COMPLAINED, ev.MAILBOX_PAUSED, ev.SEND_FAILED)
+AUTH_PAUSE = "auth failure"  # how the engine's own pause reason for an SMTP auth failure begins
+
+
+@dataclass(frozen=True)
+class Evidence:
+    attempts: int                # distinct sends sent or bounced (a bounce at RCPT has no sent event)
+    bounced: int                 # distinct sends bounced (two DSNs for one send count once)
+    complaints: int
+    last_complaint: int | None   # the newest complaint's event id
+    auth_failures: int
+
+
+def health_rows(session: Session) -> tuple[dict[str, MailboxState], dict[str, MailboxHealth]]:
+    """Every mailbox row (by address) and its health row, created first where missing."""
+    _create_missing(session)
+    boxes = {m.address: m for m in session.scalars(select(MailboxState).order_by(col(MailboxState.address)))}
+    health = {h.address: h for h in session.scalars(select(MailboxHealth))}
+    if not boxes.keys() <= health.keys():  # a mailbox another daemon synced since the INSERT above
+        _create_missing(session)
+        health = {h.address: h for h in session.scalars(select(MailboxHealth))}
+    return boxes, health
+
+
+def _create_missing(session: Session) -> None:
+    """Inserts the missing mailbox_health rows in one INSERT ... SELECT ... ON CONFLICT DO NOTHING.
+
+    Two first passes at once both go through: a row the other daemon inserted first makes ours
+    wait for its commit and then do nothing. It runs before the pass reads anything, so what the
+    pass then reads (mailboxes and health rows alike) already includes a racer's committed pass.
+    """
+    table = MailboxHealth.__table__  # type: ignore[attr-defined]
+    have = select(col(MailboxHealth.address))
+    missing = (select(col(MailboxState.address), false(), false())
+               .where(col(MailboxState.address).not_in(have))
+               .order_by(col(MailboxState.address)))  # racers meet their rows in one order
+    names = ["address", "seen_paused", "paused_by_health"]
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(sqlite_insert(table).from_select(names, missing).on_conflict_do_nothing(index_elements=["address"]))
+    else:
+        session.execute(pg_insert(table).from_select(names, missing).on_conflict_do_nothing(index_elements=["address"]))
+
+
+def resume_by_timer(session: Session, box: MailboxState, reason: str, now: datetime) -> None:
+    box.state, box.pause_reason, box.paused_at = "active", None, None
+    session.add(Event(type=ev.MAILBOX_RESUMED, at=now, mailbox=box.address, data={"reason": reason, "by": "health"}))
+
+
+def forgive(health: MailboxHealth, now: datetime) -> None:
+    """Whoever resumed the mailbox fixed the cause (credentials, list quality): older evidence is not counted."""
+    health.ignore_before = now
+    health.paused_by_health, health.pause_kind, health.resume_at = False, None, None
+
+
+def pause_for_health(session: Session, health: MailboxHealth, reason: str, kind: str, now: datetime,
+                     resume_at: datetime | None) -> bool:
+    """Pauses the mailbox for this reason (False if it was paused already) and records the pause."""
+    if not mailbox_store.pause(session, health.address, reason, now):
+        return False
+    health.paused_by_health, health.pause_kind, health.paused_at, health.resume_at = True, kind, now, resume_at
+    session.add(Event(type=ev.MAILBOX_PAUSED, at=now, mailbox=health.address, data={"reason": reason, "by": "health"}))
+    return True
+
+
+def remember_states(boxes: dict[str, MailboxState], health: dict[str, MailboxHealth]) -> None:
+    """What the next pass compares against: paused now, so active then means someone resumed it."""
+    for address, h in health.items():
+        box = boxes.get(address)
+        h.seen_paused = box is not None and box.state == "paused"
+
+
+def evidence(session: Session, now: datetime, window: timedelta) -> dict[str, Evidence]:
+    """Per-mailbox counts of the window, in one GROUP BY.
+
+    An event without a mailbox is tied to one through its send. Forgiven: evidence up to a
+    mailbox's ``ignore_before``, and every event recorded before the mailbox's latest
+    ``mailbox_resumed`` (compared by event id, so a resume forgives what came before it whatever
+    the clocks of the daemons and commands said). A send counts once however many sent or bounced
+    events it has (a bounce we cannot tie to a send still counts once, keyed by its own event id).
+    """
+    session.flush()  # the join below must see the ignore_before set in this pass
+    kind, data, at = col(Event.type), col(Event.data), col(Event.at)
+    own = func.nullif(col(Event.mailbox), "")
+    mailbox = func.coalesce(own, col(Send.mailbox))
+    key = func.coalesce(col(Event.send_id), -col(Event.id))
+    auth = or_(and_(kind == ev.SEND_FAILED, data["outcome"].as_string() == "auth_failure"),
+               and_(kind == ev.MAILBOX_PAUSED, func.substr(data["reason"].as_string(), 1, len(AUTH_PAUSE)) == AUTH_PAUSE))
+    ignore_before = col(MailboxHealth.ignore_before)
+    resumed = (select(col(Event.mailbox).label("mailbox"), func.max(col(Event.id)).label("last_id"))
+               .where(kind == ev.MAILBOX_RESUMED).group_by(col(Event.mailbox)).subquery())  # few rows: ix_events_type
+    query = (
+        select(mailbox,
+               func.count(distinct(case((kind.in_((ev.SENT, ev.BOUNCED)), key)))),
+               func.count(distinct(case((kind == ev.BOUNCED, key)))),
+               func.count(case((kind == ev.COMPLAINED, 1))),
+               func.max(case((kind == ev.COMPLAINED, col(Event.id)))),
+               func.count(case((auth, 1))))
+        .select_from(Event)
+        .outerjoin(Send, and_(own.is_(None), col(Send.id) == col(Event.send_id)))
+        .outerjoin(MailboxHealth, col(MailboxHealth.address) == mailbox)
+        .outerjoin(resumed, resumed.c.mailbox == mailbox)
+        .where(kind.in_(_TYPES), at > now - window, at <= now,
+               or_(ignore_before.is_(None), at > ignore_before),
+               or_(resumed.c.last_id.is_(None), col(Event.id) > resumed.c.last_id))
+        .group_by(mailbox))
+    return {str(address): Evidence(int(attempts), int(bounced), int(complaints),
+                                   None if last is None else int(last), int(auth_failures))
+            for address, attempts, bounced, complaints, last, auth_failures in session.execute(query)
+            if address}
