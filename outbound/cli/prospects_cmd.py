@@ -1,4 +1,4 @@
-"""Prospect commands: import from CSV (with optional enrollment)."""
+"""Prospect commands: import from CSV (with optional enrollment), re-check blocked enrollments."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ from outbound.cli.context import console, err_console, fail
 from outbound.errors import NotFoundError
 from outbound.prospects.csv_import import inspect_prospect_file, write_error_report
 from outbound.prospects.errors import ImportFileError
-from outbound.store.enrollments import enroll
+from outbound.spec.sequence import Sequence
+from outbound.spec.workspace import read_workspace
+from outbound.store.enrollments import UnblockResult, enroll, unblock
 from outbound.store.importer import import_prospects
 from outbound.store.prospects import prospect_ids
 
@@ -43,19 +45,27 @@ def import_cmd(
             sequence = ws.sequence(enroll_in).sequence
         except NotFoundError as exc:
             fail(str(exc))
-    engine = runtime.open_engine(ws.config if ws else None)
+    cfg = ws.config if ws else runtime.config()
+    engine = runtime.open_engine(cfg)
+    # blocked enrollments of updated prospects are checked against the sequences that load now
+    sequences = {n: s.sequence for n, s in (ws or read_workspace(cfg)).sequences.items()}
     total = _count_lines(file)
     try:
         with Progress(TextColumn("importing"), BarColumn(), TextColumn("{task.completed:,} rows"), TimeElapsedColumn(),
                       console=err_console, transient=True) as bar:
             task = bar.add_task("import", total=total)
-            report = import_prospects(engine, file, source=source, progress=lambda n: bar.update(task, completed=n))
+            report = import_prospects(engine, file, source=source, progress=lambda n: bar.update(task, completed=n),
+                                      sequences=sequences)
     except ImportFileError as exc:
         fail(f"{file}: {exc.reason}")
     skipped = len(report.errors)
     console.print(f"{file}: {report.rows:,} rows; imported {report.inserted:,} new, updated {report.updated:,}, "
                   f"unchanged {report.unchanged:,}, skipped {skipped:,}"
                   + (f" ({report.warnings:,} with warnings)" if report.warnings else ""), highlight=False, markup=False)
+    if report.unblocked or report.still_blocked:
+        console.print(f"  unblocked {report.unblocked:,} enrollment(s) that were blocked for missing fields"
+                      + (f"; {report.still_blocked:,} still lack a required field" if report.still_blocked else ""),
+                      highlight=False, markup=False)
     report_failed = None
     if skipped:
         for err in report.errors[:10]:
@@ -70,13 +80,48 @@ def import_cmd(
     if sequence is not None:
         result = enroll(engine, sequence, prospect_ids(engine, emails=report.emails))
         console.print(f"{sequence.name}: enrolled {result.enrolled:,}, blocked {result.blocked:,} (missing fields), "
-                      f"already enrolled {result.already:,}, suppressed {len(result.skipped):,}", highlight=False)
+                      f"already enrolled {result.already:,}, suppressed {len(result.skipped) - result.account_stopped:,}"
+                      + (f", account stopped {result.account_stopped:,}" if result.account_stopped else ""),
+                      highlight=False)
         for address, why in result.skipped[:20]:
             console.print(f"  not enrolled {address}: {why}", highlight=False, markup=False)
         if len(result.skipped) > 20:
             console.print(f"  ... and {len(result.skipped) - 20:,} more", highlight=False)
     if report_failed:
         fail(report_failed)
+
+
+@prospects_app.command("unblock")
+def unblock_cmd(
+    sequence: Annotated[str | None, typer.Option(help="only the enrollments of this sequence")] = None,
+    force: Annotated[bool, typer.Option("--force", help="also make enrollments blocked for other reasons "
+                                                      "(a send that gave up, a template that failed) active again")] = False,
+) -> None:
+    """Re-check blocked enrollments: those blocked for missing fields go on once the fields are there."""
+    ws = runtime.workspace()
+    sequences: dict[str, Sequence] = {n: s.sequence for n, s in ws.sequences.items()}
+    if sequence is not None:
+        try:
+            ws.sequence(sequence)
+        except NotFoundError as exc:
+            fail(str(exc))
+    result = unblock(runtime.open_engine(ws.config), sequences, sequence=sequence, force=force)
+    _print_unblock(result, force)
+
+
+def _print_unblock(result: UnblockResult, force: bool) -> None:
+    console.print(f"unblocked {result.unblocked:,} (missing fields now present), "
+                  f"still missing fields {result.still_missing:,}"
+                  + (f", forced {result.forced:,} blocked for other reasons" if force else "")
+                  + (f", {result.no_sequence:,} of sequences not in the workspace (left alone)" if result.no_sequence else ""),
+                  highlight=False, markup=False)
+    if result.other:
+        console.print(f"{len(result.other):,} blocked for other reasons, left alone (--force makes them active again):",
+                      highlight=False, markup=False)
+        for row in result.other[:50]:
+            console.print(f"  {row.email} ({row.sequence}): {row.reason}", highlight=False, markup=False, soft_wrap=True)
+        if len(result.other) > 50:
+            console.print(f"  ... and {len(result.other) - 50:,} more", highlight=False)
 
 
 def _count_lines(path: Path) -> int | None:

@@ -12,8 +12,9 @@ from rich.markup import escape
 
 from outbound.app.workspace import inspect_workspace
 from outbound.cli.context import config_path, console, err_console, fail
-from outbound.errors import ConfigError
+from outbound.errors import ConfigError, OutboundError
 from outbound.spec.schema import KINDS, json_schema, write_schemas
+from outbound.spec.workspace import Workspace
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "workspace_template"
 
@@ -61,6 +62,8 @@ def validate() -> None:
     problems = sorted(ws.problems, key=lambda p: (str(p.path), p.line or 0, p.column or 0))
     for p in problems:
         (err_console if p.severity == "error" else console).print(str(p), highlight=False, markup=False, soft_wrap=True)
+    for line in live_enrollment_report(ws):
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
     errors = len(ws.errors)
     summary = (f"{len(ws.sequences)} sequence(s), {len(ws.domains)} domain(s), "
                f"{sum(len(d.mailboxes) for d in ws.domains.values())} mailbox(es): ")
@@ -68,6 +71,52 @@ def validate() -> None:
         err_console.print(summary + f"{errors} error(s)", highlight=False)
         raise typer.Exit(1)
     console.print(summary + "ok", highlight=False)
+
+
+def live_enrollment_report(ws: Workspace) -> list[str]:
+    """``path: message`` for each way the sequence files as they are now change what live
+    enrollments do next (a removed step they wait for, a new step some have passed), when the
+    workspace's database exists; it is only read (no migration, nothing written)."""
+    from sqlalchemy import inspect
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+    from outbound.engine.planner import StepGroup, edit_effects
+    from outbound.store.db import make_engine
+    from outbound.store.enrollments import sent_step_ids, step_counts
+    from outbound.store.tables import EnrollmentState
+
+    url = ws.config.database_url
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        return []  # the URL itself is reported wherever the database is opened
+    if parsed.get_backend_name() == "sqlite" and not (parsed.database and Path(parsed.database).is_file()):
+        return []  # no database yet: nothing is enrolled
+    live = {EnrollmentState.active.value, EnrollmentState.paused.value, EnrollmentState.blocked.value}
+    out: list[str] = []
+    try:
+        engine = make_engine(url)
+        try:
+            tables = inspect(engine)
+            if not tables.has_table("enrollments"):
+                return []
+            if "done_steps" not in {c["name"] for c in tables.get_columns("enrollments")}:
+                return ["live enrollments not checked against the sequence files: the database predates steps "
+                        "followed by id (run `outbound db upgrade`)"]
+            for name, loaded in sorted(ws.sequences.items()):
+                groups = [StepGroup(c.state in live, c.state == EnrollmentState.completed.value, c.done_steps,
+                                    c.next_step_id, c.next_step, c.count) for c in step_counts(engine, name)]
+                if not any(g.live for g in groups):
+                    continue
+                out.extend(f"{loaded.path}: {message}"
+                           for message in edit_effects(loaded.sequence, groups, sent_step_ids(engine, name)))
+        finally:
+            engine.dispose()
+    except (SQLAlchemyError, OutboundError) as exc:
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        return [f"live enrollments not checked against the sequence files: cannot read the database ({reason})"]
+    return out
 
 
 def schema(

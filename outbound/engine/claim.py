@@ -8,6 +8,7 @@ daemons share the work without waiting on each other.
 
 from __future__ import annotations
 
+import weakref
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -19,15 +20,27 @@ from sqlmodel import Session, col, select
 
 from outbound.core import events as ev
 from outbound.engine.context import EngineContext
-from outbound.engine.planner import ActionKind, Facts, StepRng, admit_new, next_action, order_due
+from outbound.engine.planner import (
+    ActionKind,
+    Facts,
+    StepRng,
+    admit_new,
+    next_action,
+    order_due,
+    resume_index,
+    step_positions,
+    with_done,
+)
 from outbound.engine.rotation import PoolError, draw_next_allowed, pick_mailbox, pool_mailboxes
 from outbound.prospects.values import ProspectData
 from outbound.render.headers import make_message_id
 from outbound.render.message import ThreadInfo
+from outbound.spec.sequence import Step
 from outbound.store import mailboxes as mailbox_store
 from outbound.store.db import session_scope
+from outbound.store.enrollments import record_version, steps_passed
 from outbound.store.prepared import Prepared
-from outbound.store.prospects import prospect_columns, prospect_data, suppressed_among
+from outbound.store.prospects import prospect_columns, prospect_data, stopped_accounts_among, suppressed_among
 from outbound.store.tables import Enrollment, EnrollmentState, Event, Send, SendState
 
 FACT_EVENTS = {ev.REPLIED: "replied", ev.OPENED: "opened", ev.CLICKED: "clicked"}
@@ -72,6 +85,8 @@ class _Enrollment:
         self.last_message_id: str | None = row.last_message_id
         self.thread_references: str | None = row.thread_references
         self.last_subject: str | None = row.last_subject
+        self.done_steps: str | None = row.done_steps
+        self.next_step_id: str | None = row.next_step_id
         self.changes: dict[str, object] = {}
 
     def set(self, now: datetime, **values: object) -> None:
@@ -84,7 +99,7 @@ class _Enrollment:
 _ENROLLMENTS = Enrollment.__table__  # type: ignore[attr-defined]
 _EVENTS = Event.__table__  # type: ignore[attr-defined]
 _ENROLLMENT_COLUMNS = ("id", "prospect_id", "sequence_name", "next_step", "next_due_at", "mailbox", "anchor_at",
-                       "created_at", "last_message_id", "thread_references", "last_subject")
+                       "created_at", "last_message_id", "thread_references", "last_subject", "done_steps", "next_step_id")
 
 
 @dataclass
@@ -100,6 +115,8 @@ class _Due:
 def claim_due(ctx: EngineContext, now: datetime, *, limit: int | None = None, commit: bool = True) -> ClaimReport:
     """Plans due enrollments and claims up to ``limit`` sends (``commit=False``: a dry run)."""
     limit = limit or ctx.settings.daemon.batch_size
+    if commit:
+        follow_edits(ctx, now)
     with session_scope(ctx.engine) as session:
         report = _claim(ctx, session, now, limit)
         if not commit:
@@ -141,6 +158,7 @@ def _plan(ctx: EngineContext, session: Session, rows: list[_Enrollment], now: da
     facts = _facts(session, list(prospects))
     default_tz = ctx.settings.sending.default_timezone
     candidates = []
+    _follow_steps(ctx, session, rows, now)
     for enr in rows:
         prospect = prospects[enr.prospect_id]
         loaded = ctx.workspace.sequences.get(enr.sequence_name)
@@ -155,8 +173,13 @@ def _plan(ctx: EngineContext, session: Session, rows: list[_Enrollment], now: da
                                  default_timezone=default_tz)
             if action.kind is not ActionKind.skip:
                 break
-            skips.append(_skip_event(enr, seq.steps[enr.next_step].id, action.reason, now))
-            enr.set(now, next_step=enr.next_step + 1, anchor_at=action.at)
+            skipped = seq.steps[enr.next_step].id
+            skips.append(_skip_event(enr, skipped, action.reason, now))
+            enr.set(now, next_step=enr.next_step + 1, anchor_at=action.at, done_steps=with_done(enr.done_steps, skipped))
+        if action.step is not None and action.kind is ActionKind.send:
+            waiting_for = seq.steps[action.step].id
+            if enr.next_step_id != waiting_for:  # once per step: what `outbound validate` compares an edit with
+                enr.set(now, next_step_id=waiting_for)
         if action.kind is ActionKind.complete:
             enr.set(now, state=EnrollmentState.completed.value, reason=action.reason, next_due_at=None)
         elif action.kind is ActionKind.stop:
@@ -168,6 +191,118 @@ def _plan(ctx: EngineContext, session: Session, rows: list[_Enrollment], now: da
             assert action.step is not None
             candidates.append(_Due(enr, prospect, enr.prospect_id, enr.id, action.step, now))
     return candidates
+
+
+def _follow_steps(ctx: EngineContext, session: Session, rows: list[_Enrollment], now: datetime) -> None:
+    """Puts each row on the step it does next in the sequence as it is now (steps are followed by
+    id: ``resume_index``). A row whose stored index is ahead of that had a step moved past by a
+    writer that does not know step ids (a soft bounce): its sends say which, in one query for all."""
+    positions: dict[str, dict[str, int]] = {}
+    behind: list[tuple[_Enrollment, int]] = []
+    for enr in rows:
+        loaded = ctx.workspace.sequences.get(enr.sequence_name)
+        if loaded is None:
+            continue
+        at = positions.get(enr.sequence_name)
+        if at is None:
+            at = positions[enr.sequence_name] = step_positions(loaded.sequence)
+        index = resume_index(at, enr.done_steps, enr.next_step_id, enr.next_step)
+        if index < enr.next_step:
+            behind.append((enr, index))
+        elif index != enr.next_step:
+            enr.set(now, next_step=index)
+    if not behind:
+        return
+    passed = steps_passed(session, [enr.id for enr, _ in behind])
+    for enr, index in behind:
+        done = enr.done_steps
+        for step_id in passed.get(enr.id, ()):
+            done = with_done(done, step_id)
+        if done != enr.done_steps:
+            enr.set(now, done_steps=done)
+            index = resume_index(positions[enr.sequence_name], done, enr.next_step_id, enr.next_step)
+        if index != enr.next_step:
+            enr.set(now, next_step=index)
+
+
+# ---------------------------------------------------------------- edits of a live sequence
+
+FOLLOW_BATCH = 5000  # enrollments brought onto an edited sequence per sequence and tick
+_LIVE = (EnrollmentState.active.value, EnrollmentState.paused.value, EnrollmentState.blocked.value)
+_IN_FLIGHT = (SendState.claimed.value, SendState.sending.value)
+
+
+@dataclass
+class _Following:
+    version: int          # of the sequence's content in this process's workspace
+    after: int = 0        # enrollments up to this id are on it
+    finished: bool = False
+
+
+_FOLLOWING: dict[int, dict[str, _Following]] = {}  # id of a live EngineContext -> its sequences
+
+
+def _following(ctx: EngineContext) -> dict[str, _Following]:
+    found = _FOLLOWING.get(id(ctx))
+    if found is None:
+        found = _FOLLOWING[id(ctx)] = {}
+        weakref.finalize(ctx, _FOLLOWING.pop, id(ctx), None)  # a context is unhashable (a dataclass)
+    return found
+
+
+def follow_edits(ctx: EngineContext, now: datetime) -> int:
+    """Brings live enrollments onto their sequence as this process has it, once per process and
+    content of the file, ``FOLLOW_BATCH`` per sequence and tick: each one's stored next step (index
+    and id) becomes the one ``resume_index`` finds, and an active one whose next step changed is
+    planned again (with that step's wait). The claim finds the same next step for every due row
+    anyway; this keeps those waiting for later right for `outbound status`, and marks them as
+    seen, so `outbound validate` compares the next edit with this one. Returns the rows looked at.
+    """
+    following = _following(ctx)
+    looked = 0
+    for name, loaded in ctx.workspace.sequences.items():
+        state = following.get(name)
+        if state is None:
+            state = following[name] = _Following(record_version(ctx.engine, loaded.sequence))
+        if state.finished:
+            continue
+        with session_scope(ctx.engine) as session:
+            rows, states = _stale(session, name, state, for_update=ctx.engine.dialect.name == "postgresql")
+            _onto_sequence(ctx, session, rows, states, loaded.sequence.steps, state.version, now)
+        looked += len(rows)
+        if rows:
+            state.after = rows[-1].id
+        state.finished = len(rows) < FOLLOW_BATCH
+    return looked
+
+
+def _stale(session: Session, name: str, state: _Following, *, for_update: bool) -> tuple[list[_Enrollment], list[str]]:
+    """Live enrollments of the sequence last seen with another content of it, none with a send under way."""
+    e, s = _ENROLLMENTS, _SENDS
+    in_flight = core_select(s.c.id).where(s.c.enrollment_id == e.c.id, s.c.state.in_(_IN_FLIGHT)).exists()
+    query = (core_select(*(e.c[c] for c in _ENROLLMENT_COLUMNS), e.c.state)
+             .where(e.c.sequence_name == name, e.c.sequence_version != state.version, e.c.state.in_(_LIVE),
+                    e.c.id > state.after, ~in_flight)
+             .order_by(e.c.id).limit(FOLLOW_BATCH))
+    if for_update:
+        query = query.with_for_update(of=e, skip_locked=True)
+    found = list(session.connection().execute(query))
+    return [_Enrollment(r) for r in found], [r.state for r in found]
+
+
+def _onto_sequence(ctx: EngineContext, session: Session, rows: list[_Enrollment], states: list[str],
+                   steps: list[Step], version: int, now: datetime) -> None:
+    before = [(enr.next_step, enr.next_step_id) for enr in rows]
+    _follow_steps(ctx, session, rows, now)
+    for enr, state, (index, step_id) in zip(rows, states, before, strict=True):
+        waiting_for = steps[enr.next_step].id if enr.next_step < len(steps) else None
+        if enr.next_step_id != waiting_for:
+            enr.set(now, next_step_id=waiting_for)
+        moved = waiting_for != step_id if step_id is not None else enr.next_step != index
+        if moved and state == EnrollmentState.active.value:
+            enr.set(now, next_due_at=None)  # its wait is the new step's: planned again on this tick
+        enr.set(now, sequence_version=version)
+    _write_back(session, rows)
 
 
 def _load_due(session: Session, now: datetime, limit: int, *, for_update: bool,
@@ -239,6 +374,7 @@ def _assign(ctx: EngineContext, session: Session, due: list[_Due], now: datetime
             report: ClaimReport) -> None:
     waiting = report.waiting if report.waiting is not None else {}
     suppressed = suppressed_among(session, [d.prospect.email for d in due])
+    stopped_accounts = stopped_accounts_among(session, [d.prospect.company_domain for d in due])
     pools = {}
     for name in {d.enrollment.sequence_name for d in due}:
         pool = pool_mailboxes(ctx.workspace.sequences[name].sequence.senders, ctx.workspace.domains)
@@ -267,6 +403,10 @@ def _assign(ctx: EngineContext, session: Session, due: list[_Due], now: datetime
             continue
         if prospect.email in suppressed:
             enr.set(now, state=EnrollmentState.stopped.value, reason=suppressed[prospect.email], next_due_at=None)
+            continue
+        if prospect.company_domain in stopped_accounts:  # stopped by a rule or a reply after enrollment
+            enr.set(now, state=EnrollmentState.stopped.value, reason=stopped_accounts[prospect.company_domain],
+                    next_due_at=None)
             continue
         pool = pools[enr.sequence_name]
         if isinstance(pool, PoolError):
@@ -367,8 +507,8 @@ def _reserve(session: Session, ctx: EngineContext, d: _Due, existing: dict[tuple
     if send.state != SendState.retry:
         # already sent, unknown or bounced: never again; the enrollment catches up on the next tick
         enr.set(now, next_due_at=None, reason=f"step {step.id} already {send.state}")
-        if send.state == SendState.sent:
-            enr.set(now, next_step=d.step_index + 1)
+        if send.state in (SendState.sent, SendState.bounced):  # done: a bounce that did not stop moves on
+            enr.set(now, next_step=d.step_index + 1, done_steps=with_done(enr.done_steps, step.id))
         return None
     message_id = send.message_id
     if message_id is None or not message_id.endswith(f"@{domain}>"):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
@@ -103,6 +103,42 @@ class Action:
     step: int | None = None
     at: datetime | None = None
     due: bool = False
+
+
+def step_positions(sequence: SequenceSpec) -> dict[str, int]:
+    """Step id -> its index in the sequence as it is now (ids are unique within a sequence)."""
+    return {step.id: i for i, step in enumerate(sequence.steps)}
+
+
+def resume_index(positions: Mapping[str, int], done_steps: str | None, waiting_for: str | None, stored: int) -> int:
+    """The index of the step an enrollment does next in the sequence as it is *now*.
+
+    Enrollments follow steps by id, so a live sequence may be edited: the next step is the one
+    after the furthest step done (sent, soft-bounced past or skipped) that still exists, so a
+    removed step is passed over and a new one is due only where it lies ahead. With nothing done
+    still in the sequence, the step it was waiting for (if that still exists), else the stored index.
+    An index equal to the number of steps means every step is done.
+    """
+    if done_steps:
+        furthest = -1
+        for step_id in done_steps.split():
+            at = positions.get(step_id, -1)
+            if at > furthest:
+                furthest = at
+        if furthest >= 0:
+            return furthest + 1
+    if waiting_for is not None:
+        at = positions.get(waiting_for, -1)
+        if at >= 0:
+            return at
+    return min(stored, len(positions))
+
+
+def with_done(done_steps: str | None, step_id: str) -> str:
+    """``done_steps`` with ``step_id`` added (once)."""
+    if not done_steps:
+        return step_id
+    return done_steps if step_id in done_steps.split() else f"{done_steps} {step_id}"
 
 
 def step_rng(*parts: object) -> random.Random:
@@ -232,3 +268,80 @@ def admit_new(daily_new_limit: int | None, started_today: int, first_touches: Se
         return Admission(items, [], f"within daily_new_limit {daily_new_limit} ({started_today} started today)")
     return Admission(items[:room], items[room:],
                      f"{room} of {len(items)} may start: daily_new_limit {daily_new_limit}, {started_today} started today")
+
+
+# ---------------------------------------------------------------- what an edit of a live sequence does
+
+@dataclass(frozen=True)
+class StepGroup:
+    """Enrollments of one sequence that stand at the same point (a GROUP BY of their step columns)."""
+
+    live: bool                 # active, paused or blocked: still to do steps
+    completed: bool
+    done_steps: str | None
+    waiting_for: str | None    # the step id planned when last seen (None: not planned since a send)
+    next_step: int
+    count: int
+
+
+def edit_effects(sequence: SequenceSpec, groups: Iterable[StepGroup], sent_steps: Collection[str]) -> list[str]:
+    """What the sequence as it is now does to its enrollments, compared with what they last saw:
+    live enrollments waiting for a removed step, and steps no enrollment has seen before that some
+    have passed (they skip it) while others still reach it. ``sent_steps``: step ids with sends."""
+    groups = list(groups)
+    positions = step_positions(sequence)
+    ids = [s.id for s in sequence.steps]
+    known = set(sent_steps)
+    for g in groups:
+        known.update((g.done_steps or "").split())
+        if g.waiting_for:
+            known.add(g.waiting_for)
+    nexts = [(g, resume_index(positions, g.done_steps, g.waiting_for, g.next_step)) for g in groups]
+    out = [_removed(removed, moves, ids) for removed, moves in _removals(nexts, positions, ids).items()]
+    for step_id in ids:
+        if step_id in known:
+            continue
+        at = positions[step_id]
+        if not any(_passed_or_after(g, positions, at) for g in groups):
+            continue  # nobody has reached this point: a step added here changes nothing yet
+        due = sum(g.count for g, index in nexts if g.live and index <= at)
+        passed = sum(g.count for g, index in nexts if g.live and index > at)
+        out.append(f"new step {step_id!r} at position {at + 1}: due for {_n(due)} that have not passed it; "
+                   f"{passed:,} {'has' if passed == 1 else 'have'} passed it and skip it")
+    return out
+
+
+def _removals(nexts: list[tuple[StepGroup, int]], positions: Mapping[str, int],
+              ids: list[str]) -> dict[str, dict[str | None, int]]:
+    moves: dict[str, dict[str | None, int]] = {}
+    for g, index in nexts:
+        if g.live and g.waiting_for and g.waiting_for not in positions:
+            target = ids[index] if index < len(ids) else None
+            by_target = moves.setdefault(g.waiting_for, {})
+            by_target[target] = by_target.get(target, 0) + g.count
+    return dict(sorted(moves.items()))
+
+
+def _removed(step_id: str, moves: dict[str | None, int], ids: list[str]) -> str:
+    total = sum(moves.values())
+    head = f"step {step_id!r} was removed; {_n(total, 'live enrollment')} waiting for it"
+    order = sorted(moves.items(), key=lambda kv: ids.index(kv[0]) if kv[0] is not None else len(ids))
+    if len(order) == 1:
+        target = order[0][0]
+        return head + (f" move to {target!r}" if target is not None else " complete (no step after it)")
+    parts = [f"{n:,} to {t!r}" if t is not None else f"{n:,} complete" for t, n in order]
+    return head + " move on: " + ", ".join(parts)
+
+
+def _passed_or_after(g: StepGroup, positions: Mapping[str, int], at: int) -> bool:
+    """Whether these enrollments are past position ``at`` (a step there would be new to them)."""
+    done = [positions[s] for s in (g.done_steps or "").split() if s in positions]
+    if any(p > at for p in done):
+        return True
+    if g.waiting_for is not None and positions.get(g.waiting_for, -1) > at:
+        return True
+    return g.completed and bool(done)
+
+
+def _n(count: int, what: str = "enrollment") -> str:
+    return f"{count:,} {what}{'' if count == 1 else 's'}"

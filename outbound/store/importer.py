@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,6 +11,8 @@ from sqlalchemy import Engine
 from outbound.prospects.csv_import import read_prospects
 from outbound.prospects.results import ParsedRow, RowError
 from outbound.prospects.values import ProspectData
+from outbound.spec.sequence import Sequence
+from outbound.store.enrollments import unblock
 from outbound.store.prospects import UpsertCounts, upsert_prospects
 
 BATCH = 2000
@@ -26,16 +28,24 @@ class ImportReport:
     warnings: int = 0
     emails: list[str] = field(default_factory=list)  # every imported address, for --enroll
     columns: list[str] = field(default_factory=list)
+    updated_ids: list[int] = field(default_factory=list)
+    unblocked: int = 0      # enrollments blocked for missing fields that the update filled in
+    still_blocked: int = 0  # enrollments of updated prospects that still lack a required field
 
     def add(self, counts: UpsertCounts) -> None:
         self.inserted += counts.inserted
         self.updated += counts.updated
         self.unchanged += counts.unchanged
+        self.updated_ids.extend(counts.updated_ids)
 
 
 def import_prospects(engine: Engine, path: Path, *, source: str | None = None,
-                     progress: Callable[[int], None] | None = None) -> ImportReport:
+                     progress: Callable[[int], None] | None = None,
+                     sequences: Mapping[str, Sequence] | None = None) -> ImportReport:
     """Imports every good row; bad rows are collected with their line and reason, never fatal.
+
+    With ``sequences``, the enrollments of updated prospects that were blocked for a missing field
+    are checked again against their sequence's ``required_fields`` and go on when nothing is missing.
 
     Raises ImportFileError for a file-level problem (unreadable, no header, no email column).
     """
@@ -60,4 +70,7 @@ def import_prospects(engine: Engine, path: Path, *, source: str | None = None,
     report.add(upsert_prospects(engine, batch))
     if progress is not None:
         progress(report.rows)
+    if sequences is not None and report.updated_ids:
+        checked = unblock(engine, sequences, prospect_ids=report.updated_ids)
+        report.unblocked, report.still_blocked = checked.unblocked, checked.still_missing
     return report

@@ -117,8 +117,12 @@ _E = _ENROLLMENTS
 # an owner that recorded the send after lease recovery had marked it ``unknown``: the truth wins
 _ACTIVE_AGAIN = case((and_(_E.c.state == EnrollmentState.paused.value, _E.c.paused_until.is_(None),
                            _E.c.reason.startswith(UNCONFIRMED)), EnrollmentState.active.value), else_=_E.c.state)
+# the step joins the enrollment's done steps (steps are followed by id: outbound.engine.planner.resume_index);
+# which step comes next is the planner's to say, from the sequence as it is then
+_DONE_STEPS = func.coalesce(_E.c.done_steps + literal(" "), literal("")) + bindparam("p_step_id")
 _ENROLLMENT_SENT = (update(_ENROLLMENTS).where(_ENROLLMENTS.c.id == bindparam("p_id"))
                     .values(state=_ACTIVE_AGAIN, next_step=bindparam("p_next"), anchor_at=bindparam("p_now"), last_sent_at=bindparam("p_now"),
+                            done_steps=_DONE_STEPS, next_step_id=None,
                             last_message_id=bindparam("p_mid"), thread_references=bindparam("p_refs"),
                             last_subject=bindparam("p_subject"), mailbox=bindparam("p_mailbox"),
                             started_at=bindparam("p_started"), next_due_at=None, reason=None,
@@ -145,6 +149,7 @@ class SentSend:
 _ENROLLMENT_SENT_IF_NEXT = (
     update(_ENROLLMENTS).where(_ENROLLMENTS.c.id == bindparam("p_id"), _ENROLLMENTS.c.next_step == bindparam("p_step"))
     .values(state=_ACTIVE_AGAIN, next_step=bindparam("p_next"), anchor_at=bindparam("p_now"), last_sent_at=bindparam("p_now"),
+            done_steps=_DONE_STEPS, next_step_id=None,
             last_message_id=bindparam("p_mid"), thread_references=bindparam("p_refs"),
             last_subject=bindparam("p_subject"), mailbox=bindparam("p_mailbox"),
             started_at=func.coalesce(_ENROLLMENTS.c.started_at, bindparam("p_now", type_=_ENROLLMENTS.c.started_at.type)),
@@ -167,7 +172,7 @@ def record_sent_many(session: Session | Connection, items: list[SentSend]) -> No
     _SEND_SENT_FAST.executemany(conn, [{"p_id": i.send_id, "p_now": i.at, "p_subject": i.delivered.subject,
                                         "p_variant": i.delivered.variant_id} for i in items])
     _ENROLLMENT_SENT_FAST.executemany(conn, [
-        {"p_id": i.enrollment_id, "p_step": i.step_index, "p_next": i.step_index + 1, "p_now": i.at,
+        {"p_id": i.enrollment_id, "p_step": i.step_index, "p_next": i.step_index + 1, "p_step_id": i.step_id, "p_now": i.at,
          "p_mid": i.message_id, "p_refs": " ".join((*i.delivered.references, i.message_id))[-4000:],
          "p_subject": i.delivered.subject, "p_mailbox": i.mailbox} for i in items])
     _SENT_EVENT.executemany(conn, [
@@ -202,7 +207,8 @@ def record_delivered_many(session: Session, items: list[tuple[int, Delivered, da
         send_rows.append({"p_id": send_id, "p_now": now, "p_subject": delivered.subject,
                           "p_variant": delivered.variant_id})
         if enr.next_step == send.step_index:
-            enr_rows.append({"p_id": enr.id, "p_next": send.step_index + 1, "p_now": now, "p_mid": send.message_id,
+            enr_rows.append({"p_id": enr.id, "p_next": send.step_index + 1, "p_step_id": send.step_id, "p_now": now,
+                             "p_mid": send.message_id,
                              "p_refs": " ".join((*delivered.references, send.message_id or ""))[-4000:],
                              "p_subject": delivered.subject, "p_mailbox": send.mailbox,
                              "p_started": enr.started_at or now})
@@ -223,6 +229,8 @@ def _delivered(session: Session, send: Send, enr: Enrollment, delivered: Deliver
     _unpause_unconfirmed(enr)
     if enr.next_step == send.step_index:
         enr.next_step = send.step_index + 1
+        enr.done_steps = f"{enr.done_steps} {send.step_id}" if enr.done_steps else send.step_id
+        enr.next_step_id = None
         enr.anchor_at = enr.last_sent_at = now
         enr.last_message_id = send.message_id
         enr.thread_references = " ".join((*delivered.references, send.message_id or ""))[-4000:]

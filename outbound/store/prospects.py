@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -34,6 +34,7 @@ class UpsertCounts:
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
+    updated_ids: list[int] = field(default_factory=list)  # the stored prospects that changed
 
 
 def to_data(row: Prospect) -> ProspectData:
@@ -73,6 +74,7 @@ def upsert_prospects(engine: Engine, batch: list[ProspectData]) -> UpsertCounts:
         if new:
             conn.execute(insert(_PROSPECTS), list(new.values()))
         if changed:
+            counts.updated_ids.extend(r["id"] for r in changed.values())
             conn.execute(update(_PROSPECTS).where(_PROSPECTS.c.id == bindparam("row_id")),
                          [{"row_id": r["id"], **{c: r[c] for c in _COLUMNS}, "fields": r["fields"], "updated_at": now}
                           for r in changed.values()])
@@ -114,6 +116,21 @@ def _ensure_accounts(conn: Connection, domains: dict[str, str | None], now: date
     missing = [{"domain": d, "name": n, "created_at": now} for d, n in domains.items() if d not in known]
     if missing:
         conn.execute(insert(accounts), missing)
+
+
+def stopped_accounts_among(session: Session | Connection, domains: Iterable[str | None]) -> dict[str, str]:
+    """Company domain -> why, for each stopped account among these (``stop_account`` or
+    ``stop_account_on_reply`` set its reason), in one query per 5,000 domains."""
+    wanted = list({d for d in domains if d})
+    if not wanted:
+        return {}
+    table = table_of(Account)
+    out: dict[str, str] = {}
+    for start in range(0, len(wanted), IN_CHUNK):
+        query = sa_select(table.c.domain, table.c.stopped_reason).where(
+            table.c.domain.in_(wanted[start:start + IN_CHUNK]), table.c.stopped_reason.is_not(None))
+        out.update((domain, f"account {domain} stopped: {reason}") for domain, reason in session.execute(query))
+    return out
 
 
 def get_prospect(engine: Engine, email: str) -> Prospect | None:

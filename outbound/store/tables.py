@@ -78,7 +78,10 @@ class Enrollment(SQLModel, table=True):
     sequence_name: str = Field(index=True)
     sequence_version: int = 1
     state: str = Field(default=EnrollmentState.active)
-    next_step: int = 0                      # index of the step to send next
+    next_step: int = 0                      # index of the step to send next, in the sequence as last planned
+    # steps are followed by id, so a sequence may be edited while enrollments run (0004):
+    done_steps: str | None = None           # ids of the steps sent, soft-bounced past or skipped, space-separated
+    next_step_id: str | None = None         # the id of next_step when it was last planned (None: not yet)
     next_due_at: datetime | None = None     # when that step may go (None: plan it on the next tick)
     mailbox: str | None = Field(default=None, index=True)  # kept for the whole thread
     anchor_at: datetime | None = None       # the next step's wait counts from here (last send or skip)
