@@ -13,13 +13,12 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from sqlalchemy import Engine
-from sqlmodel import col, select
 
 from outbound.scoring.spec import ScoringSpec, Webhook
-from outbound.store.db import session_scope
-from outbound.store.scoring_tables import WebhookDelivery
+from outbound.store.webhooks import AttemptResult, due_deliveries, record_attempt
 
 SIGNATURE_HEADER = "X-Outbound-Signature"
 MAX_BACKOFF = timedelta(hours=6)
@@ -68,26 +67,25 @@ def backoff(hook: Webhook, attempts: int) -> timedelta:
 def deliver_pending(engine: Engine, spec: ScoringSpec, now: datetime, *, limit: int = 100) -> DeliveryCounts:
     """Tries every delivery that is due once; failures wait ``backoff`` (doubling) before the next pass."""
     counts = DeliveryCounts()
-    with session_scope(engine) as session:
-        due = list(session.scalars(select(WebhookDelivery).where(
-            col(WebhookDelivery.state) == "pending", col(WebhookDelivery.next_attempt_at) <= now)
-            .order_by(col(WebhookDelivery.id)).limit(limit)))
-    for d in due:
+    for d in due_deliveries(engine, now, limit):
         hook = spec.webhooks.get(d.webhook)
         error = f"no webhook named {d.webhook!r} in scoring.yaml" if hook is None else post(hook, d.body.encode())
-        with session_scope(engine) as session:
-            row = session.get(WebhookDelivery, d.id)
-            if row is None or row.state != "pending":
-                continue
-            row.attempts += 1
-            row.last_error = error
-            if error is None:
-                row.state, row.delivered_at = "delivered", now
-                counts.delivered += 1
-            elif hook is None or row.attempts >= hook.max_attempts:
-                row.state = "failed"
-                counts.failed += 1
-            else:
-                row.next_attempt_at = now + backoff(hook, row.attempts)
-                counts.retrying += 1
+        result = record_attempt(engine, d.id, now, partial(attempt_result, hook, error, now=now))
+        if result is None:
+            continue
+        if result.state == "delivered":
+            counts.delivered += 1
+        elif result.state == "failed":
+            counts.failed += 1
+        else:
+            counts.retrying += 1
     return counts
+
+
+def attempt_result(hook: Webhook | None, error: str | None, attempts: int, now: datetime) -> AttemptResult:
+    """Delivered, given up (unknown webhook or ``max_attempts`` reached), or retried after the backoff."""
+    if error is None:
+        return AttemptResult("delivered")
+    if hook is None or attempts >= hook.max_attempts:
+        return AttemptResult("failed", error)
+    return AttemptResult("pending", error, now + backoff(hook, attempts))
