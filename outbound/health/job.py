@@ -8,19 +8,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import Engine
-from sqlmodel import col, select
 
-from outbound.core import events as ev
 from outbound.health.checker import check_domains
 from outbound.health.dns import AsyncResolver
 from outbound.health.dnsbl import DOMAIN_ZONES, IP_ZONES
 from outbound.health.model import HealthReport
 from outbound.spec.workspace import Workspace
-from outbound.store.db import session_scope
-from outbound.store.tables import Event, MailboxState
+from outbound.store.domain_health import PAUSE_PREFIX, DomainVerdict, apply_domain_verdicts
 
 log = logging.getLogger("outbound.health")
-PAUSE_PREFIX = "domain health check failed: "
 
 
 @dataclass
@@ -50,29 +46,11 @@ def _reason(report: HealthReport) -> str:
 def apply_verdicts(engine: Engine, workspace: Workspace, reports: list[HealthReport], now: datetime,
                    result: HealthPass) -> None:
     """Pauses every mailbox of a failing domain with the finding as reason; resumes the ones this check paused."""
-    with session_scope(engine) as session:
-        for report in reports:
-            domain = workspace.domains.get(report.domain)
-            if domain is None:
-                continue
-            addresses = [mb.address for mb in domain.mailboxes]
-            rows = {r.address: r for r in session.exec(select(MailboxState).where(
-                col(MailboxState.address).in_(addresses)))}
-            for address in addresses:
-                row = rows.get(address)
-                if row is None:
-                    row = MailboxState(address=address, domain=report.domain)
-                    session.add(row)
-                if report.verdict == "fail" and row.state != "paused":
-                    row.state, row.pause_reason, row.paused_at = "paused", _reason(report), now
-                    session.add(Event(type=ev.MAILBOX_PAUSED, at=now, mailbox=address, data={"reason": row.pause_reason}))
-                    result.paused.append(address)
-                elif (report.verdict != "fail" and row.state == "paused"
-                      and (row.pause_reason or "").startswith(PAUSE_PREFIX)):
-                    row.state, row.pause_reason, row.paused_at = "active", None, None
-                    session.add(Event(type=ev.MAILBOX_RESUMED, at=now, mailbox=address,
-                                      data={"reason": "domain health check passes again"}))
-                    result.resumed.append(address)
+    verdicts = [DomainVerdict(r.domain, [mb.address for mb in domain.mailboxes], _reason(r) if r.verdict == "fail" else None)
+                for r in reports if (domain := workspace.domains.get(r.domain)) is not None]
+    paused, resumed = apply_domain_verdicts(engine, verdicts, now)
+    result.paused.extend(paused)
+    result.resumed.extend(resumed)
     for address in result.paused:
         log.warning("paused %s: domain health check failed", address)
     for address in result.resumed:

@@ -8,9 +8,10 @@ from pathlib import Path
 from sqlmodel import select
 
 from outbound.app.workspace import load_workspace
-from outbound.health.job import PAUSE_PREFIX, health_job
+from outbound.health.job import health_job
 from outbound.store import mailboxes as mailbox_store
 from outbound.store.db import open_store, session_scope
+from outbound.store.domain_health import PAUSE_PREFIX
 from outbound.store.gates import pass_gate
 from outbound.store.tables import MailboxState
 from tests.fixtures.dns_server import DnsServers
