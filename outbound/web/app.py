@@ -18,7 +18,7 @@ from functools import partial
 from typing import TypeVar
 
 import anyio
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -27,7 +27,7 @@ from starlette.routing import Route
 
 from outbound.render.tracking import verify_click, verify_open
 from outbound.spec.sequence import Tracking
-from outbound.store.db import utcnow
+from outbound.store.db import ping, utcnow
 from outbound.tokens import verify_unsubscribe
 from outbound.web import pages
 from outbound.web.machine import classify_fetch
@@ -64,7 +64,7 @@ class _LinkServer:
 
     async def health(self, request: Request) -> Response:
         try:
-            await self.db(partial(_ping, self.engine))
+            await self.db(partial(ping, self.engine))
         except SQLAlchemyError:
             return JSONResponse({"status": "database unavailable"}, status_code=503, headers=_HEADERS)
         return JSONResponse({"status": "ok"}, headers=_HEADERS)
@@ -125,11 +125,6 @@ class _LinkServer:
                 await self.db(partial(record_click, self.engine, send, url, verdict, now, agent))
         except SQLAlchemyError as exc:
             log.error("cannot record a %s for send %s: %s", kind, send_id, type(exc).__name__)
-
-
-def _ping(engine: Engine) -> None:
-    with engine.connect() as conn:
-        conn.execute(text("SELECT 1"))
 
 
 def _not_found() -> Response:
