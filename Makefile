@@ -21,11 +21,13 @@ test: venv
 	bash scripts/test-deps.sh
 	$(BIN)/ruff check outbound tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 lint: venv
 	$(BIN)/ruff check outbound tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 bench: venv
 	$(BIN)/pip install -q -e '.[test,bench]'
