@@ -90,11 +90,6 @@ def read_scores(engine: Engine, kind: str = "prospect") -> dict[str, Decayed]:
     return {s: Decayed(v, at) for s, (v, at) in store.scores_of(engine, kind).items()}
 
 
-def score_now(engine: Engine, spec: ScoringSpec, kind: str, subject: str, now: datetime) -> float:
-    row = store.score_of(engine, kind, subject)
-    return 0.0 if row is None else Decayed(row[0], row[1]).at(now, spec.half_life.total_seconds())
-
-
 def _apply(session: Session, rows: list[EventRow], spec: ScoringSpec, now: datetime, *,
            keep_events: bool = False) -> tuple[dict[int, ProspectChange], set[str]]:
     """Adds a batch to the scores; returns the changed prospects and the changed accounts."""

@@ -133,10 +133,3 @@ def scores_of(engine: Engine, kind: str) -> dict[str, tuple[float, datetime]]:
         rows = session.execute(select(col(Score.subject), col(Score.score), col(Score.updated_at))
                                .where(col(Score.subject_kind) == kind))
         return {s: (v, at) for s, v, at in rows}
-
-
-def score_of(engine: Engine, kind: str, subject: str) -> tuple[float, datetime] | None:
-    with session_scope(engine) as session:
-        row = session.execute(select(col(Score.score), col(Score.updated_at)).where(
-            col(Score.subject_kind) == kind, col(Score.subject) == subject)).first()
-    return None if row is None else (row[0], row[1])

@@ -51,11 +51,6 @@ def set_watermark(engine: Engine, mailbox: str, folder: str, watermark: Watermar
             row.uidvalidity, row.last_uid, row.updated_at = watermark.uidvalidity, watermark.last_uid, now
 
 
-def all_watermarks(engine: Engine) -> list[ImapWatermark]:
-    with session_scope(engine) as session:
-        return list(session.exec(select(ImapWatermark).order_by(col(ImapWatermark.mailbox), col(ImapWatermark.folder))))
-
-
 def acquire_poll_leases(engine: Engine, addresses: list[str], worker: str, now: datetime,
                         until: datetime) -> list[str]:
     """The addresses this worker may poll until ``until``: free, expired or already its own leases.
