@@ -52,3 +52,7 @@ _register_all()
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":  # `python -m outbound.cli.app` (the domains check tests run it so)
+    main()
