@@ -93,11 +93,13 @@ def remember_states(boxes: dict[str, MailboxState], health: dict[str, MailboxHea
 def evidence(session: Session, now: datetime, window: timedelta) -> dict[str, Evidence]:
     """Per-mailbox counts of the window, in one GROUP BY.
 
-    An event without a mailbox is tied to one through its send. Forgiven: evidence up to a
-    mailbox's ``ignore_before``, and every event recorded before the mailbox's latest
-    ``mailbox_resumed`` (compared by event id, so a resume forgives what came before it whatever
-    the clocks of the daemons and commands said). A send counts once however many sent or bounced
-    events it has (a bounce we cannot tie to a send still counts once, keyed by its own event id).
+    An event without a mailbox is tied to one through its send. Forgiven, because whoever resumed
+    the mailbox fixed the cause: evidence up to a mailbox's ``ignore_before``; every event recorded
+    before its latest ``mailbox_resumed``; and, for a mailbox that is active now, every event up to
+    its latest ``mailbox_paused`` (it was resumed since, by whatever path, recorded or not). Events
+    are compared by id, so what came before a resume is forgiven whatever the clocks of the daemons
+    and commands said. A send counts once however many sent or bounced events it has (a bounce we
+    cannot tie to a send still counts once, keyed by its own event id).
     """
     session.flush()  # the join below must see the ignore_before set in this pass
     kind, data, at = col(Event.type), col(Event.data), col(Event.at)
@@ -107,8 +109,13 @@ def evidence(session: Session, now: datetime, window: timedelta) -> dict[str, Ev
     auth = or_(and_(kind == ev.SEND_FAILED, data["outcome"].as_string() == "auth_failure"),
                and_(kind == ev.MAILBOX_PAUSED, func.substr(data["reason"].as_string(), 1, len(AUTH_PAUSE)) == AUTH_PAUSE))
     ignore_before = col(MailboxHealth.ignore_before)
-    resumed = (select(col(Event.mailbox).label("mailbox"), func.max(col(Event.id)).label("last_id"))
-               .where(kind == ev.MAILBOX_RESUMED).group_by(col(Event.mailbox)).subquery())  # few rows: ix_events_type
+    # the latest pause and resume of each mailbox: few rows, read through ix_events_type
+    marks = (select(col(Event.mailbox).label("mailbox"),
+                    func.max(case((kind == ev.MAILBOX_PAUSED, col(Event.id)), else_=0)).label("paused"),
+                    func.max(case((kind == ev.MAILBOX_RESUMED, col(Event.id)), else_=0)).label("resumed"))
+             .where(kind.in_((ev.MAILBOX_PAUSED, ev.MAILBOX_RESUMED))).group_by(col(Event.mailbox)).subquery())
+    active = col(MailboxState.state) == "active"
+    forgiven_to = case((and_(active, marks.c.paused > marks.c.resumed), marks.c.paused), else_=marks.c.resumed)
     query = (
         select(mailbox,
                func.count(distinct(case((kind.in_((ev.SENT, ev.BOUNCED)), key)))),
@@ -119,10 +126,11 @@ def evidence(session: Session, now: datetime, window: timedelta) -> dict[str, Ev
         .select_from(Event)
         .outerjoin(Send, and_(own.is_(None), col(Send.id) == col(Event.send_id)))
         .outerjoin(MailboxHealth, col(MailboxHealth.address) == mailbox)
-        .outerjoin(resumed, resumed.c.mailbox == mailbox)
+        .outerjoin(marks, marks.c.mailbox == mailbox)
+        .outerjoin(MailboxState, col(MailboxState.address) == mailbox)
         .where(kind.in_(_TYPES), at > now - window, at <= now,
                or_(ignore_before.is_(None), at > ignore_before),
-               or_(resumed.c.last_id.is_(None), col(Event.id) > resumed.c.last_id))
+               or_(marks.c.mailbox.is_(None), col(Event.id) > forgiven_to))
         .group_by(mailbox))
     return {str(address): Evidence(int(attempts), int(bounced), int(complaints),
                                    None if last is None else int(last), int(auth_failures))

@@ -124,8 +124,9 @@ def test_two_first_health_passes_at_once_create_each_mailbox_health_row_once(dat
     settings = HealthSettings()
     with _Racers(engine, "mailbox_health") as racers:
         for round_ in range(ROUNDS):
-            with session_scope(engine) as s:  # a fresh start: no health rows, the mailbox active again
+            with session_scope(engine) as s:  # a fresh start: no health rows or pauses, the mailbox active again
                 s.execute(delete(MailboxHealth))
+                s.execute(delete(Event).where(col(Event.type) == ev.MAILBOX_PAUSED))
                 box = s.get(MailboxState, ADDRESSES[0])
                 assert box is not None
                 box.state, box.pause_reason, box.paused_at = "active", None, None

@@ -115,17 +115,45 @@ def test_complaint_auth_failures_resume_and_timer(tmp_path: Path) -> None:
     assert again == [] and states["c@one.test"] == "active"
 
 
-def test_a_resume_event_forgives_what_was_recorded_before_it_whatever_its_time(tmp_path: Path) -> None:
-    """The pass never saw the mailbox paused (the engine paused it and the operator resumed it in between):
-    the ``mailbox_resumed`` event alone forgives the earlier failures, even when stamped by another clock."""
+def _paused_for_auth(engine: object, address: str, at: datetime) -> None:
+    """What the engine does on an SMTP auth failure: the mailbox paused, with its event."""
+    reason = "auth failure: 535 5.7.8 bad credentials"
+    add_events(engine, [{"type": ev.MAILBOX_PAUSED, "at": at, "mailbox": address, "data": {"reason": reason}}])
+    with session_scope(engine) as s:  # type: ignore[arg-type]
+        mailbox_store.pause(s, address, reason, at)
+
+
+def test_an_active_mailbox_is_forgiven_what_came_before_its_last_pause(tmp_path: Path) -> None:
+    """The engine paused the mailbox and it was resumed before any pass saw it paused (and no resume
+    event was recorded): being active again forgives the failures up to that pause, not later ones."""
     engine, now = _events_db(tmp_path)
     settings = HealthSettings(auth_failures=1)
-    failure = {"type": ev.MAILBOX_PAUSED, "mailbox": "a@one.test", "data": {"reason": "auth failure: 535 5.7.8"}}
-    add_events(engine, [{**failure, "at": now - timedelta(minutes=30)},
-                        # the operator's resume, stamped by a wall clock behind the simulated one
-                        {"type": ev.MAILBOX_RESUMED, "at": now - timedelta(days=30), "mailbox": "a@one.test",
-                         "data": {"reason": "operator"}}])
+    _paused_for_auth(engine, "a@one.test", now - timedelta(minutes=30))
+    with session_scope(engine) as s:  # type: ignore[arg-type]
+        box = s.get(MailboxState, "a@one.test")
+        assert box is not None
+        box.state, box.pause_reason, box.paused_at = "active", None, None
     assert mailbox_health_pass(engine, now, settings) == []  # type: ignore[arg-type]
-    add_events(engine, [{**failure, "at": now + timedelta(minutes=5)}])  # a failure after the resume counts
+    add_events(engine, [{"type": ev.SEND_FAILED, "at": now + timedelta(minutes=5), "mailbox": "a@one.test",
+                         "data": {"outcome": "auth_failure"}}])  # a failure after the resume counts
     again = mailbox_health_pass(engine, now + timedelta(minutes=10), settings)  # type: ignore[arg-type]
     assert [(d.address, d.kind) for d in again] == [("a@one.test", "auth")]
+
+
+def test_a_resume_event_forgives_what_was_recorded_before_it_whatever_its_time(tmp_path: Path) -> None:
+    """a@ failed, was resumed (the event stamped by a clock far behind the pass's), then paused by hand:
+    its old failure no longer counts towards the domain rule, so b@'s failure alone pauses nothing more."""
+    engine, now = _events_db(tmp_path)
+    settings = HealthSettings(auth_failure_mailboxes=2)
+    _paused_for_auth(engine, "a@one.test", now - timedelta(hours=2))
+    add_events(engine, [{"type": ev.MAILBOX_RESUMED, "at": now - timedelta(days=30), "mailbox": "a@one.test",
+                         "data": {"reason": "operator"}}])
+    with session_scope(engine) as s:  # type: ignore[arg-type]
+        box = s.get(MailboxState, "a@one.test")
+        assert box is not None
+        box.state, box.pause_reason, box.paused_at = "paused", "paused by hand for maintenance", now
+    _paused_for_auth(engine, "b@one.test", now - timedelta(hours=1))
+    assert mailbox_health_pass(engine, now, settings) == [], "c@one.test stays active"  # type: ignore[arg-type]
+    _paused_for_auth(engine, "a@one.test", now + timedelta(minutes=1))  # ... while a new failure counts
+    later = mailbox_health_pass(engine, now + timedelta(minutes=2), settings)  # type: ignore[arg-type]
+    assert [(d.address, d.kind) for d in later] == [("c@one.test", "domain_auth")]
