@@ -10,12 +10,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-from outbound.web.record import UNSUBSCRIBE_REASON
 from sqlalchemy import Engine
 
 from outbound.core import events as ev
 from outbound.render.tracking import click_link
 from outbound.tokens import sign
+from outbound.web.record import UNSUBSCRIBE_REASON
 from tests.integration.web.harness import (
     HOST,
     SECRET,
