@@ -17,8 +17,8 @@ from rich.table import Table
 from outbound.cli import runtime
 from outbound.cli.context import console, err_console, fail
 from outbound.errors import OutboundError
-from outbound.store import mailboxes as mailbox_store
 from outbound.store.db import utcnow
+from outbound.store.operator import resume_senders
 from outbound.store.prospects import get_prospect, to_data
 
 NOW_HELP = "pretend it is this time (ISO 8601, e.g. 2026-12-01T09:30:00Z) for simulations and tests"
@@ -210,7 +210,7 @@ def preview(
 @mailboxes_app.command("resume")
 def mailboxes_resume(target: Annotated[str, typer.Argument(help="ADDRESS or @DOMAIN")]) -> None:
     """Resume a paused mailbox, or every paused mailbox of a domain."""
-    resumed = mailbox_store.resume(runtime.open_engine(), target)
+    resumed = resume_senders(runtime.open_engine(), target, utcnow())
     if not resumed:
         fail(f"no paused mailbox matches {target}")
     console.print("resumed: " + ", ".join(resumed), highlight=False)

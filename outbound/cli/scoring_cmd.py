@@ -51,6 +51,8 @@ def add(
     if result.problems:
         fail(result.problems[0].message)
     console.print("recorded" if result.recorded else "already recorded (same prospect, type and time)", highlight=False)
+    for action in result.actions:
+        console.print(f"  {action}", highlight=False)
 
 
 def import_file(
@@ -67,6 +69,10 @@ def import_file(
     _print_problems(sorted(problems, key=lambda p: p.line or 0))
     console.print(f"recorded {result.recorded}, already known {result.duplicates}, skipped {len(problems)}",
                   highlight=False)
+    for action in result.actions[:50]:
+        console.print(f"  {action}", highlight=False)
+    if len(result.actions) > 50:
+        console.print(f"  ... and {len(result.actions) - 50} more changes", highlight=False)
     if problems and not result.recorded and not result.duplicates:
         raise typer.Exit(1)
 

@@ -22,13 +22,14 @@ from datetime import datetime, timedelta
 
 from outbound.engine.context import EngineContext
 from outbound.inbox.classify import classify
+from outbound.inbox.handling import Handled, PolicyFor, handle_inbound
 from outbound.inbox.imap import ImapError
 from outbound.inbox.match import read_inbound
 from outbound.inbox.poller import FetchedMessage, PollerOptions, Secrets, mailboxes_with_imap, poll_once
 from outbound.inbox.reconcile import find_in_sent
+from outbound.rulebook.facts import Policy
 from outbound.store import outcomes
 from outbound.store.db import utcnow
-from outbound.store.inbound import Handled, Rules, RulesFor, handle_inbound
 from outbound.store.tables import Send
 from outbound.store.watermarks import DbWatermarkStore, acquire_poll_leases, release_poll_leases
 
@@ -87,24 +88,24 @@ class PollSummary:
         return [m for m in self.mailboxes.values() if m.status == "failed"]
 
 
-def rules_for(ctx: EngineContext) -> RulesFor:
+def rules_for(ctx: EngineContext) -> PolicyFor:
     """A sequence's stop rules plus the [inbox] settings; a sequence no longer in the workspace
     gets the default stop rules."""
     inbox = ctx.settings.inbox
 
-    def get(sequence_name: str) -> Rules:
+    def get(sequence_name: str) -> Policy:
         loaded = ctx.workspace.sequences.get(sequence_name)
-        base = Rules(soft_bounce_limit=inbox.soft_bounce_limit, auto_reply_pause=inbox.auto_reply_pause)
+        base = Policy(soft_bounce_limit=inbox.soft_bounce_limit, auto_reply_pause=inbox.auto_reply_pause)
         if loaded is None:
             return base
         seq = loaded.sequence
-        return Rules(stop_on=frozenset(str(s) for s in seq.stop_on), stop_account_on_reply=seq.stop_account_on_reply,
+        return Policy(stop_on=frozenset(str(s) for s in seq.stop_on), stop_account_on_reply=seq.stop_account_on_reply,
                      soft_bounce_limit=base.soft_bounce_limit, auto_reply_pause=base.auto_reply_pause)
 
     return get
 
 
-def process_message(ctx: EngineContext, fetched: FetchedMessage, rules: RulesFor, now: datetime) -> Handled:
+def process_message(ctx: EngineContext, fetched: FetchedMessage, rules: PolicyFor, now: datetime) -> Handled:
     """classify -> match -> effects for one message (blocking: run it in a thread)."""
     classification = classify(fetched.raw, mailbox=fetched.mailbox)
     return handle_inbound(ctx.engine, read_inbound(fetched, classification), rules, now)

@@ -14,11 +14,11 @@ candidate sends (:class:`Found`), and :func:`match` decides. In order of trust:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Literal
 
+from outbound.core.sends import Found, Lookup, SendRef
 from outbound.inbox import mime
 from outbound.inbox.addresses import header_addresses
 from outbound.inbox.poller import FetchedMessage
@@ -61,41 +61,6 @@ def read_inbound(fetched: FetchedMessage, classification: Classification) -> Inb
                    uid=fetched.uid, message_id=message_id, sender=senders[0] if senders else None,
                    subject=mime.header(msg, "Subject")[:300], classification=classification,
                    digest=hashlib.sha256(fetched.raw).hexdigest()[:40])
-
-
-@dataclass(frozen=True)
-class SendRef:
-    """What matching and the effects need of a send row."""
-
-    send_id: int
-    enrollment_id: int
-    prospect_id: int
-    mailbox: str
-    to_address: str
-    message_id: str | None
-    sequence_name: str
-    step_id: str
-    step_index: int
-    sent_at: datetime | None = None
-
-
-@dataclass(frozen=True)
-class Lookup:
-    """What the store must look up for one message."""
-
-    message_ids: tuple[str, ...]
-    recipients: tuple[str, ...]
-    sender: str | None
-
-
-@dataclass(frozen=True)
-class Found:
-    by_message_id: Mapping[str, SendRef] = field(default_factory=dict)
-    """Our sends whose Message-ID is among ``Lookup.message_ids``."""
-    by_recipient: Mapping[str, Sequence[SendRef]] = field(default_factory=dict)
-    """Recent sends to each failed recipient."""
-    by_sender: Sequence[SendRef] = ()
-    """Sends of the active/paused enrollments of the prospect whose address is the sender's."""
 
 
 @dataclass(frozen=True)

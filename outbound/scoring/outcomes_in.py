@@ -11,12 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlmodel import col, select
 
 from outbound.core import events as ev
 from outbound.errors import Problem
-from outbound.store.db import session_scope
-from outbound.store.tables import Event, Prospect
+from outbound.rulebook.decide import decide
+from outbound.rulebook.facts import Complaint, CrmOutcome, Fact, HumanReply, OptOut
+from outbound.store import lookups
+from outbound.store.db import session_scope, utcnow
+from outbound.store.effects import Subject, apply
 
 ALLOWED = ev.CRM_TYPES  # the types defined with crm=True
 
@@ -35,6 +37,7 @@ class RecordResult:
     recorded: int = 0
     duplicates: int = 0
     problems: list[Problem] = field(default_factory=list)
+    actions: list[str] = field(default_factory=list)  # what the recorded events changed, in words
 
 
 def parse_time(text: str | None, default: datetime) -> datetime:
@@ -96,20 +99,17 @@ def parse_file(path: Path, default_at: datetime) -> tuple[list[OutcomeRow], list
 
 
 def record(engine: Engine, rows: list[OutcomeRow], *, origin: str, path: Path | str = "-") -> RecordResult:
-    """Writes one event per row (once: re-importing the same file adds nothing); unknown addresses are problems."""
+    """Writes one event per row (once: re-importing the same file adds nothing), with the effects
+    the rulebook gives that event by any path: an unsubscribe or complaint suppresses the address and
+    stops the prospect's enrollments, a reply stops them. Unknown addresses are problems."""
     result = RecordResult()
+    now = utcnow()
     with session_scope(engine) as session:
-        emails = sorted({r.email for r in rows})
-        ids: dict[str, int] = {}
-        for i in range(0, len(emails), 1000):
-            ids.update((e, int(p)) for e, p in session.execute(
-                select(Prospect.email, Prospect.id).where(col(Prospect.email).in_(emails[i:i + 1000]))))
+        ids = lookups.prospect_ids(session, (r.email for r in rows))
         keys = {r: f"{origin}:{r.email}:{r.type}:{r.at.isoformat()}" for r in rows if r.email in ids}
-        known: set[str] = set()
-        values = list(keys.values())
-        for i in range(0, len(values), 1000):
-            known.update(k for k in session.scalars(select(Event.dedupe_key).where(
-                col(Event.dedupe_key).in_(values[i:i + 1000]))) if k)
+        known = lookups.known_event_keys(session, keys.values())
+        mailboxes = lookups.last_mailboxes(session, ids.values())
+        domains = lookups.company_domains(session, ids.values())
         for r in rows:
             if r.email not in ids:
                 result.problems.append(Problem(path, f"no prospect with the address {r.email}", r.line or None))
@@ -119,9 +119,23 @@ def record(engine: Engine, rows: list[OutcomeRow], *, origin: str, path: Path | 
                 result.duplicates += 1
                 continue
             known.add(key)
+            pid = ids[r.email]
             data: dict[str, Any] = {"by": origin}
             if r.note:
                 data["note"] = r.note
-            session.add(Event(type=r.type, at=r.at, prospect_id=ids[r.email], dedupe_key=key, data=data))
+            subject = Subject(prospect_id=pid, company_domain=domains.get(pid))
+            applied = apply(session, decide(crm_fact(r, pid, mailboxes.get(pid))), subject, now, key=key, extra=data)
+            result.actions += [f"{r.email}: {a}" for a in applied.actions]
             result.recorded += 1
     return result
+
+
+def crm_fact(row: OutcomeRow, prospect_id: int, mailbox: str | None) -> Fact:
+    """The rulebook fact an outcome row is: the same as that event by any other path."""
+    if row.type == ev.UNSUBSCRIBED:
+        return OptOut(row.email, "crm", row.at, prospect_id, mailbox=mailbox)
+    if row.type == ev.COMPLAINED:
+        return Complaint(row.email, "crm", row.at, prospect_id, mailbox=mailbox)
+    if row.type == ev.REPLIED:
+        return HumanReply(row.at, prospect_id, who=row.email, via="crm")
+    return CrmOutcome(row.type, prospect_id, row.at)

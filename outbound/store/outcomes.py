@@ -8,8 +8,9 @@ afterwards leaves a send that the next daemon marks ``unknown`` instead of sendi
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, bindparam, case, delete, exists, func, insert, literal, update
@@ -18,16 +19,15 @@ from sqlmodel import Session, col, select
 
 from outbound.core import events as ev
 from outbound.core.outcome import SendOutcome
-from outbound.rulebook.retry import GiveUp, RetryPolicy, retry_decision
-from outbound.spec.sequence import StopEvent
+from outbound.rulebook.decide import UNCONFIRMED, decide
+from outbound.rulebook.effects import EnrollmentChange
+from outbound.rulebook.facts import Policy, SendFacts, SmtpResult
+from outbound.rulebook.retry import RetryPolicy
 from outbound.store import mailboxes as mailbox_store
 from outbound.store.db import session_scope
+from outbound.store.effects import Subject, apply, transition
 from outbound.store.prepared import Prepared
-from outbound.store.prospects import suppress_in
-from outbound.store.tables import Enrollment, EnrollmentState, Event, Send, SendState, Suppression
-
-# the reason of an enrollment paused for a send whose outcome is not known
-UNCONFIRMED = "delivery unconfirmed"
+from outbound.store.tables import Enrollment, EnrollmentState, Event, Prospect, Send, SendState, Suppression
 
 
 @dataclass(frozen=True)
@@ -247,60 +247,47 @@ def _delivered(session: Session, send: Send, enr: Enrollment, delivered: Deliver
 
 
 def record_failure_in(session: Session, send_id: int, outcome: SendOutcome, now: datetime, *, rng: random.Random,
-                      policy: RetryPolicy, stop_on: list[StopEvent], soft_bounce_limit: int) -> str:
-    """Applies a non-delivered outcome; returns what was done, for the log."""
-    send, enr = _load(session, send_id)
-    if send.state == SendState.unknown:  # lease recovery got there first; the owner knows the outcome
-        _unpause_unconfirmed(enr)
-    send.lease_owner = send.lease_until = None
-    send.last_error = outcome.describe()[:1000]
-    data: dict[str, object] = {"sequence": send.sequence_name, "step": send.step_id, "outcome": outcome.kind, "reason": outcome.reason,
-            "code": outcome.code, "status": outcome.status, "text": outcome.text[:500]}
+                      policy: RetryPolicy, stop_on: Iterable[str], soft_bounce_limit: int,
+                      stop_account_on_reply: bool = False) -> str:
+    """Applies a non-delivered outcome as the rulebook decides; returns what was done, for the log."""
+    facts = send_facts(session, send_id)
+    fact = SmtpResult(facts, outcome, now,
+                      Policy(stop_on=frozenset(str(s) for s in stop_on), stop_account_on_reply=stop_account_on_reply,
+                             soft_bounce_limit=soft_bounce_limit, retry=policy),
+                      soft_bounces=soft_bounces(session, facts.to_address, send_id) if outcome.is_bounce else 0,
+                      jitter=rng.random() if outcome.kind == "temporary" else 0.5)
+    effects = decide(fact)
+    apply(session, effects, subject_of_send(facts), now)
+    return effects.outcome
 
-    def event(kind: str, key: str, payload: dict[str, object]) -> Event:
-        return Event(type=kind, at=now, prospect_id=send.prospect_id, enrollment_id=enr.id, send_id=send.id,
-                     mailbox=send.mailbox, dedupe_key=f"{key}:{send.id}", data=payload)
 
-    if outcome.kind == "ambiguous":
-        send.state = SendState.unknown
-        _pause(enr, now, f"{UNCONFIRMED} ({outcome.reason}): message {send.message_id} may have been "
-                         "accepted; it is never resent unless the Sent folder shows it was not")
-        # one per SMTP attempt: a send reconciled as "not sent" may go unknown again on its next try
-        session.add(event(ev.SEND_UNKNOWN, f"unknown:{send.attempts}", data))
-        return "unknown"
-    if outcome.kind in ("hard_bounce", "soft_bounce"):
-        send.state = SendState.bounced
-        hard = outcome.kind == "hard_bounce"
-        session.add(event(ev.BOUNCED, "bounce", {**data, "hard": hard}))
-        session.flush()
-        if hard or _soft_bounces(session, send.to_address) >= soft_bounce_limit:
-            suppress_in(session, [send.to_address], f"{'hard' if hard else 'repeated soft'} bounce: "
-                        f"{outcome.status or outcome.code} {outcome.reason}", now)
-        if hard or StopEvent.bounce in stop_on:
-            _stop(enr, now, f"bounced at send ({outcome.status or outcome.code} {outcome.reason})")
-        elif enr.next_step == send.step_index:
-            # a soft bounce that does not stop the sequence moves it on: the step is never resent
-            enr.next_step, enr.anchor_at, enr.next_due_at = send.step_index + 1, now, None
-            enr.reason, enr.updated_at = f"step {send.step_id} soft-bounced ({outcome.reason})", now
-        return outcome.kind
-    mailbox_store.release(session, send.mailbox, send.claimed_at)
-    if outcome.kind in ("auth_failure", "config_error"):
-        reason = f"{outcome.kind.replace('_', ' ')}: {outcome.reason}" + (f" ({outcome.code})" if outcome.code else "")
-        if mailbox_store.pause(session, send.mailbox, reason, now):
-            session.add(Event(type=ev.MAILBOX_PAUSED, at=now, mailbox=send.mailbox, data={"reason": reason}))
-        send.state, send.not_before = SendState.retry, now
-        _reschedule(enr, now, now, f"moved off paused mailbox {send.mailbox}")
-        return "mailbox paused"
-    decision = retry_decision(send.attempts, outcome, rng, policy)
-    if isinstance(decision, GiveUp):
-        send.state = SendState.failed
-        enr.state, enr.reason, enr.next_due_at, enr.updated_at = EnrollmentState.blocked, decision.reason, None, now
-        session.add(event(ev.SEND_FAILED, "failed", data))
-        return "failed"
-    at = now + timedelta(seconds=decision.delay)
-    send.state, send.not_before = SendState.retry, at
-    _reschedule(enr, now, at, f"retry at {at:%Y-%m-%d %H:%M}Z: {decision.reason}")
-    return "retry"
+_P = Prospect.__table__  # type: ignore[attr-defined]
+
+
+def send_facts(session: Session | Connection, send_id: int) -> SendFacts:
+    """What the rulebook needs of a send, in one read."""
+    s, p = _SENDS, _P
+    row = _connection(session).execute(
+        core_select(s.c.id, s.c.enrollment_id, s.c.prospect_id, s.c.mailbox, s.c.to_address, s.c.sequence_name,
+                    s.c.step_id, s.c.step_index, s.c.attempts, s.c.state, s.c.message_id, p.c.company_domain)
+        .join(p, p.c.id == s.c.prospect_id, isouter=True).where(s.c.id == send_id)).first()
+    if row is None:
+        raise LookupError(f"send {send_id} does not exist")
+    return SendFacts(row.id, row.enrollment_id, row.prospect_id, row.mailbox, row.to_address, row.sequence_name,
+                     row.step_id, row.step_index, row.attempts, str(row.state), row.message_id, row.company_domain)
+
+
+def subject_of_send(facts: SendFacts) -> Subject:
+    return Subject(prospect_id=facts.prospect_id, enrollment_id=facts.enrollment_id, send_id=facts.send_id,
+                   mailbox=facts.mailbox, step_index=facts.step_index, company_domain=facts.company_domain)
+
+
+def soft_bounces(session: Session | Connection, address: str, other_than: int) -> int:
+    """Other sends to ``address`` that bounced (each send counts once, whatever path reported it)."""
+    s = _SENDS
+    return int(_connection(session).execute(
+        core_select(func.count()).where(s.c.to_address == address, s.c.state == SendState.bounced.value,
+                                        s.c.id != other_than)).scalar_one())
 
 
 def block_unrenderable_in(session: Session, send_id: int, reason: str, now: datetime) -> None:
@@ -313,9 +300,7 @@ def block_unrenderable_in(session: Session, send_id: int, reason: str, now: date
         return
     if gone.state == SendState.claimed.value:  # a ``retry`` row's slot was given back when it was requeued
         mailbox_store.release(session, gone.mailbox, gone.claimed_at)
-    enr = session.get(Enrollment, gone.enrollment_id)
-    assert enr is not None
-    enr.state, enr.reason, enr.next_due_at, enr.updated_at = EnrollmentState.blocked, reason, None, now
+    transition(session, EnrollmentChange("block", "enrollment", reason), Subject(enrollment_id=gone.enrollment_id), now)
 
 
 def release_claim_in(session: Session, send_id: int, now: datetime, worker: str | None = None) -> None:
@@ -334,9 +319,8 @@ def release_claim_in(session: Session, send_id: int, now: datetime, worker: str 
     if released is None:
         return
     mailbox_store.release(session, released.mailbox, released.claimed_at)
-    enr = session.get(Enrollment, released.enrollment_id)
-    assert enr is not None
-    _reschedule(enr, now, now, None)
+    transition(session, EnrollmentChange("due", "enrollment", "", at=now), Subject(enrollment_id=released.enrollment_id),
+               now)
 
 
 # One transaction each; the engine batches the ``*_in`` forms instead (outbound.engine.recorder).
@@ -353,7 +337,7 @@ def record_delivered(engine: Engine, send_id: int, delivered: Delivered, now: da
 
 
 def record_failure(engine: Engine, send_id: int, outcome: SendOutcome, now: datetime, *, rng: random.Random,
-                   policy: RetryPolicy, stop_on: list[StopEvent], soft_bounce_limit: int) -> str:
+                   policy: RetryPolicy, stop_on: Iterable[str], soft_bounce_limit: int) -> str:
     with session_scope(engine) as session:
         return record_failure_in(session, send_id, outcome, now, rng=rng, policy=policy, stop_on=stop_on,
                                  soft_bounce_limit=soft_bounce_limit)
@@ -413,10 +397,9 @@ def _unknown_expired(session: Session, now: datetime) -> int:
         .values(state=SendState.unknown.value, lease_owner=None, lease_until=None)
         .returning(s.c.id, s.c.enrollment_id, s.c.prospect_id, s.c.mailbox, s.c.message_id, s.c.attempts)).all()
     for row in rows:
-        enr = session.get(Enrollment, row.enrollment_id)
-        assert enr is not None
-        _pause(enr, now, f"{UNCONFIRMED}: the daemon stopped during the SMTP transaction of "
-                         f"{row.message_id}; never resent unless the Sent folder shows it was not sent")
+        hold = EnrollmentChange("hold", "enrollment", f"{UNCONFIRMED}: the daemon stopped during the SMTP transaction "
+                                f"of {row.message_id}; never resent unless the Sent folder shows it was not sent")
+        transition(session, hold, Subject(enrollment_id=row.enrollment_id), now)
         session.add(Event(type=ev.SEND_UNKNOWN, at=now, prospect_id=row.prospect_id, enrollment_id=row.enrollment_id,
                           send_id=row.id, mailbox=row.mailbox, dedupe_key=f"unknown:{row.attempts}:{row.id}",
                           data={"reason": "lease expired while sending"}))
@@ -445,11 +428,6 @@ def reconcile(engine: Engine, send_id: int, found_in_sent: bool, now: datetime) 
             _reschedule(enr, now, now, "reconciled: not in the Sent folder, will be sent again")
 
 
-def _soft_bounces(session: Session, address: str) -> int:
-    rows = session.exec(select(Send.id).where(col(Send.to_address) == address, col(Send.state) == SendState.bounced))
-    return len(list(rows))
-
-
 def _load(session: Session, send_id: int) -> tuple[Send, Enrollment]:
     send = session.get(Send, send_id)
     if send is None:
@@ -468,12 +446,3 @@ def _reschedule(enr: Enrollment, now: datetime, at: datetime, reason: str | None
 def _unpause_unconfirmed(enr: Enrollment) -> None:
     if enr.state == EnrollmentState.paused and enr.paused_until is None and (enr.reason or "").startswith(UNCONFIRMED):
         enr.state = EnrollmentState.active
-
-
-def _pause(enr: Enrollment, now: datetime, reason: str) -> None:
-    enr.state, enr.reason, enr.next_due_at, enr.paused_until, enr.updated_at = (
-        EnrollmentState.paused, reason, None, None, now)
-
-
-def _stop(enr: Enrollment, now: datetime, reason: str) -> None:
-    enr.state, enr.reason, enr.next_due_at, enr.updated_at = EnrollmentState.stopped, reason, None, now

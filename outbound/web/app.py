@@ -28,11 +28,11 @@ from starlette.routing import Route
 from outbound.render.tracking import verify_click, verify_open
 from outbound.spec.sequence import Tracking
 from outbound.store.db import ping, utcnow
+from outbound.store.links import SendInfo, find_send, record_click, record_open, record_unsubscribe
 from outbound.tokens import verify_unsubscribe
 from outbound.web import pages
 from outbound.web.machine import classify_fetch
 from outbound.web.oneclick import MAX_BODY, one_click_requested
-from outbound.web.record import SendInfo, find_send, record_click, record_open, record_unsubscribe
 
 log = logging.getLogger("outbound.web")
 T = TypeVar("T")

@@ -13,11 +13,12 @@ from sqlalchemy import Engine
 from sqlmodel import col, select
 
 from outbound.core import events as ev
+from outbound.inbox.handling import Handled, handle_inbound
 from outbound.inbox.match import Inbound
 from outbound.inbox.result import Classification
+from outbound.rulebook.facts import DEFAULT_STOP_ON, Policy
 from outbound.store.db import open_store, session_scope
 from outbound.store.enrollments import resume_paused
-from outbound.store.inbound import DEFAULT_STOP_ON, Handled, Rules, handle_inbound
 from outbound.store.tables import Enrollment, EnrollmentState, Event, Prospect, Send, SendState, Suppression
 
 NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
@@ -89,11 +90,11 @@ def inbound(kind: str, *, mid: str, sender: str = "bob@acme.test", folder: str =
                    Classification(kind=kind, **fields))  # type: ignore[arg-type]
 
 
-def handle(w: World, msg: Inbound, rules: Rules | None = None, now: datetime = NOW) -> Handled:
-    return handle_inbound(w.engine, msg, lambda _seq: rules or Rules(), now)
+def handle(w: World, msg: Inbound, rules: Policy | None = None, now: datetime = NOW) -> Handled:
+    return handle_inbound(w.engine, msg, lambda _seq: rules or Policy(), now)
 
 
-def twice(w: World, msg: Inbound, rules: Rules | None = None) -> Handled:
+def twice(w: World, msg: Inbound, rules: Policy | None = None) -> Handled:
     """Handle, then handle the same message again as if seen in Junk after a UIDVALIDITY change."""
     first = handle(w, msg, rules)
     before = (len(w.events()), w.suppressed())
@@ -121,7 +122,7 @@ def test_hard_bounce_suppresses_and_stops_every_enrollment_of_the_prospect(datab
 
 def test_soft_bounces_suppress_only_at_the_limit(database_url: str) -> None:
     w = make_world(database_url)
-    rules = Rules(stop_on=frozenset({"reply"}), soft_bounce_limit=2)
+    rules = Policy(stop_on=frozenset({"reply"}), soft_bounce_limit=2)
     first = twice(w, inbound("soft_bounce", mid="<dsn-a@mx.test>", sender="mailer-daemon@mx.test", status="4.2.2",
                              reason="mailbox_full", recipients=("bob@acme.test",),
                              original_message_id="<bob.seq@sender.test>"), rules)
@@ -137,7 +138,7 @@ def test_soft_bounces_suppress_only_at_the_limit(database_url: str) -> None:
 def test_soft_bounce_stops_the_enrollment_when_the_sequence_stops_on_bounce(database_url: str) -> None:
     w = make_world(database_url)
     handle(w, inbound("soft_bounce", mid="<dsn-c@mx.test>", sender="mailer-daemon@mx.test", status="4.4.7",
-                      reason="expired", recipients=("dan@gmail.com",)), Rules(soft_bounce_limit=3))
+                      reason="expired", recipients=("dan@gmail.com",)), Policy(soft_bounce_limit=3))
     enr = w.enrollment("dan/seq")
     assert enr.state == EnrollmentState.stopped and "4.4.7" in (enr.reason or "")
     assert "dan@gmail.com" not in w.suppressed()
@@ -160,10 +161,10 @@ def test_auto_reply_pauses_until_the_return_date_then_resumes(database_url: str)
 def test_auto_reply_without_a_date_pauses_for_the_default_or_stops_when_asked(database_url: str) -> None:
     w = make_world(database_url)
     handle(w, inbound("auto_reply", mid="<ooo2@gmail.com>", sender="dan@gmail.com", in_reply_to="<dan.seq@sender.test>"),
-           Rules(auto_reply_pause=timedelta(days=4)))
+           Policy(auto_reply_pause=timedelta(days=4)))
     assert w.enrollment("dan/seq").paused_until == NOW + timedelta(days=4)
     handle(w, inbound("auto_reply", mid="<ooo3@acme.test>", sender="carol@acme.test",
-                      in_reply_to="<carol.seq@sender.test>"), Rules(stop_on=DEFAULT_STOP_ON | {"auto_reply"}))
+                      in_reply_to="<carol.seq@sender.test>"), Policy(stop_on=DEFAULT_STOP_ON | {"auto_reply"}))
     carol = w.enrollment("carol/seq")
     assert carol.state == EnrollmentState.stopped and "auto_reply" in (carol.reason or "")
 
@@ -184,7 +185,7 @@ def test_opt_outs_suppress_and_stop_every_enrollment(database_url: str, kind: st
 @pytest.mark.parametrize("account_wide", [False, True])
 def test_human_reply_records_text_and_stops(database_url: str, account_wide: bool) -> None:
     w = make_world(database_url)
-    rules = Rules(stop_account_on_reply=account_wide)
+    rules = Policy(stop_account_on_reply=account_wide)
     done = twice(w, inbound("human_reply", mid="<r1@acme.test>", in_reply_to="<bob.seq@sender.test>",
                             reply_text="Sounds good, call me Tuesday."), rules)
     assert (done.event, done.via) == (ev.REPLIED, "in_reply_to")

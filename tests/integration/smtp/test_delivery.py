@@ -8,8 +8,8 @@ from collections.abc import Callable
 
 import pytest
 
-from outbound.rulebook.retry import Retry, retry_decision
 from outbound.engine.smtp import NotStarted, SmtpPool
+from outbound.rulebook.retry import Retry, retry_decision
 from outbound.spec.domain import Mailbox, SendingDomain
 from tests.fixtures.common import free_port
 from tests.fixtures.smtp_sink import SmtpSink

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from sqlalchemy import Engine
 
-from outbound.web.record import UNSUBSCRIBE_REASON
+from outbound.rulebook.decide import UNSUBSCRIBE_REASONS
 from tests.fixtures.common import unavailable
 from tests.integration.web.cdp import ChromiumUnavailable, Page, chromium_page
 from tests.integration.web.harness import ServerThread, counts, enrollment_states, seed, suppressed_values
@@ -34,6 +34,6 @@ async def test_confirmation_page_button_unsubscribes_in_chromium(
         text = await page.evaluate("document.body.innerText")
         assert await page.evaluate("location.href") == url
     assert "You are unsubscribed" in text
-    assert suppressed_values(sqlite_store) == {person: UNSUBSCRIBE_REASON}
+    assert suppressed_values(sqlite_store) == {person: UNSUBSCRIBE_REASONS["link"]}
     assert enrollment_states(sqlite_store, person) == {"seq": "stopped", "other": "stopped"}
     assert enrollment_states(sqlite_store, data.emails[1]) == {"seq": "active", "other": "active"}

@@ -12,8 +12,8 @@ import httpx
 
 from outbound.engine.smtp import SmtpPool
 from outbound.engine.tick import run_tick
+from outbound.rulebook.decide import UNSUBSCRIBE_REASONS
 from outbound.store.prospects import get_prospect
-from outbound.web.record import UNSUBSCRIBE_REASON
 from tests.fixtures.smtp_sink import SmtpSink
 from tests.integration.engine import workspace as engine_ws
 from tests.integration.web.harness import ServerThread, enrollment_states, events, suppressed_values
@@ -63,7 +63,7 @@ async def test_the_link_in_a_sent_message_unsubscribes_and_stops_the_sequence(
     local = server.base + https_url.removeprefix(f"https://{host}")
     answer = httpx.post(local, data={"List-Unsubscribe": "One-Click"}, headers={"host": host})
     assert answer.status_code == 200
-    assert suppressed_values(tw.engine)[address] == UNSUBSCRIBE_REASON
+    assert suppressed_values(tw.engine)[address] == UNSUBSCRIBE_REASONS["link"]
     assert enrollment_states(tw.engine, address) == {"seq": "stopped"}
     before = len(smtp_sink.messages)
     await _ticks(tw, START + timedelta(days=3), 1)  # the follow-ups go to everyone else only

@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 
 from outbound.core import events as ev
 from outbound.render.tracking import click_link
+from outbound.rulebook.decide import UNSUBSCRIBE_REASONS
 from outbound.tokens import sign
 from outbound.web.record import UNSUBSCRIBE_REASON
 from tests.integration.web.harness import (
@@ -43,7 +44,7 @@ def test_one_click_post_suppresses_and_stops_every_enrollment(store: Engine,
         assert answer.status_code == 200
         assert "unsubscribed" in answer.text
         # state is written before the answer: read right after, no waiting
-        assert suppressed_values(store) == {target: UNSUBSCRIBE_REASON}
+        assert suppressed_values(store) == {target: UNSUBSCRIBE_REASONS["link"]}
         assert enrollment_states(store, target) == {"seq": "stopped", "other": "stopped"}
         assert enrollment_states(store, bystander) == {"seq": "active", "other": "active"}
         for _ in range(3):  # repeated POSTs (the provider retries, the person clicks twice) change nothing
@@ -51,7 +52,7 @@ def test_one_click_post_suppresses_and_stops_every_enrollment(store: Engine,
     recorded = events(store, ev.UNSUBSCRIBED)
     assert len(recorded) == 1
     assert recorded[0].send_id == data.send_ids[target]
-    assert recorded[0].data["address"] == target and recorded[0].data["enrollments_stopped"] == 2
+    assert recorded[0].data["address"] == target and recorded[0].data["enrollments_changed"] == 2
     assert counts(store).suppressed == 1
 
 

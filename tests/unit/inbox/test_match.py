@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from outbound.inbox.match import Found, Inbound, SendRef, best, effective_kind, lookup_for, match, read_inbound
+from outbound.core.sends import Found, SendRef
+from outbound.inbox.match import Inbound, best, effective_kind, lookup_for, match, read_inbound
 from outbound.inbox.poller import FetchedMessage
 from outbound.inbox.result import Classification
 

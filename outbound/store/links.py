@@ -1,4 +1,4 @@
-"""What the link server writes: unsubscribes, opens and clicks, each in one transaction, each once.
+"""What the link server writes (``outbound.web`` calls these): unsubscribes, opens and clicks, each in one transaction, each once.
 
 Every row has a natural unique key (the suppressed value, the event's ``dedupe_key``) and is
 written with ``INSERT ... ON CONFLICT DO NOTHING``, so racing requests for the same address write
@@ -13,24 +13,34 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
-from sqlalchemy import Engine, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlmodel import Session, SQLModel, col, select
+from sqlmodel import Session, col, select
 
 from outbound.core import events as ev
+from outbound.rulebook.decide import decide
+from outbound.rulebook.facts import OptOut
 from outbound.store.db import session_scope
-from outbound.store.tables import Enrollment, EnrollmentState, Prospect, Send
-from outbound.web.machine import FetchVerdict
+from outbound.store.effects import Subject, apply, insert_once
+from outbound.store.tables import Event, Prospect, Send
+
+_EVENTS = Event.__table__  # type: ignore[attr-defined]
 
 log = logging.getLogger("outbound.web")
-UNSUBSCRIBE_REASON = "unsubscribed via one-click link"
-_LIVE = (EnrollmentState.active, EnrollmentState.paused, EnrollmentState.blocked)
 _ATTEMPTS = 4
 T = TypeVar("T")
+
+
+class FetchVerdict(Protocol):
+    """Whether a machine (a link scanner, a mail proxy) made a request, and why we think so."""
+
+    @property
+    def machine(self) -> bool: ...
+
+    @property
+    def reason(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -83,30 +93,13 @@ def find_send(engine: Engine, send_id: int | str) -> SendInfo | None:
         return _send_info(session, send_id)
 
 
-def _insert_once(session: Session, table: str, values: dict[str, object], key: str) -> bool:
-    """INSERT ... ON CONFLICT (key) DO NOTHING: True when the row is new. One statement, and no
-    unique-key error when two requests race (SQLite and PostgreSQL both have the clause)."""
-    target = SQLModel.metadata.tables[table]
-    dialect = session.get_bind().dialect.name
-    if dialect in ("sqlite", "postgresql"):
-        insert = sqlite_insert if dialect == "sqlite" else pg_insert
-        result = session.execute(insert(target).values(**values).on_conflict_do_nothing(index_elements=[key]))
-        return bool(getattr(result, "rowcount", 0))
-    if session.scalar(select(target.c.id).where(target.c[key] == values[key])) is not None:
-        return False
-    session.execute(target.insert().values(**values))
-    return True
-
-
 def _event(session: Session, values: dict[str, object]) -> bool:
-    return _insert_once(session, "events", values, "dedupe_key")
+    return insert_once(session, _EVENTS, values, "dedupe_key")
 
 
 def record_unsubscribe(engine: Engine, send_id: int | str, address: str, now: datetime, *, via: str) -> Recorded:
-    """Suppresses ``address`` everywhere and stops every live enrollment of its prospect, once.
-
-    Idempotent: a repeated request finds the suppression and the event and writes nothing.
-    """
+    """Suppresses ``address`` everywhere and stops every live enrollment of its prospect, once, as the
+    rulebook decides for an opt-out by link. A repeated request writes nothing new."""
     email = address.strip().lower()
 
     def work(session: Session) -> Recorded:
@@ -115,21 +108,13 @@ def record_unsubscribe(engine: Engine, send_id: int | str, address: str, now: da
             send = None  # the token names the address; a send to someone else is not evidence
         prospect_id = send.prospect_id if send else session.scalar(
             select(col(Prospect.id)).where(col(Prospect.email) == email))
-        added = _insert_once(session, "suppressions", {"value": email, "kind": "address", "reason": UNSUBSCRIBE_REASON,
-                                                       "created_at": now}, "value")
-        stopped = 0
-        if prospect_id is not None:
-            result = session.execute(update(Enrollment).where(
-                col(Enrollment.prospect_id) == prospect_id, col(Enrollment.state).in_(list(_LIVE))
-            ).values(state=EnrollmentState.stopped, reason=UNSUBSCRIBE_REASON, next_due_at=None, updated_at=now))
-            stopped = int(getattr(result, "rowcount", 0) or 0)
-        new_event = _event(session, {
-            "type": ev.UNSUBSCRIBED, "at": now, "prospect_id": prospect_id,
-            "enrollment_id": send.enrollment_id if send else None, "send_id": send.id if send else None,
-            "mailbox": send.mailbox if send else None, "dedupe_key": f"unsubscribe-link:{email}",
-            "data": {"address": email, "via": via, "enrollments_stopped": stopped,
-                     "sequence": send.sequence_name if send else None}})
-        if not (added or stopped or new_event):
+        effects = decide(OptOut(email, "link", now, prospect_id, mailbox=send.mailbox if send else None))
+        subject = Subject(prospect_id=prospect_id, enrollment_id=send.enrollment_id if send else None,
+                          send_id=send.id if send else None, mailbox=send.mailbox if send else None)
+        applied = apply(session, effects, subject, now, key=f"unsubscribe-link:{email}",
+                        extra={"via": via, "sequence": send.sequence_name if send else None})
+        stopped = applied.moved
+        if not (applied.recorded or stopped or applied.suppressed):
             return Recorded(False, "already unsubscribed", send)
         return Recorded(True, f"unsubscribed; {stopped} enrollment(s) stopped", send)
 

@@ -1,0 +1,250 @@
+"""One function per fact: the effects it has, with their reasons. Pure: values in, values out.
+
+Every path that brings a fact calls :func:`decide`, so an unsubscribe from a CRM has the effects of
+one by link, and a bounce at SMTP time those of the same bounce in a DSN.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from outbound.core import events as ev
+from outbound.rulebook.effects import (
+    Effects,
+    EnrollmentChange,
+    Reach,
+    Record,
+    SendChange,
+    SenderChange,
+    SenderScope,
+    StopAccount,
+    Suppress,
+)
+from outbound.rulebook.facts import (
+    AutoReply,
+    Complaint,
+    CrmOutcome,
+    Dsn,
+    Fact,
+    HumanReply,
+    Observed,
+    OperatorResume,
+    OptOut,
+    Policy,
+    RuleAction,
+    SendFacts,
+    SmtpResult,
+)
+from outbound.rulebook.retry import GiveUp, retry_decision
+
+# the reason of an enrollment held while a send's outcome is not known
+UNCONFIRMED = "delivery unconfirmed"
+UNSUBSCRIBE_REASONS = {
+    "link": "unsubscribed via one-click link",
+    "reply": "asked to unsubscribe by reply",
+    "hand": "unsubscribed by hand",
+    "crm": "unsubscribed (recorded from a CRM)",
+}
+# outcomes at SMTP time that are our sender's problem, never the recipient's
+SENDER_KINDS = frozenset({"auth_failure", "config_error", "sender_rejected"})
+
+
+def decide(fact: Fact) -> Effects:
+    """The effects of one fact."""
+    match fact:
+        case SmtpResult():
+            return _smtp(fact)
+        case Dsn():
+            return _dsn(fact)
+        case AutoReply():
+            return _auto_reply(fact)
+        case HumanReply():
+            return _human_reply(fact)
+        case OptOut():
+            return _opt_out(fact)
+        case Complaint():
+            return _complaint(fact)
+        case CrmOutcome():
+            return Effects(fact.type, records=(Record(fact.type, {}, at=fact.at),))
+        case Observed():
+            return Effects(fact.type, records=(Record(fact.type, {}),))
+        case RuleAction():
+            return _rule(fact)
+        case OperatorResume():
+            return _resume(fact)
+    raise TypeError(f"not a fact: {fact!r}")
+
+
+# ------------------------------------------------------------------ sending
+
+class _Draw:
+    """A fixed uniform draw where the retry policy asks a random generator for one."""
+
+    def __init__(self, value: float) -> None:
+        self.value = value
+
+    def random(self) -> float:
+        return self.value
+
+
+def _smtp(f: SmtpResult) -> Effects:
+    o, s = f.outcome, f.send
+    error = o.describe()[:1000]
+    data: dict[str, Any] = {"sequence": s.sequence, "step": s.step_id, "outcome": o.kind, "reason": o.reason,
+                            "code": o.code, "status": o.status, "text": o.text[:500], "fault": o.fault,
+                            "source": "smtp"}
+    # lease recovery may have marked the send unknown meanwhile; its owner knows the outcome
+    released = (EnrollmentChange("release_hold", "enrollment", "outcome known"),) if s.state == "unknown" else ()
+    if o.kind == "ambiguous":
+        hold = EnrollmentChange("hold", "enrollment", f"{UNCONFIRMED} ({o.reason}): message {s.message_id} may have "
+                                "been accepted; it is never resent unless the Sent folder shows it was not")
+        # one per SMTP attempt: a send reconciled as "not sent" may go unknown again on its next try
+        return Effects("unknown", send=SendChange("unknown", error), enrollments=(hold,),
+                       records=(Record(ev.SEND_UNKNOWN, data, key=f"unknown:{s.attempts}:{s.send_id}"),))
+    if o.kind in ("hard_bounce", "soft_bounce"):
+        what = f"{o.status or o.code} {o.reason}"
+        bounce = _bounce(s, o.kind == "hard_bounce", what, "at send", f.policy, f.soft_bounces, smtp=True)
+        return _with(bounce, released, Record(ev.BOUNCED, {**data, "hard": o.kind == "hard_bounce"},
+                                              key=f"bounce:{s.send_id}"))
+    if o.kind in SENDER_KINDS:
+        scope, target = _sender_scope(s.mailbox, o.fault)
+        reason = f"{o.kind.replace('_', ' ')}: {o.reason}" + (f" ({o.code}{' ' + o.status if o.status else ''})"
+                                                              if o.code else "")
+        return Effects(f"{scope} paused", send=SendChange("retry", error, not_before=f.at, release_slot=True),
+                       enrollments=(*released, EnrollmentChange("due", "enrollment", f"moved off paused {scope} "
+                                                                f"{target}", at=f.at)),
+                       senders=(SenderChange("pause", scope, target, reason),))
+    decision = retry_decision(s.attempts, o, _Draw(f.jitter), f.policy.retry)  # type: ignore[arg-type]
+    if isinstance(decision, GiveUp):
+        return Effects("failed", send=SendChange("failed", error, release_slot=True),
+                       enrollments=(*released, EnrollmentChange("block", "enrollment", decision.reason)),
+                       records=(Record(ev.SEND_FAILED, data, key=f"failed:{s.send_id}"),))
+    at = f.at + timedelta(seconds=decision.delay)
+    return Effects("retry", send=SendChange("retry", error, not_before=at, release_slot=True),
+                   enrollments=(*released, EnrollmentChange("due", "enrollment",
+                                                            f"retry at {at:%Y-%m-%d %H:%M}Z: {decision.reason}", at=at)))
+
+
+def _sender_scope(mailbox: str, fault: str) -> tuple[SenderScope, str]:
+    if fault == "domain":
+        return "domain", mailbox.rsplit("@", 1)[-1]
+    return "mailbox", mailbox
+
+
+def _with(effects: Effects, first: tuple[EnrollmentChange, ...], record: Record) -> Effects:
+    return Effects(effects.outcome, effects.send, (*first, *effects.enrollments), effects.suppress, effects.senders,
+                   effects.account, (record, *effects.records))
+
+
+def _bounce(s: SendFacts, hard: bool, what: str, source: str, policy: Policy, soft_bounces: int, *,
+            smtp: bool) -> Effects:
+    """A bounce the recipient's side caused, by either path: the same reasons, the same reach."""
+    mark = SendChange("bounced", f"bounced {source}: {what}"[:1000], only_if_sent=not smtp)
+    if hard:
+        return Effects("hard_bounce", send=mark, suppress=Suppress((s.to_address,), f"hard bounce: {what} ({source})"),
+                       enrollments=(EnrollmentChange("stop", "prospect",
+                                                     f"hard bounce {what} for {s.to_address} ({source})"),))
+    if s.state == "bounced":  # this send's bounce was counted already (at SMTP time, or by an earlier DSN)
+        return Effects("soft_bounce")
+    count = soft_bounces + 1
+    suppress = (Suppress((s.to_address,), f"repeated soft bounce: {count} bounced sends, last {what}")
+                if count >= policy.soft_bounce_limit else None)
+    if "bounce" in policy.stop_on:
+        change = EnrollmentChange("stop", "enrollment", f"soft bounce {what} {source} (stop_on: bounce)")
+    elif smtp:
+        # a soft bounce that does not stop the sequence moves it on: the step is never resent
+        change = EnrollmentChange("advance", "enrollment", f"step {s.step_id} soft-bounced ({what})")
+    else:
+        return Effects("soft_bounce", send=mark, suppress=suppress)
+    return Effects("soft_bounce", send=mark, suppress=suppress, enrollments=(change,))
+
+
+# ------------------------------------------------------------------ inbound mail
+
+def _dsn(f: Dsn) -> Effects:
+    what = f"{f.status or 'no status'} {f.reason or ''}".strip()
+    record = Record(ev.BOUNCED, {"hard": f.hard and f.fault == "recipient", "status": f.status, "reason": f.reason,
+                                 "fault": f.fault, "source": "dsn"})
+    if f.fault in ("mailbox", "domain"):
+        scope, target = _sender_scope(f.send.mailbox, f.fault)
+        return Effects(f"{scope} paused", records=(record,),
+                       senders=(SenderChange("pause", scope, target, f"receivers refuse our {scope}: {what} (DSN)"),))
+    return _with(_bounce(f.send, f.hard, what, "(DSN)", f.policy, f.soft_bounces, smtp=False), (), record)
+
+
+def _auto_reply(f: AutoReply) -> Effects:
+    record = Record(ev.AUTO_REPLIED, {})
+    if "auto_reply" in f.policy.stop_on:
+        return Effects("stopped", records=(record,), enrollments=(
+            EnrollmentChange("stop", "enrollment", f"auto-reply ({f.reason}) (stop_on: auto_reply)"),))
+    # an earlier auto-reply's pause is only ever extended; a stop or a manual pause stays
+    return Effects("paused", records=(record,), enrollments=(EnrollmentChange(
+        "pause", "enrollment", f"auto-reply: paused until {f.until:%Y-%m-%d %H:%M}Z ({f.why})", at=f.until,
+        extend_only=True),))
+
+
+def _human_reply(f: HumanReply) -> Effects:
+    record = Record(ev.REPLIED, {}, at=f.at)
+    changes: list[EnrollmentChange] = []
+    if f.send is None:
+        changes.append(EnrollmentChange("stop", "prospect", f"replied (recorded {_by(f.via)}) on {f.at:%Y-%m-%d}"))
+    elif "reply" in f.policy.stop_on:
+        changes.append(EnrollmentChange("stop", "enrollment", f"replied to step {f.send.step_index + 1} "
+                                        f"({f.send.step_id}) on {f.at:%Y-%m-%d}"))
+    account = None
+    if f.policy.stop_account_on_reply and f.company_domain:
+        why = f"{f.who} at {f.company_domain} replied (stop_account_on_reply)"
+        account = StopAccount(f.company_domain, why)
+        changes.append(EnrollmentChange("stop", "account", why))
+    return Effects("replied", enrollments=tuple(changes), account=account, records=(record,))
+
+
+def _by(via: str) -> str:
+    return "from a CRM" if via == "crm" else "by hand" if via == "hand" else f"by {via}"
+
+
+def _opt_out(f: OptOut) -> Effects:
+    reason = UNSUBSCRIBE_REASONS[f.how]
+    stop = (EnrollmentChange("stop", "prospect", reason),) if f.prospect_id is not None else ()
+    return Effects("unsubscribed", suppress=Suppress(_addresses(f.address, f.also), reason), enrollments=stop,
+                   records=(Record(ev.UNSUBSCRIBED if f.matched else ev.UNMATCHED_INBOUND,
+                                   {"address": f.address, "how": f.how}, mailbox=f.mailbox, at=f.at),))
+
+
+def _complaint(f: Complaint) -> Effects:
+    reason = (f"spam complaint ({f.feedback or 'feedback'} report)" if f.how == "arf"
+              else f"spam complaint (recorded {_by(f.how)})")
+    stop = (EnrollmentChange("stop", "prospect", f"{reason}: {f.address}"),) if f.prospect_id is not None else ()
+    # the record names the mailbox the complaint counts against, so mailbox health sees it whatever the path
+    return Effects("complained", suppress=Suppress(_addresses(f.address, f.also), reason), enrollments=stop,
+                   records=(Record(ev.COMPLAINED if f.matched else ev.UNMATCHED_INBOUND,
+                                   {"address": f.address, "how": f.how}, mailbox=f.mailbox, at=f.at),))
+
+
+def _addresses(first: str, also: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(sorted({a.strip().lower() for a in (first, *also) if a and "@" in a}))
+
+
+# ------------------------------------------------------------------ rules and operators
+
+def _rule(f: RuleAction) -> Effects:
+    reach: Reach = "enrollment" if f.enrollment_id is not None else "prospect"
+    if f.kind == "stop_account":
+        if not f.account:
+            return Effects("nothing", records=())
+        return Effects("account stopped", account=StopAccount(f.account, f.reason),
+                       enrollments=(EnrollmentChange("stop", "account", f.reason),))
+    if f.kind == "pause":
+        return Effects("paused", enrollments=(EnrollmentChange("pause", reach, f.reason, at=f.pause_until),))
+    if f.kind == "move":
+        return Effects("moved", enrollments=(EnrollmentChange("stop", reach, f"moved to {f.move_to} ({f.reason})",
+                                                              keep_sequence=f.move_to),))
+    return Effects("stopped", enrollments=(EnrollmentChange("stop", reach, f.reason),))
+
+
+def _resume(f: OperatorResume) -> Effects:
+    target = f.target.strip().lower()
+    if target.startswith("@"):
+        return Effects("resumed", senders=(SenderChange("resume", "domain", target[1:], "resumed by hand"),))
+    return Effects("resumed", senders=(SenderChange("resume", "mailbox", target, "resumed by hand"),))

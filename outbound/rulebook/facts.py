@@ -1,0 +1,187 @@
+"""The facts that reach the engine, as plain values: one class per kind of fact.
+
+Whatever path a fact came by (SMTP, DSN, reply, link, CRM, scoring rule, operator), it is one of
+these, and :func:`outbound.rulebook.decide` alone says what it does. The store looks up what a
+decision depends on (the send, how many bounced sends the address already has) and passes it in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Literal
+
+from outbound.core.bounces import Fault
+from outbound.core.outcome import SendOutcome
+from outbound.rulebook.retry import DEFAULT_POLICY, RetryPolicy
+
+DEFAULT_STOP_ON = frozenset({"reply", "bounce", "unsubscribe", "complaint"})
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The settings an effect depends on: the send's sequence and the [inbox] / [sending] config."""
+
+    stop_on: frozenset[str] = DEFAULT_STOP_ON
+    stop_account_on_reply: bool = False
+    soft_bounce_limit: int = 3
+    auto_reply_pause: timedelta = timedelta(days=7)
+    retry: RetryPolicy = DEFAULT_POLICY
+
+
+@dataclass(frozen=True)
+class SendFacts:
+    """What a decision needs of the send a fact is about."""
+
+    send_id: int
+    enrollment_id: int
+    prospect_id: int
+    mailbox: str
+    to_address: str
+    sequence: str
+    step_id: str
+    step_index: int
+    attempts: int = 1
+    state: str = "sent"                  # the send's state when the fact arrives
+    message_id: str | None = None
+    company_domain: str | None = None
+
+
+@dataclass(frozen=True)
+class SmtpResult:
+    """One SMTP attempt that did not deliver (delivery itself is the hot path's own write)."""
+
+    send: SendFacts
+    outcome: SendOutcome
+    at: datetime
+    policy: Policy = Policy()
+    soft_bounces: int = 0                # other sends to this address already bounced softly
+    jitter: float = 0.5                  # a uniform draw in [0, 1) that spreads retries
+
+
+@dataclass(frozen=True)
+class Dsn:
+    """A delivery status notification that reports a failure of one of our sends."""
+
+    send: SendFacts
+    hard: bool
+    status: str | None
+    reason: str | None
+    at: datetime
+    fault: Fault = "recipient"
+    policy: Policy = Policy()
+    soft_bounces: int = 0                # other sends to this address already bounced softly
+
+
+@dataclass(frozen=True)
+class AutoReply:
+    send: SendFacts
+    at: datetime
+    until: datetime                      # when the enrollment may resume (from the stated return date)
+    why: str                             # how ``until`` was chosen
+    reason: str = "auto_reply"           # vacation, auto_reply, ...
+    policy: Policy = Policy()
+
+
+@dataclass(frozen=True)
+class HumanReply:
+    """A person wrote back: to one of our sends, or as recorded from a CRM (``send`` is None)."""
+
+    at: datetime
+    prospect_id: int
+    send: SendFacts | None = None
+    company_domain: str | None = None
+    who: str = ""                        # the prospect's address, for reasons
+    policy: Policy = Policy()
+    via: str = "reply"                   # reply | crm | hand
+
+
+OptOutHow = Literal["link", "reply", "hand", "crm"]
+ComplaintHow = Literal["arf", "crm", "hand"]
+
+
+@dataclass(frozen=True)
+class OptOut:
+    """An unsubscribe, by one-click link, by reply, by hand or from a CRM."""
+
+    address: str
+    how: OptOutHow
+    at: datetime
+    prospect_id: int | None = None
+    send: SendFacts | None = None
+    also: tuple[str, ...] = ()           # further addresses to suppress (the replying address)
+    mailbox: str | None = None           # the mailbox that last mailed the address
+    matched: bool = True                 # False: a message tied to none of our sends, still honoured
+
+
+@dataclass(frozen=True)
+class Complaint:
+    """A spam complaint: an ARF feedback report, or one recorded from a CRM or by hand."""
+
+    address: str
+    how: ComplaintHow
+    at: datetime
+    prospect_id: int | None = None
+    send: SendFacts | None = None
+    also: tuple[str, ...] = ()
+    feedback: str | None = None          # the report's feedback type (abuse, ...)
+    mailbox: str | None = None           # the mailbox the complaint counts against
+    matched: bool = True                 # False: a report tied to none of our sends, still honoured
+
+
+@dataclass(frozen=True)
+class CrmOutcome:
+    """qualified, meeting_booked, won, lost, ... recorded from a CRM or by hand: recorded, nothing stops."""
+
+    type: str
+    prospect_id: int
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Observed:
+    """A delivery report, an unclassifiable message or one tied to no send: recorded, nothing else."""
+
+    type: str
+
+
+RuleKind = Literal["stop", "pause", "stop_account", "move"]
+
+
+@dataclass(frozen=True)
+class RuleAction:
+    """A scoring rule's decision that changes enrollments."""
+
+    kind: RuleKind
+    reason: str
+    prospect_id: int
+    at: datetime
+    enrollment_id: int | None = None     # the triggering event's enrollment, when it names one
+    pause_until: datetime | None = None  # None with kind pause: until resumed by hand
+    account: str | None = None           # the company domain, for stop_account
+    move_to: str | None = None
+
+
+@dataclass(frozen=True)
+class OperatorResume:
+    """``outbound mailboxes resume ADDRESS|@DOMAIN``."""
+
+    target: str
+    at: datetime
+
+
+Fact = (SmtpResult | Dsn | AutoReply | HumanReply | OptOut | Complaint | CrmOutcome | Observed | RuleAction
+        | OperatorResume)
+
+
+def return_pause(return_date: date | None, now: datetime, default: timedelta,
+                 longest: timedelta = timedelta(days=90)) -> tuple[datetime, str]:
+    """When an auto-replying prospect's enrollment may resume: the start of the stated return date
+    (UTC), unless that is already past or implausibly far (a misread more likely than a
+    sabbatical), then ``now + default``."""
+    if return_date is not None:
+        at = datetime.combine(return_date, time(0, 0), tzinfo=UTC)
+        if now < at <= now + longest:
+            return at, f"back on {return_date.isoformat()}"
+        return now + default, f"stated return {return_date.isoformat()} ignored (past or too far); default pause"
+    return now + default, "no return date stated; default pause"

@@ -1,0 +1,109 @@
+"""The README's "What each event does" table, made from the rulebook itself (a test keeps them equal)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from outbound.core import events as ev
+from outbound.core.outcome import SendOutcome
+from outbound.rulebook.decide import decide
+from outbound.rulebook.effects import Effects
+from outbound.rulebook.facts import (
+    AutoReply,
+    Complaint,
+    CrmOutcome,
+    Dsn,
+    Fact,
+    HumanReply,
+    Observed,
+    OperatorResume,
+    OptOut,
+    Policy,
+    RuleAction,
+    SendFacts,
+    SmtpResult,
+)
+
+_AT = datetime(2026, 12, 1, 9, tzinfo=UTC)
+_SEND = SendFacts(1, 1, 1, "alex@acme-mail.com", "bob@example.com", "seq", "intro", 0, company_domain="example.com")
+_NO_STOP = Policy(stop_on=frozenset())
+_ACCOUNT = Policy(stop_account_on_reply=True)
+
+
+def _smtp(kind: str, reason: str, code: int, status: str, fault: str, policy: Policy = Policy(),
+          soft: int = 0) -> SmtpResult:
+    outcome = SendOutcome(kind, reason, code, status, "", "rcpt", fault=fault)  # type: ignore[arg-type]
+    return SmtpResult(_SEND, outcome, _AT, policy, soft_bounces=soft)
+
+
+def examples() -> list[tuple[str, str, Fact]]:
+    """(event, path and condition, fact): one row of the table each."""
+    until = _AT + timedelta(days=7)
+    return [
+        ("hard bounce", "SMTP reply (550 5.1.1 at RCPT)", _smtp("hard_bounce", "user_unknown", 550, "5.1.1", "recipient")),
+        ("hard bounce", "DSN", Dsn(_SEND, True, "5.1.1", "user_unknown", _AT)),
+        ("soft bounce", "SMTP reply, stop_on has bounce", _smtp("soft_bounce", "mailbox_full", 552, "5.2.2", "recipient")),
+        ("soft bounce", "SMTP reply, stop_on without bounce", _smtp("soft_bounce", "mailbox_full", 552, "5.2.2",
+                                                                   "recipient", _NO_STOP)),
+        ("soft bounce", "SMTP or DSN, the limit reached", _smtp("soft_bounce", "mailbox_full", 552, "5.2.2",
+                                                              "recipient", soft=2)),
+        ("soft bounce", "DSN, stop_on without bounce", Dsn(_SEND, False, "4.4.7", "expired", _AT, policy=_NO_STOP)),
+        ("soft bounce", "DSN of a send already bounced", Dsn(SendFacts(1, 1, 1, "alex@acme-mail.com", "bob@example.com",
+                                                                       "seq", "intro", 0, state="bounced"),
+                                                             False, "5.2.2", "mailbox_full", _AT)),
+        ("sender rejected", "SMTP reply (554 5.7.1 client host rejected, relay denied)",
+         _smtp("sender_rejected", "blocked", 554, "5.7.1", "mailbox")),
+        ("sender rejected", "SMTP reply (550 5.7.26 DMARC, 5.7.515, 5.7.25 PTR)",
+         _smtp("sender_rejected", "auth_failure", 550, "5.7.26", "domain")),
+        ("sender rejected", "DSN (5.7.26 and the like)", Dsn(_SEND, False, "5.7.26", "auth_failure", _AT, fault="domain")),
+        ("auth failure", "SMTP AUTH refused (535)", _smtp("auth_failure", "auth_rejected", 535, "5.7.8", "mailbox")),
+        ("temporary failure", "SMTP 4xx, attempts left", _smtp("temporary", "greylisted", 451, "4.7.1", "transient")),
+        ("temporary failure", "SMTP 4xx, last attempt", SmtpResult(
+            SendFacts(1, 1, 1, "alex@acme-mail.com", "bob@example.com", "seq", "intro", 0, attempts=5),
+            SendOutcome("temporary", "temporary_failure", 451, "4.3.0", "", "rcpt"), _AT)),
+        ("unknown outcome", "connection lost after DATA", _smtp("ambiguous", "connection_lost", 0, "", "transient")),
+        ("auto-reply", "inbox", AutoReply(_SEND, _AT, until, "back on 2026-12-08")),
+        ("auto-reply", "inbox, stop_on has auto_reply",
+         AutoReply(_SEND, _AT, until, "", policy=Policy(stop_on=frozenset({"auto_reply"})))),
+        ("human reply", "inbox", HumanReply(_AT, 1, _SEND, "example.com", "bob@example.com")),
+        ("human reply", "inbox, stop_account_on_reply", HumanReply(_AT, 1, _SEND, "example.com", "bob@example.com",
+                                                                   _ACCOUNT)),
+        ("replied", "CRM or by hand (events add/import)", HumanReply(_AT, 1, via="crm")),
+        ("unsubscribe", "one-click link or page", OptOut("bob@example.com", "link", _AT, 1)),
+        ("unsubscribe", "reply asking to be removed", OptOut("bob@example.com", "reply", _AT, 1, _SEND)),
+        ("unsubscribe", "CRM or by hand (events add/import)", OptOut("bob@example.com", "crm", _AT, 1)),
+        ("unsubscribe", "reply tied to no send", OptOut("bob@example.com", "reply", _AT, matched=False)),
+        ("complaint", "ARF feedback report", Complaint("bob@example.com", "arf", _AT, 1, _SEND, mailbox=_SEND.mailbox)),
+        ("complaint", "CRM or by hand (events add/import)", Complaint("bob@example.com", "crm", _AT, 1,
+                                                                      mailbox=_SEND.mailbox)),
+        ("qualified (also meeting_booked, won, lost, opened, clicked)", "CRM or by hand", CrmOutcome("qualified", 1, _AT)),
+        ("delivery report", "DSN of a delay or a success", Observed("delivery_report")),
+        ("rule: stop", "scoring rule", RuleAction("stop", "rule", 1, _AT, enrollment_id=1)),
+        ("rule: pause", "scoring rule", RuleAction("pause", "rule", 1, _AT, pause_until=until)),
+        ("rule: stop_account", "scoring rule", RuleAction("stop_account", "rule", 1, _AT, account="example.com")),
+        ("rule: move_to", "scoring rule", RuleAction("move", "rule", 1, _AT, move_to="nurture")),
+        ("resume", "`outbound mailboxes resume` ADDRESS or @DOMAIN", OperatorResume("alex@acme-mail.com", _AT)),
+    ]
+
+
+def _cells(e: Effects) -> list[str]:
+    send = "—" if e.send is None else e.send.state + (" (cap slot back)" if e.send.release_slot else "")
+    enrollments = "; ".join(f"{c.action} {'this one' if c.reach == 'enrollment' else 'every one of the ' + c.reach}"
+                            + (f" except {c.keep_sequence}" if c.keep_sequence else "") for c in e.enrollments) or "—"
+    if e.account is not None:
+        enrollments += "; account marked stopped"
+    suppressed = "—" if e.suppress is None else ("address" if "repeated" not in e.suppress.reason
+                                                 else "address (repeated soft bounces)")
+    senders = "; ".join(f"{s.action} {s.scope}" for s in e.senders) or "—"
+    noted = [ev.MAILBOX_PAUSED if s.action == "pause" else ev.MAILBOX_RESUMED for s in e.senders]  # one per mailbox
+    records = ", ".join([*(r.type for r in e.records), *noted]) or "—"
+    return [send, enrollments, suppressed, senders, records]
+
+
+def rulebook_table() -> str:
+    """The markdown table, one row per example fact, as ``decide`` answers it."""
+    lines = ["| event | path | send | enrollments | suppressed | sender | recorded |",
+             "|---|---|---|---|---|---|---|"]
+    for event, path, fact in examples():
+        lines.append("| " + " | ".join([event, path, *_cells(decide(fact))]) + " |")
+    return "\n".join(lines)
