@@ -16,7 +16,6 @@ from outbound.core import events as ev
 from outbound.render.tracking import click_link
 from outbound.rulebook.decide import UNSUBSCRIBE_REASONS
 from outbound.tokens import sign
-from outbound.web.record import UNSUBSCRIBE_REASON
 from tests.integration.web.harness import (
     HOST,
     SECRET,
