@@ -7,7 +7,7 @@ any other path); this module only says which fact a classified, matched message 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -95,9 +95,7 @@ def _fact(session: Session, inbound: Inbound, found: Match, kind: str, policy_fo
         return Observed(ev.UNMATCHED_INBOUND), Subject(mailbox=inbound.mailbox), extra
     send = send_facts(session, found.send.send_id)
     policy = policy_for(send.sequence)
-    subject = subject_of_send(send)
-    subject = Subject(subject.prospect_id, subject.enrollment_id, subject.send_id, inbound.mailbox,
-                      subject.step_index, subject.company_domain)
+    subject = replace(subject_of_send(send), mailbox=inbound.mailbox)
     if kind in ("hard_bounce", "soft_bounce"):
         hard = kind == "hard_bounce"
         fault = c.fault or "recipient"

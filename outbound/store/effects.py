@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, insert, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, func, insert, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
@@ -46,6 +46,7 @@ class Subject:
     mailbox: str | None = None
     step_index: int | None = None
     company_domain: str | None = None
+    step_id: str | None = None          # the send's step, which an "advance" marks done
 
 
 @dataclass
@@ -180,7 +181,10 @@ def transition(session: Session, change: EnrollmentChange, subject: Subject, now
         if subject.step_index is None:
             return []
         where.append(_E.c.next_step == subject.step_index)
-        values |= {"next_step": subject.step_index + 1, "anchor_at": now, "next_due_at": None, "reason": reason}
+        values |= {"next_step": subject.step_index + 1, "anchor_at": now, "next_due_at": None, "reason": reason,
+                   "next_step_id": None}
+        if subject.step_id:  # steps are followed by id: the planner derives the next one from the done ones
+            values["done_steps"] = func.coalesce(_E.c.done_steps + literal(" "), literal("")) + literal(subject.step_id)
     elif change.action == "due":
         where.append(_E.c.state == active)
         values |= {"next_due_at": change.at, "reason": reason or None}

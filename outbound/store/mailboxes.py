@@ -121,21 +121,6 @@ def pause(session: Session, address: str, reason: str, now: datetime | None = No
     return True
 
 
-def resume(engine: Engine, target: str) -> list[str]:
-    """Resumes ``ADDRESS`` or every mailbox of ``@DOMAIN``; returns the addresses resumed."""
-    target = target.strip().lower()
-    with session_scope(engine) as session:
-        query = select(MailboxState).where(col(MailboxState.state) == "paused")
-        if target.startswith("@"):
-            query = query.where(col(MailboxState.domain) == target[1:])
-        else:
-            query = query.where(col(MailboxState.address) == target)
-        rows = list(session.exec(query))
-        for row in rows:
-            row.state, row.pause_reason, row.paused_at = "active", None, None
-        return [r.address for r in rows]
-
-
 def all_states(engine: Engine) -> list[MailboxState]:
     with session_scope(engine) as session:
         return list(session.exec(select(MailboxState).order_by(col(MailboxState.address))))

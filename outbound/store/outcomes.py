@@ -279,7 +279,8 @@ def send_facts(session: Session | Connection, send_id: int) -> SendFacts:
 
 def subject_of_send(facts: SendFacts) -> Subject:
     return Subject(prospect_id=facts.prospect_id, enrollment_id=facts.enrollment_id, send_id=facts.send_id,
-                   mailbox=facts.mailbox, step_index=facts.step_index, company_domain=facts.company_domain)
+                   mailbox=facts.mailbox, step_index=facts.step_index, company_domain=facts.company_domain,
+                   step_id=facts.step_id)
 
 
 def soft_bounces(session: Session | Connection, address: str, other_than: int) -> int:

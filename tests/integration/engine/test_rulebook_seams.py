@@ -125,6 +125,7 @@ async def test_a_soft_bounce_reported_at_smtp_time_and_again_by_dsn_counts_once(
     assert email not in _suppressed(tw), "one send's bounce counts once toward the limit of 2"
     [enrollment] = _enrollments(tw)
     assert enrollment.state == EnrollmentState.active and enrollment.next_step == 1
+    assert enrollment.done_steps == "intro", "the soft-bounced step is done (steps are followed by id)"
 
 
 # ------------------------------------------------------------------ case 5: the sender's problem is not the prospect's

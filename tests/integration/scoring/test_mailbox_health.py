@@ -18,6 +18,7 @@ from outbound.scoring.health import mailbox_health_pass
 from outbound.store import mailboxes as mailbox_store
 from outbound.store.db import open_store, session_scope
 from outbound.store.enrollments import enroll
+from outbound.store.operator import resume_senders
 from outbound.store.prospects import prospect_ids, upsert_prospects
 from outbound.store.tables import Event, MailboxState
 from tests.fixtures.smtp_sink import SmtpSink
@@ -107,7 +108,8 @@ def test_complaint_auth_failures_resume_and_timer(tmp_path: Path) -> None:
     assert [(d.address, d.kind) for d in third] == [("c@one.test", "domain_auth")]
     assert "every mailbox of the domain" in third[0].reason
     # a manual resume forgives what came before; no re-pause from old evidence
-    assert mailbox_store.resume(engine, "@one.test") == ["a@one.test", "b@one.test", "c@one.test"]  # type: ignore[arg-type]
+    assert resume_senders(engine, "@one.test", now + timedelta(hours=9, minutes=30)) == [  # type: ignore[arg-type]
+        "a@one.test", "b@one.test", "c@one.test"]
     mailbox_health_pass(engine, now + timedelta(hours=10), settings)  # type: ignore[arg-type]
     again = mailbox_health_pass(engine, now + timedelta(hours=10, minutes=5), settings)  # type: ignore[arg-type]
     with session_scope(engine) as s:  # type: ignore[arg-type]
