@@ -22,11 +22,10 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from outbound.store import outcomes
 from outbound.store.db import session_scope
-from outbound.store.tables import Enrollment, Send
 
 T = TypeVar("T")
 Write = Callable[[Session], Any]
@@ -166,7 +165,7 @@ class Recorder:
                 outcomes.record_sent_many(session, [i.sent for i in batch if i.sent is not None])
                 outcomes.record_delivered_many(session, [i.delivered for i in batch if i.delivered is not None])
                 single = [i for i in batch if i.delivered is None and i.sent is None and i.marking is None]
-                held = _prefetch(session, [i.send_id for i in single if i.send_id is not None])
+                held = outcomes.prefetch(session, [i.send_id for i in single if i.send_id is not None])
                 results = {id(i): i.fn(session) for i in single}
                 results.update((id(i), i.marking.send_id in marked) for i in batch if i.marking is not None)
                 del held
@@ -187,14 +186,3 @@ class Recorder:
             except Exception as exc:
                 out.append((False, exc))
         return out
-
-
-def _prefetch(session: Session, send_ids: list[int]) -> list[object]:
-    """Loads the sends and their enrollments into the session, so ``session.get`` finds them
-    without a query (the caller holds the returned rows: the identity map only keeps weak references)."""
-    if not send_ids:
-        return []
-    sends = list(session.exec(select(Send).where(col(Send.id).in_(send_ids))))
-    enrollment_ids = list({s.enrollment_id for s in sends})
-    enrollments = list(session.exec(select(Enrollment).where(col(Enrollment.id).in_(enrollment_ids))))
-    return [*sends, *enrollments]

@@ -16,15 +16,12 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, cast
 
-from sqlalchemy import Engine, func, select
-from sqlmodel import col
+from sqlalchemy import Engine
 
 from outbound.core import events as ev
 from outbound.reports.stats import ZTest, two_proportion_z
-from outbound.store.db import session_scope
-from outbound.store.tables import Event, Prospect, Send
+from outbound.store.report_rows import EventRow, SendRow, report_rows
 
 GROUPS = ("sequence", "step", "variant", "source", "domain", "mailbox")
 QUALIFYING = (ev.QUALIFIED, ev.MEETING_BOOKED, ev.WON)
@@ -156,26 +153,9 @@ class Facts:
         return [s for s in self.sends.values() if s.attempted]
 
 
-# (type, at, prospect_id, enrollment_id, send_id, data) and
-# (id, enrollment_id, prospect_id, sequence, step, variant, mailbox, sent_at, claimed_at)
-EventRow = tuple[str, datetime, int | None, int | None, int | None, dict[str, Any] | None]
-SendRow = tuple[int, int, int, str, str, str | None, str, datetime | None, datetime]
-
-
 def load_facts(engine: Engine, since: datetime | None = None) -> Facts:
-    with session_scope(engine) as session:
-        query = select(col(Event.type), col(Event.at), col(Event.prospect_id), col(Event.enrollment_id), col(Event.send_id), col(Event.data)).where(
-            col(Event.type).in_(_TYPES))
-        if since is not None:
-            query = query.where(col(Event.at) >= since)
-        events = cast(list[EventRow], list(session.execute(query.order_by(col(Event.id)))))
-        sources = {int(i): s for i, s in session.execute(select(col(Prospect.id), col(Prospect.source)))}
-        by_source = {s or "(none)": int(n) for s, n in session.execute(
-            select(col(Prospect.source), func.count()).group_by(col(Prospect.source)))}
-        sends = cast(list[SendRow], list(session.execute(
-            select(col(Send.id), col(Send.enrollment_id), col(Send.prospect_id), col(Send.sequence_name), col(Send.step_id),
-                   col(Send.variant_id), col(Send.mailbox), col(Send.sent_at), col(Send.claimed_at)))))
-    return tie(events, sends, sources, by_source)
+    rows = report_rows(engine, _TYPES, since)
+    return tie(rows.events, rows.sends, rows.source_of, rows.prospects_by_source)
 
 
 def tie(events: Sequence[EventRow], sends: Iterable[SendRow], source_of: Mapping[int, str | None],

@@ -447,3 +447,14 @@ def _reschedule(enr: Enrollment, now: datetime, at: datetime, reason: str | None
 def _unpause_unconfirmed(enr: Enrollment) -> None:
     if enr.state == EnrollmentState.paused and enr.paused_until is None and (enr.reason or "").startswith(UNCONFIRMED):
         enr.state = EnrollmentState.active
+
+
+def prefetch(session: Session, send_ids: list[int]) -> list[object]:
+    """Loads the sends and their enrollments into the session, so ``session.get`` finds them
+    without a query (the caller holds the returned rows: the identity map only keeps weak references)."""
+    if not send_ids:
+        return []
+    sends = list(session.exec(select(Send).where(col(Send.id).in_(send_ids))))
+    enrollment_ids = list({s.enrollment_id for s in sends})
+    enrollments = list(session.exec(select(Enrollment).where(col(Enrollment.id).in_(enrollment_ids))))
+    return [*sends, *enrollments]
