@@ -7,7 +7,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
@@ -106,3 +106,36 @@ def sqlite_rows(config: Path, query: str, *params: Any) -> list[tuple[Any, ...]]
 def write_csv(path: Path, header: str, rows: list[str]) -> Path:
     path.write_text(header + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
     return path
+
+
+def spawn(cli: Cli, *args: str, log: Path) -> subprocess.Popen[bytes]:
+    """A long-running command (``run``, ``serve``) started as ``cli(...)`` would run it; output to ``log``."""
+    command = [str(OUTBOUND), *(["--config", str(cli.config)] if cli.config else []), *args]
+    base = {k: v for k, v in os.environ.items() if not k.startswith("OUTBOUND_")}
+    with log.open("ab") as out:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(command, cwd=cli.cwd, stdout=out, stderr=subprocess.STDOUT,
+                                env={**base, "OUTBOUND_SECRET": SECRET, "NO_COLOR": "1", **cli.env})
+
+
+def stop(proc: subprocess.Popen[bytes], timeout: float = 30) -> int:
+    """SIGTERM, as a service manager stops it; the exit code (killed and -9 if it does not stop in time)."""
+    proc.terminate()
+    try:
+        return proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        return -9
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """Runs a module's tests once per database: ``None`` for the workspace's own SQLite file, else
+    the URL of a fresh PostgreSQL database (for ``$OUTBOUND_DATABASE_URL``), shared by the module."""
+    if request.param == "sqlite":
+        yield None
+        return
+    from tests.fixtures.postgres import fresh_database
+
+    with fresh_database(request.getfixturevalue("postgres_server"), prefix="cli_") as url:
+        yield url

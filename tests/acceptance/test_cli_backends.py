@@ -1,0 +1,345 @@
+"""Every `outbound` command on both databases: the workspace's SQLite file, and PostgreSQL named by
+$OUTBOUND_DATABASE_URL (a fresh database), as a user runs them (subprocesses of the console script).
+
+One workspace per database (``outbound init``'s, its mailboxes sending to a loopback sink) is shared
+by the module: ``world`` imports, enrolls and sends once, and runs the commands that only read side
+by side (those that do not touch the database meanwhile); the tests after it change the database
+and run in file order.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import urllib.request
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from ruamel.yaml import YAML
+from sqlalchemy import Engine, update
+
+from outbound.store import mailboxes as mailbox_store
+from outbound.store.db import open_store, session_scope
+from outbound.store.tables import Send, SendState
+from tests.acceptance.conftest import Cli, Result, copy_workspace, spawn, stop, write_csv
+from tests.fixtures.common import DATA, free_port, wait_for_port
+from tests.fixtures.smtp_sink import SmtpSink, _Handler
+
+# founders-q3 holidays (workspace_template/sequences/founders-q3.yaml): no sends on these days
+HOLIDAYS = {date(2026, 11, 26), date(2026, 12, 24), date(2026, 12, 25), date(2027, 1, 1)}
+ADA, GRACE, LINUS = "ada@analytical.io", "grace@navy.example.org", "linus@gmail.com"
+
+
+def _send_time() -> str:
+    """14:00Z on the next Monday to Thursday after today (prospects are enrolled now): founders-q3's
+    window is open for Ada in London and Grace in New York, agencies-reengage's is closed."""
+    day = datetime.now(UTC).date() + timedelta(days=1)
+    while day.weekday() > 3 or day in HOLIDAYS:
+        day += timedelta(days=1)
+    return f"{day.isoformat()}T14:00:00Z"
+
+
+NOW = _send_time()
+
+
+@pytest.fixture(scope="module")
+def sink(backend: str | None) -> Iterator[SmtpSink]:
+    """One loopback SMTP sink per database (the shared workspace's mailboxes send to it)."""
+    from aiosmtpd.controller import Controller
+
+    server = SmtpSink("127.0.0.1", free_port())
+    ctl = Controller(_Handler(server), hostname=server.host, port=server.port, server_hostname="sink.test")
+    ctl.start()
+    try:
+        yield server
+    finally:
+        ctl.stop()
+
+
+@dataclass
+class World:
+    cli: Cli
+    root: Path
+    url: str
+    sink: SmtpSink
+    done: dict[str, Result]   # what ``world`` ran, by name
+    delivered_after_dry_run: int
+
+    def engine(self) -> Engine:
+        return open_store(self.url)
+
+
+def _point_at_sink(workspace: Path, port: int) -> None:
+    """Every mailbox of the shipped domains sends to the sink (plain SMTP, no password); IMAP is kept."""
+    yaml = YAML()
+    for path in (workspace / "domains").glob("*.yaml"):
+        doc = yaml.load(path.read_text(encoding="utf-8"))
+        local = {"host": "127.0.0.1", "port": port, "tls": "none"}
+        doc["smtp"] = dict(local)
+        for box in doc["mailboxes"]:
+            box["smtp"] = dict(local)
+        with path.open("w", encoding="utf-8") as out:
+            yaml.dump(doc, out)
+    config = workspace / "config.toml"  # `run` must not pause the mailboxes for their (unreachable) DNS
+    config.write_text(config.read_text().replace("health_checks = true", "health_checks = false"))
+
+
+def _apart(w: Path) -> dict[str, tuple[str, ...]]:
+    """Commands that do not read the database's rows: run while the mail is being sent."""
+    return {
+        "init": ("init", str(w / "new")),
+        "validate": ("validate",),
+        "validate broken": ("--config", str(DATA / "workspaces" / "broken" / "config.toml"), "validate"),
+        "schema domain": ("schema", "domain"),
+        "schema out": ("schema", "--out", str(w / "schemas-out")),
+        "classify": ("classify", "--json", str(DATA / "inbox" / "ooo_fr.eml"), str(DATA / "inbox" / "unsub_en_plain.eml")),
+        "domains check": ("domains", "check", "example.invalid", "--json", "--nameserver", f"127.0.0.1:{free_port()}",
+                          "--timeout", "0.2"),
+        "demo": ("demo", "--days", "1", "--prospects", "8"),
+    }
+
+
+def _readers(w: Path) -> dict[str, tuple[str, ...]]:
+    """Commands that read what was sent and change nothing the others read: run side by side after it."""
+    return {
+        "status json": ("status", "--json", "--now", NOW),
+        "status": ("status", "--now", NOW),
+        "preview": ("preview", "founders-q3", "--prospect", ADA, "--step", "intro", "--now", NOW),
+        "preview unknown": ("preview", "founders-q3", "--prospect", "nobody@nowhere.test"),
+        "report": ("report",),
+        "report json": ("report", "--json", "--by", "mailbox"),
+        "report html": ("report", "--html", str(w / "report.html")),
+        "db upgrade": ("db", "upgrade"),
+        "poll": ("poll", "--once"),
+    }
+
+
+@pytest.fixture(scope="module")
+def world(backend: str | None, sink: SmtpSink, initialised: Path, tmp_path_factory: pytest.TempPathFactory) -> World:
+    root = tmp_path_factory.mktemp("sqlite" if backend is None else "postgresql")
+    config = copy_workspace(initialised, root / "ws")
+    _point_at_sink(config.parent, sink.port)
+    env = {"COLUMNS": "250"} | ({"OUTBOUND_DATABASE_URL": backend} if backend else {})
+    cli = Cli(config=config, cwd=root, env=env)
+    people = write_csv(root / "people.csv", "email,first_name,last_name,company,timezone",
+                       [f"{ADA},Ada,Lovelace,Analytical Engines,Europe/London",
+                        f"{GRACE},Grace,Hopper,US Navy,America/New_York", f"{LINUS},Linus,,,"])
+    apart = _apart(root)
+    background = ThreadPoolExecutor(1)  # the setup below runs one command at a time: the other core is free
+    apart_done = background.submit(cli.many, *apart.values())
+    done = {"import": cli("prospects", "import", str(people), "--source", "conference", "--enroll", "founders-q3"),
+            "enroll": cli("enroll", "agencies-reengage", "--email", ADA, "--email", LINUS),
+            "enroll again": cli("enroll", "agencies-reengage", "--email", ADA, "--email", "stranger@nowhere.test"),
+            "dry run": cli("send", "--once", "--dry-run", "--now", NOW)}
+    delivered_after_dry_run = len(sink.messages)
+    done["send"] = cli("send", "--once", "--now", NOW)
+    done["send again"] = cli("send", "--once", "--now", NOW)
+    readers = _readers(root)
+    done.update(zip(readers, cli.many(*readers.values()), strict=True))
+    done.update(zip(apart, apart_done.result(), strict=True))
+    background.shutdown()
+    url = backend or f"sqlite:///{config.parent / 'outbound.db'}"
+    return World(cli, root, url, sink, done, delivered_after_dry_run)
+
+
+def test_init_creates_a_workspace(world: World) -> None:
+    assert "created workspace in" in world.done["init"].ok().out
+    made = world.root / "new"
+    assert (made / "config.toml").is_file() and list((made / "sequences").glob("*.yaml"))
+    assert sorted(p.name for p in (made / "schemas").iterdir()) == ["domain.schema.json", "sequence.schema.json"]
+
+
+def test_validate_passes_the_workspace_and_points_at_each_problem(world: World) -> None:
+    assert "2 sequence(s), 2 domain(s), 5 mailbox(es): ok" in world.done["validate"].ok().out
+    broken = world.done["validate broken"].failed(1).err
+    assert re.search(r"bad-wait\.yaml:\d+:\d+: steps\[1\]\.wait: cannot read 'three days'", broken), broken
+    assert "7 error(s)" in broken
+
+
+def test_schema_prints_or_writes_the_json_schemas(world: World) -> None:
+    assert json.loads(world.done["schema domain"].ok().out)["type"] == "object"
+    assert world.done["schema out"].ok().out.count("wrote ") == 2
+    assert json.loads((world.root / "schemas-out" / "sequence.schema.json").read_text())["type"] == "object"
+
+
+def test_prospects_import_enrolls_and_blocks_whom_a_field_is_missing_for(world: World) -> None:
+    out = world.done["import"].ok().out
+    assert "3 rows; imported 3 new, updated 0, unchanged 0, skipped 0" in out
+    assert "founders-q3: enrolled 2, blocked 1 (missing fields), already enrolled 0" in out
+
+
+def test_enroll_adds_once_and_names_strangers(world: World) -> None:
+    assert "agencies-reengage: enrolled 2, blocked 0 (missing fields), already enrolled 0" in world.done["enroll"].ok().out
+    again = world.done["enroll again"].ok()
+    assert "enrolled 0," in again.out and "already enrolled 1" in again.out
+    assert "not prospects (import them first): stranger@nowhere.test" in again.err
+
+
+def test_send_dry_run_shows_the_sends_and_sends_nothing(world: World) -> None:
+    out = world.done["dry run"].ok().out
+    assert "claimed 2," in out and ADA in out and GRACE in out and LINUS not in out
+    assert world.delivered_after_dry_run == 0
+
+
+def test_send_once_delivers_to_the_sink_and_nothing_twice(world: World) -> None:
+    out = world.done["send"].ok().out
+    assert out.count("delivered") == 2 and "claimed 2," in out
+    assert sorted(m.rcpt_tos[0] for m in world.sink.messages) == [ADA, GRACE]
+    assert "claimed 0," in world.done["send again"].ok().out
+    assert len(world.sink.messages) == 2
+
+
+def test_status_reports_caps_queue_and_blocked(world: World) -> None:
+    st = json.loads(world.done["status json"].ok().out)
+    boxes = {m["address"]: m for m in st["mailboxes"]}
+    assert len(boxes) == 5 and all(m["in_workspace"] and m["state"] == "active" for m in boxes.values())
+    senders = [m.message["From"].addresses[0].addr_spec for m in world.sink.messages]
+    assert {a: m["sent_today"] for a, m in boxes.items() if m["sent_today"]} == {a: senders.count(a) for a in senders}
+    assert st["sends"] == {"sent": 2}
+    assert st["enrollments"] == {"active": 4, "blocked": 1}
+    queue = {(q["sequence"], q["step"]): q["due_now"] + q["scheduled"] for q in st["queue"]}
+    assert queue == {("founders-q3", "bump"): 2, ("agencies-reengage", "hello"): 2}
+    assert st["stuck"] == [{"state": "blocked", "reason": "missing required field(s): company", "count": 1}]
+    table = world.done["status"].ok().out
+    assert "missing required field(s): company" in table and "sends: sent 2" in table
+
+
+def test_preview_renders_a_step_for_a_prospect(world: World) -> None:
+    out = world.done["preview"].ok().out
+    assert "Subject: Analytical Engines + outbound" in out and "To: Ada Lovelace <ada@analytical.io>" in out
+    assert "no prospect nobody@nowhere.test" in world.done["preview unknown"].failed(1).err
+
+
+def test_report_tables_json_and_html(world: World) -> None:
+    table = world.done["report"].ok().out
+    assert re.search(r"founders-q3\s*│\s*2\s*│\s*2\s*│", table), table
+    assert re.search(r"conference\s*│\s*3\s*│\s*2\s*│", table), table
+    by_mailbox = json.loads(world.done["report json"].ok().out)
+    assert by_mailbox["by"] == "mailbox"
+    assert sum(g["delivered"] for g in by_mailbox["groups"].values()) == 2
+    assert by_mailbox["sources"][0] | {"cost_per_qualified": None} == {
+        "source": "conference", "prospects": 3, "contacted": 2, "qualified": 0, "qualified_share": 0.0,
+        "cost_per_lead": 4.0, "cost_per_qualified": None}
+    assert "wrote " in world.done["report html"].ok().out
+    page = (world.root / "report.html").read_text(encoding="utf-8")
+    assert page.lstrip().lower().startswith("<!doctype html") and "founders-q3" in page
+
+
+def test_db_upgrade_names_the_database_and_revision(world: World) -> None:
+    out = world.done["db upgrade"].ok().out
+    scheme = "postgresql+psycopg://" if world.url.startswith("postgresql") else "sqlite:///"
+    assert re.match(re.escape(scheme) + r"\S+: schema at revision \w+$", out.strip()), out
+
+
+def test_classify_reads_message_files(world: World) -> None:
+    lines = [json.loads(line) for line in world.done["classify"].ok().out.splitlines()]
+    assert [(r["kind"], r["reason"]) for r in lines] == [("auto_reply", "vacation"), ("unsubscribe", "unsubscribe_request")]
+
+
+def test_domains_check_reports_unanswered_dns(world: World) -> None:
+    checked = world.done["domains check"].failed(1)  # exit 1: warnings (the name server never answers)
+    [report] = json.loads(checked.out)
+    assert report["domain"] == "example.invalid" and report["verdict"] == "warn"
+
+
+def test_poll_once_without_imap_passwords_says_which(world: World) -> None:
+    polled = world.done["poll"].failed(1)
+    assert "ACME_ALEX_PASSWORD is empty or unset" in polled.text and "Inbox poll" in polled.out
+
+
+def test_demo_runs_in_simulated_time(world: World) -> None:
+    out = world.done["demo"].ok().out
+    assert re.search(r"emails delivered to the sink\s*│\s*[1-9]", out), out
+
+
+def test_suppress_add_import_list_remove(world: World) -> None:
+    listed = world.root / "suppress.txt"
+    listed.write_text("x@y.test\n@z.test\nnot an address\n", encoding="utf-8")
+    added, imported = world.cli.many(("suppress", "@spam.test", LINUS, "--reason", "asked by phone"),
+                                     ("suppress", "import", str(listed)))
+    assert "suppressed 2 new entries (0 already there)" in added.ok().out
+    assert "suppressed 2 new (0 already there), skipped 1" in imported.ok().out
+    repeated, listing, removed = world.cli.many(("suppress", LINUS), ("suppress", "list"),
+                                                ("suppress", "remove", "@z.test"))
+    assert "suppressed 0 new entries (1 already there)" in repeated.ok().out
+    table = listing.ok().out  # listed while @z.test is being removed: it may or may not be there
+    assert all(v in table for v in ("@spam.test", LINUS, "asked by phone", "x@y.test")), table
+    assert "@z.test may be mailed again" in removed.ok().out
+    assert "is not suppressed" in world.cli("suppress", "remove", "@z.test").failed(1).err
+
+
+def test_mailboxes_resume_lifts_pauses_of_a_domain(world: World) -> None:
+    engine = world.engine()
+    with session_scope(engine) as s:
+        for address in ("alex@tryacme.io", "maria@tryacme.io"):
+            mailbox_store.pause(s, address, "testing resume")
+    engine.dispose()
+    resumed = world.cli("mailboxes", "resume", "@tryacme.io").ok()
+    assert "resumed: alex@tryacme.io, maria@tryacme.io" in resumed.out
+    assert "no paused mailbox matches @tryacme.io" in world.cli("mailboxes", "resume", "@tryacme.io").failed(1).err
+
+
+def test_reconcile_counts_unknown_sends(world: World) -> None:
+    engine = world.engine()
+    try:
+        with session_scope(engine) as s:  # an interrupted transaction left one send unknown
+            s.execute(update(Send).where(Send.to_address == ADA).values(state=SendState.unknown))  # type: ignore[arg-type]
+        out = world.cli("reconcile").ok().out
+        # sent at NOW, still ahead of the real clock: too recent to look for in the Sent folder
+        assert "unknown sends: 0 checked, 0 found in Sent (now sent), 0 not found (queued again), 1 too recent to judge" in out
+    finally:
+        with session_scope(engine) as s:
+            s.execute(update(Send).where(Send.to_address == ADA).values(state=SendState.sent))  # type: ignore[arg-type]
+        engine.dispose()
+
+
+def test_events_add_and_import_record_outcomes_once(world: World) -> None:
+    outcomes = write_csv(world.root / "outcomes.csv", "email,type,at,note",
+                         [f"{GRACE},qualified,2026-11-30T10:00:00Z,good call", "nobody@nowhere.test,won,2026-11-30,",
+                          f"{GRACE},promoted,2026-11-30,"])
+    added, imported = world.cli.many(("events", "add", ADA, "qualified", "--at", "2026-11-30T09:00:00Z"),
+                                     ("events", "import", str(outcomes)))
+    assert added.ok().out.strip() == "recorded"
+    assert "recorded 1, already known 0, skipped 2" in imported.ok().out
+    assert "no prospect with the address nobody@nowhere.test" in imported.err
+    again = world.cli("events", "add", ADA, "qualified", "--at", "2026-11-30T09:00:00Z").ok()
+    assert "already recorded" in again.out
+
+
+def test_score_applies_events_and_rebuilds(world: World) -> None:
+    scored = world.cli("score").ok().out
+    match = re.match(r"(\d+) new event\(s\); (\d+) prospect\(s\)", scored)
+    assert match and int(match[1]) >= 2 and int(match[2]) >= 2, scored  # both qualified prospects
+    rebuilt = re.match(r"rebuilt from (\d+) events: (\d+) prospect\(s\) scored", world.cli("score", "--rebuild").ok().out)
+    assert rebuilt and int(rebuilt[1]) >= 2 and int(rebuilt[2]) >= 2
+
+
+def _log_has(log: Path, text: str, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if text in log.read_text(errors="replace"):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_serve_and_run_start_and_stop_on_sigterm(world: World) -> None:
+    port, serve_log, run_log = free_port(), world.root / "serve.log", world.root / "run.log"
+    server = spawn(world.cli, "serve", "--port", str(port), log=serve_log)
+    daemon = spawn(world.cli, "run", log=run_log)
+    try:
+        assert wait_for_port(port, 30), serve_log.read_text()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=10) as answer:
+            assert answer.status == 200
+        assert _log_has(run_log, " started: 2 sequence(s), 5 mailbox(es)", 30), run_log.read_text()
+    finally:
+        codes = stop(server), stop(daemon)
+    served, ran = serve_log.read_text(), run_log.read_text()
+    assert codes == (0, 0), served + ran
+    assert "link server on" in served and "outbound daemon" in ran and "stopped" in ran
+    assert "Traceback" not in served + ran, served + ran
