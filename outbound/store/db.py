@@ -66,6 +66,9 @@ def redact(url: str) -> str:
         return "<unparseable URL>"
 
 
+_MIGRATION_LOCK = 0x6F7574626F756E64  # "outbound": one advisory lock key for migrations
+
+
 def upgrade(engine: Engine) -> None:
     """Runs Alembic migrations up to head (idempotent); called on start and by ``outbound db upgrade``."""
     from alembic import command
@@ -75,6 +78,10 @@ def upgrade(engine: Engine) -> None:
     cfg.set_main_option("script_location", str(MIGRATIONS))
     try:
         with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                # daemons starting together on a fresh database: one migrates, the others wait for its
+                # commit and then find nothing to do (the lock ends with the transaction)
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
     except OperationalError as exc:
