@@ -26,6 +26,10 @@ from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+from sqlmodel import select
+
+from outbound.store.db import session_scope
+from outbound.store.tables import Enrollment, EnrollmentState
 from tests.integration.engine.workspace import add_prospects
 from tests.reliability.faults import Fault, FaultySmtp
 from tests.reliability.harness import START, Simulation, check_invariants, enrollment_states, send_states
@@ -88,6 +92,7 @@ class SoakResult:
     suppressions_added: int = 0
     sends: dict[str, int] = field(default_factory=dict)
     enrollments: dict[str, int] = field(default_factory=dict)
+    blocked_reasons: list[str] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
 
     @property
@@ -140,6 +145,7 @@ async def soak(root: Path, cfg: SoakConfig, url: str | None = None) -> SoakResul
         if states.get("active") or states.get("paused"):
             result.violations.append(f"not finished after the faults cleared: {dict(states)}")
         result.enrollments = dict(states)
+        result.blocked_reasons = blocked_reasons(sim)
         result.sends = dict(send_states(sim))
         result.retries = sum(1 for rep in sim.reports for r in rep.results if r.status == "retry")
         result.unknown_reconciled = dict(sim.reconciled)
@@ -150,6 +156,11 @@ async def soak(root: Path, cfg: SoakConfig, url: str | None = None) -> SoakResul
     result.delivered = len(server.delivered)
     result.seconds = round(time.monotonic() - started, 1)
     return result
+
+
+def blocked_reasons(sim: Simulation) -> list[str]:
+    with session_scope(sim.tw.engine) as s:
+        return [e.reason or "" for e in s.exec(select(Enrollment).where(Enrollment.state == EnrollmentState.blocked))]
 
 
 def _finished(sim: Simulation) -> bool:
