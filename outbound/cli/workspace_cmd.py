@@ -25,11 +25,28 @@ def register(app: typer.Typer) -> None:
     app.command("schema")(schema)
 
 
+GITIGNORE = "gitignore"  # shipped without its dot: package-data globs skip hidden files
+
+
+def _add_ignores(path: Path, template: str) -> None:
+    """Write the workspace's .gitignore, or add the missing patterns to one that exists."""
+    if not path.exists():
+        path.write_text(template)
+        return
+    have = set(path.read_text().splitlines())
+    missing = [line for line in template.splitlines() if line.startswith("/") or line.startswith("*")]
+    missing = [line for line in missing if line not in have]
+    if missing:
+        with path.open("a") as f:
+            f.write("\n# added by outbound init: the database and import reports hold personal data\n"
+                    + "\n".join(missing) + "\n")
+
+
 def init(directory: Annotated[Path, typer.Argument(help="folder to create the workspace in")]) -> None:
     """Create a new workspace (config.toml, example sequences and domains, JSON schemas)."""
     if directory.exists() and not directory.is_dir():
         fail(f"{directory} exists and is not a folder")
-    clashes = sorted(p.name for p in TEMPLATE.iterdir() if (directory / p.name).exists())
+    clashes = sorted(p.name for p in TEMPLATE.iterdir() if p.name != GITIGNORE and (directory / p.name).exists())
     if clashes:
         fail(f"{directory} already has {', '.join(clashes)}; nothing was changed")
     try:
@@ -38,7 +55,9 @@ def init(directory: Annotated[Path, typer.Argument(help="folder to create the wo
             if item.name == "__pycache__":
                 continue
             target = directory / item.name
-            if item.is_dir():
+            if item.name == GITIGNORE:
+                _add_ignores(directory / ".gitignore", item.read_text())
+            elif item.is_dir():
                 shutil.copytree(item, target, ignore=shutil.ignore_patterns("__pycache__"))
             else:
                 shutil.copy2(item, target)

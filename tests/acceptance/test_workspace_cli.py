@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import subprocess
 from functools import partial
 from pathlib import Path
 
+from outbound.scoring.spec import load_scoring
 from tests.acceptance.conftest import Cli, copy_workspace, init_workspace, parallel, write_csv
 from tests.fixtures.common import DATA, ROOT
 
@@ -54,6 +56,30 @@ def test_init_creates_a_valid_workspace(tmp_path: Path) -> None:
     again = Cli(cwd=tmp_path)("init", str(root), config=False).failed()
     assert "already has" in again.err and "config.toml" in again.err
     assert (root / "config.toml").read_text() == before
+
+
+def test_init_starts_with_no_live_rules_or_webhooks_and_keeps_the_database_out_of_git(tmp_path: Path) -> None:
+    root = init_workspace(tmp_path / "new").parent
+    spec = load_scoring(root)
+    assert spec.rules == [] and spec.webhooks == {}, "a new workspace must not stop, pause or post by itself"
+    scoring = (root / "scoring.yaml").read_text()
+    assert "#  - name: cool-off-low-scorers" in scoring and "#    url: https://hooks.example.com" in scoring
+    assert subprocess.run(["git", "init", "-q", str(root)], check=False).returncode == 0
+    (root / "outbound.db").write_text("")
+    (root / "outbound.db-journal").write_text("")
+    (root / "leads.csv.errors.csv").write_text("")
+    ignored = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--ignored"],
+                             capture_output=True, text=True, check=True).stdout
+    assert {"!! outbound.db", "!! outbound.db-journal", "!! leads.csv.errors.csv"} <= set(ignored.splitlines()), ignored
+    assert "?? config.toml" in ignored.splitlines()
+    # a folder that already has a .gitignore keeps it and gains only what it lacks
+    other = tmp_path / "repo"
+    other.mkdir()
+    (other / ".gitignore").write_text("node_modules/\n/outbound.db")
+    init_workspace(other)
+    lines = (other / ".gitignore").read_text().splitlines()
+    assert lines[:2] == ["node_modules/", "/outbound.db"] and lines.count("/outbound.db") == 1
+    assert "/outbound.db-*" in lines
 
 
 def test_init_into_a_file_is_a_clear_error_and_the_shipped_workspace_validates(tmp_path: Path) -> None:
