@@ -7,11 +7,12 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
+from rich.table import Column, Table
 from rich.text import Text
 
 from outbound.cli import runtime
 from outbound.cli.context import console, err_console, fail
+from outbound.cli.tables import show
 from outbound.errors import NotFoundError
 from outbound.prospects.errors import ImportFileError
 from outbound.prospects.normalise import normalise_domain, normalise_email
@@ -108,10 +109,11 @@ def _checked(value: str) -> tuple[str | None, str]:
 
 def _list(limit: int) -> None:
     rows = list_suppressions(runtime.open_engine(), limit)
-    table = Table("value", "kind", "reason", "since")
+    table = Table(Column("value", no_wrap=True), Column("kind", no_wrap=True), "reason",
+                  Column("since", no_wrap=True))
     for r in rows:  # Text cells: a reason such as "[spam]" is data, not markup
         table.add_row(Text(r.value), Text(r.kind), Text(r.reason), r.created_at.strftime("%Y-%m-%d %H:%M"))
-    console.print(table)
+    show(table)
 
 
 def _import(path: Path, reason: str) -> None:

@@ -7,9 +7,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
+from rich.markup import escape
+from rich.table import Column, Table
 
 from outbound.cli import context
+from outbound.cli.tables import show
 
 
 def _read(path: Path) -> bytes | str:
@@ -34,7 +36,8 @@ def classify_files(
     from outbound.inbox.classify import classify
 
     failed = 0
-    table = Table("file", "kind", "recipients", "status", "reason", "return date")
+    table = Table(*[Column(h, no_wrap=True) for h in ("file", "kind", "recipients", "status")], "reason",
+                  Column("return date", no_wrap=True))
     for path in files:
         raw = _read(path)
         if isinstance(raw, str):
@@ -49,15 +52,15 @@ def classify_files(
             context.console.out(json.dumps(row, ensure_ascii=False), highlight=False)
         else:
             table.add_row(
-                str(path),
+                escape(str(path)),
                 result.kind,
-                ", ".join(result.recipients),
+                escape(", ".join(result.recipients)),
                 result.status or "",
-                result.reason or "",
+                escape(result.reason or ""),
                 result.return_date.isoformat() if result.return_date else "",
             )
     if not as_json and table.row_count:
-        context.console.print(table)
+        show(table)
     if failed:
         raise typer.Exit(code=1)
 

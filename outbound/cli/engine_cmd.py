@@ -12,10 +12,11 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn
-from rich.table import Table
+from rich.table import Column, Table
 
 from outbound.cli import runtime
 from outbound.cli.context import console, err_console, fail
+from outbound.cli.tables import show
 from outbound.errors import OutboundError
 from outbound.store.db import utcnow
 from outbound.store.operator import resume_senders
@@ -54,37 +55,40 @@ def demo(
     ws = runtime.workspace()
     console.print(f"[bold]outbound demo[/]: {len(ws.sequences)} sequences, {len(ws.domains)} domains, "
                   f"{len(ws.mailboxes())} mailboxes, {prospects} generated prospects, {days} simulated days; "
-                  "SMTP goes to a local sink, the database is a temporary SQLite file.", highlight=False)
+                  "SMTP goes to a local sink, the database is a temporary SQLite file.", highlight=False,
+                  soft_wrap=False)
     with Progress(TextColumn("simulating"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"), console=console,
                   transient=True) as bar:
         task = bar.add_task("sim", total=1.0)
         result = asyncio.run(run_demo(ws, days=days, prospects=prospects,
                                       progress=lambda f: bar.update(task, completed=f)))
     first = Table(title="First sends: which mailbox sent which step to whom, and when")
-    for name in ("UTC", "prospect's time", "from", "to", "subject"):
-        first.add_column(name, no_wrap=True, overflow="ellipsis")
+    for name in ("UTC", "prospect's time", "from", "to"):
+        first.add_column(name, no_wrap=True)
+    first.add_column("subject")
     for m in result.sent[:12]:
         zone = result.zones.get(m.to) or "America/New_York"
         first.add_row(m.at.strftime("%a %H:%M"), m.at.astimezone(ZoneInfo(zone)).strftime("%a %H:%M ") +
-                      zone.rsplit("/", 1)[-1], m.mailbox, m.to, m.subject)
-    console.print(first)
+                      zone.rsplit("/", 1)[-1], m.mailbox, m.to, escape(m.subject))
+    show(first)
     per_day = result.per_mailbox_day()
     days_seen = sorted({d for _, d in per_day})
-    daily = Table("mailbox", *[d[5:] for d in days_seen], "total", title="Sends per mailbox per day (UTC): warm-up ramps, caps hold")
+    daily = Table(*[Column(h, no_wrap=True) for h in ("mailbox", *[d[5:] for d in days_seen], "total")],
+                  title="Sends per mailbox per day (UTC): warm-up ramps, caps hold")
     for address in sorted({a for a, _ in per_day}):
         counts = [per_day.get((address, d), 0) for d in days_seen]
         daily.add_row(address, *[str(c) if c else "." for c in counts], str(sum(counts)))
-    console.print(daily)
+    show(daily)
     st = result.status
     if st is not None:
-        summary = Table("", "count", title="Summary")
+        summary = Table("", Column("count", no_wrap=True), title="Summary")
         summary.add_row("prospects", str(result.prospects))
         summary.add_row("emails delivered to the sink", str(len(result.sent)))
         for state, n in sorted(st.enrollments.items()):
             summary.add_row(f"enrollments {state}", str(n))
         for row in st.stuck:
-            summary.add_row(f"  {row.state}: {row.reason}", str(row.count))
-        console.print(summary)
+            summary.add_row(escape(f"  {row.state}: {row.reason}"), str(row.count))
+        show(summary)
 
 
 def send(

@@ -11,10 +11,12 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
+from rich.markup import escape
+from rich.table import Column, Table
 
 from outbound.cli import runtime
 from outbound.cli.context import console, fail
+from outbound.cli.tables import show
 from outbound.engine.context import EngineContext
 
 if TYPE_CHECKING:
@@ -44,7 +46,8 @@ def poll(
     if not ctx.workspace.mailboxes():
         fail("no mailboxes in domains/: nothing to poll")
     summary = asyncio.run(poll_job(ctx, once=True))
-    table = Table("mailbox", "status", "fetched", "matched", "unmatched", "kinds", "notes", title="Inbox poll")
+    table = Table(*[Column(h, no_wrap=True) for h in ("mailbox", "status", "fetched", "matched", "unmatched")], "kinds",
+                  "notes", title="Inbox poll")
     for box in summary.mailboxes.values():
         kinds = ", ".join(f"{k} {n}" for k, n in sorted(box.kinds.items())) or "-"
         notes = [*box.failures]
@@ -54,8 +57,8 @@ def poll(
             notes.append(f"{box.duplicates} already recorded")
         colour = {"ok": "green", "failed": "red"}.get(box.status, "yellow")
         table.add_row(box.mailbox, f"[{colour}]{box.status}[/]", str(box.fetched), str(box.matched),
-                      str(box.unmatched), kinds, "; ".join(notes) or "")
-    console.print(table)
+                      str(box.unmatched), kinds, escape("; ".join(notes)))
+    show(table)
     _print_reconcile(summary.reconcile)
     if summary.failed:
         raise typer.Exit(1)

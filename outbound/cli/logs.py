@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from outbound.core.logline import FIELDS
 from outbound.errors import OutboundError
 
 OPERATIONAL: tuple[type[BaseException], ...] = (OperationalError, DBAPIError, OSError, TimeoutError, OutboundError)
@@ -52,13 +53,17 @@ class TextFormatter(logging.Formatter):
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         message, error, trace = _split(record)
-        out: dict[str, str] = {"time": datetime.now(UTC).isoformat(timespec="milliseconds"),
-                               "level": record.levelname.lower(), "logger": record.name, "message": message}
+        out: dict[str, object] = {"time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                                  "level": record.levelname.lower(), "logger": record.name, "message": message}
+        # the facts of the line as keys (mailbox, sequence, step, send_id, outcome, counts); never the base keys
+        extra = getattr(record, FIELDS, None)
+        if isinstance(extra, dict):
+            out |= {k: v for k, v in extra.items() if k not in out}
         if error:
             out["error"] = error
         if trace:
             out["traceback"] = trace
-        return json.dumps(out)
+        return json.dumps(out, default=str)
 
 
 def configure(as_json: bool) -> None:

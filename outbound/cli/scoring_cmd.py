@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
+from rich.markup import escape
+from rich.table import Column, Table
 
 from outbound.cli import runtime
 from outbound.cli.context import console, err_console, fail
+from outbound.cli.tables import show
 from outbound.errors import OutboundError, Problem
 
 events_app = typer.Typer(help="Record outcomes (qualified, meeting_booked, won, lost, replied...).", no_args_is_help=True)
@@ -149,22 +151,24 @@ def report(
         return
     from outbound.reports.html import metrics_head, metrics_rows, reply_rate
 
-    table = Table(*metrics_head(by), title=f"By {by}")
+    table = Table(*[Column(h, no_wrap=True) for h in metrics_head(by)], title=f"By {by}")
     for row in metrics_rows(groups):
-        table.add_row(*row)
-    console.print(table)
-    src = Table("source", "prospects", "contacted", "qualified", "share", "cost / qualified", title="Lead sources")
+        table.add_row(*map(escape, row))
+    show(table)
+    src = Table(*[Column(h, no_wrap=True) for h in ("source", "prospects", "contacted", "qualified", "share")],
+                "cost / qualified", title="Lead sources")
     for s in sources:
         src.add_row(s.source, str(s.prospects), str(s.contacted), str(s.qualified),
                     "-" if s.qualified_share is None else f"{s.qualified_share:.1%}",
                     "-" if s.cost_per_qualified is None else f"{s.cost_per_qualified:.2f}")
-    console.print(src)
+    show(src)
     if variants:
-        ab = Table("step", "variant", "delivered", "reply %", "vs", "difference", "p-value", "confidence", title="A/B")
+        ab = Table(*[Column(h, no_wrap=True) for h in ("step", "variant", "delivered", "reply %", "vs", "difference",
+                                                       "p-value", "confidence")], title="A/B")
         for v in variants:
             rate = reply_rate(v.metrics)
             ab.add_row(v.step, v.variant, str(v.metrics.delivered), "-" if rate is None else f"{rate:.1%}", v.baseline,
                        "-" if v.test is None else f"{v.test.difference * 100:+.1f} pts",
                        "-" if v.test is None else f"{v.test.p_value:.3f}",
                        "-" if v.test is None else f"{v.test.confidence:.1%}")
-        console.print(ab)
+        show(ab)

@@ -17,6 +17,7 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.exc import DBAPIError
 
+from outbound.core.logline import counted, fields
 from outbound.engine.context import EngineContext
 from outbound.engine.smtp import SmtpPool
 from outbound.engine.tick import run_tick
@@ -55,9 +56,10 @@ class Daemon:
             await job()
         except (DBAPIError, OSError, TimeoutError, OutboundError) as exc:
             # the database or a server is down: one line per tick, retried next interval
-            log.error("%s job failed: %s: %s", name, type(exc).__name__, _first_line(exc))
+            log.error("%s job failed: %s: %s", name, type(exc).__name__, _first_line(exc),
+                      extra=fields(job=name, error_type=type(exc).__name__))
         except Exception:  # a bug: keep the traceback, and keep the daemon running
-            log.exception("%s job failed", name)
+            log.exception("%s job failed", name, extra=fields(job=name))
         finally:
             self.inflight.discard(task)
 
@@ -70,8 +72,10 @@ class Daemon:
         report = await run_tick(self.ctx, self.pool, self.clock(), stopping=self.stop)
         self.ticks += 1
         if report.results or report.unknown or report.requeued:
-            log.info("tick: %s; planned %d; requeued %d; unknown %d", dict(report.counts), report.planned,
-                     report.requeued, report.unknown)
+            log.info("tick: %s; planned %d; requeued %d; unknown %d", counted(report.counts), report.planned,
+                     report.requeued, report.unknown, extra=fields(job="send", counts=dict(report.counts),
+                                                                   planned=report.planned, requeued=report.requeued,
+                                                                   unknown=report.unknown))
 
     async def run(self) -> None:
         mailbox_store.sync(self.ctx.engine, self.ctx.workspace)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from outbound.core.logline import fields
 from outbound.core.outcome import SendOutcome
 from outbound.engine.claim import Claim
 from outbound.engine.context import EngineContext
@@ -31,6 +32,11 @@ class DeliveryResult:
     claim: Claim
     status: str  # delivered | unknown | hard_bounce | soft_bounce | retry | failed | mailbox paused | blocked | lost | released
     detail: str = ""
+
+
+def _fields(claim: Claim, outcome: str, **more: object) -> dict[str, dict[str, object]]:
+    return fields(mailbox=claim.mailbox, sequence=claim.sequence_name, step=claim.step_index + 1, send_id=claim.send_id,
+                  to=claim.prospect.email, outcome=outcome, **more)
 
 
 def render_claim(ctx: EngineContext, claim: Claim, now: datetime) -> RenderedMessage:
@@ -111,7 +117,8 @@ async def deliver(ctx: EngineContext, pool: SmtpPool, claim: Claim, now: datetim
         reason = f"cannot render step {claim.step_index + 1}: {exc}"
         await ctx.recorder().write(lambda s: outcomes.block_unrenderable_in(s, claim.send_id, reason, now),
                                    send_id=claim.send_id)
-        log.warning("blocked %s: %s", claim.prospect.email, reason)
+        log.warning("blocked %s: %s", claim.prospect.email, reason,
+                    extra=_fields(claim, "blocked", reason=reason))
         return DeliveryResult(claim, "blocked", reason)
     found = ctx.mailbox(claim.mailbox)
     assert found is not None  # render_claim checked it
@@ -158,7 +165,7 @@ async def _record(ctx: EngineContext, claim: Claim, rendered: RenderedMessage, o
         else:
             await ctx.recorder().delivered(claim.send_id, delivered, now, known=known)
         log.info("sent %s step %d to %s from %s", claim.sequence_name, claim.step_index + 1, claim.prospect.email,
-                 claim.mailbox)
+                 claim.mailbox, extra=_fields(claim, "sent"))
         return DeliveryResult(claim, "delivered")
     seq = ctx.workspace.sequences[claim.sequence_name].sequence
     limit = ctx.settings.inbox.soft_bounce_limit
@@ -166,5 +173,7 @@ async def _record(ctx: EngineContext, claim: Claim, rendered: RenderedMessage, o
         s, claim.send_id, outcome, now, rng=ctx.rng, policy=policy, stop_on=list(seq.stop_on),
         soft_bounce_limit=limit), send_id=claim.send_id)
     log.warning("%s %s step %d to %s from %s: %s", status, claim.sequence_name, claim.step_index + 1,
-                claim.prospect.email, claim.mailbox, outcome.describe())
+                claim.prospect.email, claim.mailbox, outcome.describe(),
+                extra=_fields(claim, status, reason=outcome.reason, code=outcome.code, status=outcome.status or None,
+                              kind=outcome.kind))
     return DeliveryResult(claim, status, outcome.describe())

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 
+from outbound.core.logline import fields
 from outbound.health.checker import check_domains
 from outbound.health.dns import AsyncResolver
 from outbound.health.dnsbl import DOMAIN_ZONES, IP_ZONES
@@ -52,6 +53,8 @@ def apply_verdicts(engine: Engine, workspace: Workspace, reports: list[HealthRep
     result.paused.extend(paused)
     result.resumed.extend(resumed)
     for address in result.paused:
-        log.warning("paused %s: domain health check failed", address)
+        log.warning("paused %s: domain health check failed", address,
+                    extra=fields(job="health", mailbox=address, outcome="paused"))
     for address in result.resumed:
-        log.info("resumed %s: domain health check passes again", address)
+        log.info("resumed %s: domain health check passes again", address,
+                 extra=fields(job="health", mailbox=address, outcome="resumed"))

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from outbound.core.logline import counted, fields
 from outbound.engine.context import EngineContext
 from outbound.inbox.classify import classify
 from outbound.inbox.handling import Handled, PolicyFor, handle_inbound
@@ -197,11 +198,14 @@ async def daemon_poll(ctx: EngineContext) -> None:
     for box in summary.mailboxes.values():
         kinds.update(box.kinds)
         if box.status == "failed":
-            log.warning("poll %s failed: %s", box.mailbox, "; ".join(box.failures))
+            log.warning("poll %s failed: %s", box.mailbox, "; ".join(box.failures),
+                        extra=fields(job="poll", mailbox=box.mailbox, outcome="failed", reasons=list(box.failures)))
     r = summary.reconcile
     if summary.fetched or r.checked or r.failures:
-        log.info("poll: %d fetched %s; unknown sends: %d sent, %d requeued, %d waiting", summary.fetched,
-                 dict(kinds), r.sent, r.requeued, r.waiting)
+        log.info("poll: %d fetched (%s); unknown sends: %d sent, %d requeued, %d waiting", summary.fetched,
+                 counted(kinds), r.sent, r.requeued, r.waiting,
+                 extra=fields(job="poll", fetched=summary.fetched, counts=dict(kinds), reconciled_sent=r.sent,
+                              reconciled_requeued=r.requeued, reconciled_waiting=r.waiting))
     for failure in r.failures:
         log.warning("reconcile: %s", failure)
 

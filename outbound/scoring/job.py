@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from outbound.config import HealthSettings
+from outbound.core.logline import fields
 from outbound.scoring.actions import carry_out, finish_moves
 from outbound.scoring.apply import BatchHook, score_pass
 from outbound.scoring.health import HealthDecision, mailbox_health_pass
@@ -62,7 +63,10 @@ async def scoring_job(engine: Engine, ws: Workspace, now: datetime | None = None
     sequences = {name: loaded.sequence for name, loaded in ws.sequences.items()}
     summary = await asyncio.to_thread(run_scoring, engine, spec, sequences, now or utcnow(), ws.config.settings.health)
     for d in summary.actions:
-        log.info("rule %s: %s %s %s (%s)", d.rule, d.kind, d.subject_kind, d.subject, d.reason)
+        log.info("rule %s: %s %s %s (%s)", d.rule, d.kind, d.subject_kind, d.subject, d.reason,
+                 extra=fields(job="scoring", rule=d.rule, action=d.kind, subject_kind=d.subject_kind, subject=d.subject,
+                              reason=d.reason))
     for h in summary.health:
-        log.warning("mailbox %s %sd: %s", h.address, h.action, h.reason)
+        log.warning("mailbox %s %sd: %s", h.address, h.action, h.reason,
+                    extra=fields(job="scoring", mailbox=h.address, outcome=f"{h.action}d", reason=h.reason))
     return summary

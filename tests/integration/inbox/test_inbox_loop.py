@@ -210,6 +210,6 @@ async def test_daemon_mode_polls_only_mailboxes_whose_lease_it_wins(
     monkeypatch.setenv(PW_ENV, imap_mailbox.password)
     with caplog.at_level("INFO", logger="outbound.inbox"):
         await daemon_poll(tw.ctx)
-    assert "poll: 1 fetched {'other': 1}" in caplog.text
+    assert "poll: 1 fetched (other 1)" in caplog.text
     assert [e.type for e in events(tw)] == [ev.UNMATCHED_INBOUND]
     assert acquire_poll_leases(tw.engine, [me], "third", utcnow(), utcnow()) == [me], "the pass released its lease"
