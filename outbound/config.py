@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from outbound.core.durations import parse_duration
+from outbound.core.nameserver import parse_nameserver
 from outbound.core.zones import check_timezone
 from outbound.errors import ConfigError
 
@@ -78,7 +79,8 @@ class InboxSettings(_Section):
 
 
 class HealthSettings(_Section):
-    """Mailbox health thresholds (the scoring pass and the send tick apply them)."""
+    """Mailbox health thresholds (the scoring pass and the send tick apply them), and the resolver of
+    the daemon's domain check."""
 
     bounce_window: timedelta = Field(timedelta(days=7), description="rolling window for the bounce rate")
     max_bounce_rate: Annotated[float, Field(ge=0, le=1)] = 0.02
@@ -87,6 +89,15 @@ class HealthSettings(_Section):
     auth_failures: Annotated[int, Field(ge=1)] = 3          # per mailbox, within the window
     auth_failure_mailboxes: Annotated[int, Field(ge=1)] = 2  # mailboxes of one domain: pause the whole domain
     resume_after: timedelta | None = Field(None, description="resume a health pause by itself after this long")
+    nameserver: str | None = Field(None, description="the resolver the daemon's domain check asks, HOST[:PORT] "
+                                   "(as `domains check --nameserver`); default: the system's")
+
+    @field_validator("nameserver")
+    @classmethod
+    def _nameserver(cls, v: str | None) -> str | None:
+        if v is not None:
+            parse_nameserver(v)  # ValueError with the reason
+        return v
 
     @field_validator("resume_after", mode="before")
     @classmethod

@@ -36,7 +36,8 @@ def health_job(ctx: EngineContext) -> tuple[Job, timedelta]:
         now = utcnow()
         if not pass_gate(ctx.engine, "health", now, every):
             return
-        result = await check_health(ctx.workspace, ctx.engine, make_resolver(None), now)
+        # [health] nameserver (checked when config.toml is loaded), else the system's resolver
+        result = await check_health(ctx.workspace, ctx.engine, make_resolver(ctx.settings.health.nameserver), now)
         log.info("domain health: %s", ", ".join(f"{r.domain} {r.verdict}" for r in result.reports))
 
     # the scheduler wakes more often than the gate opens, so a daemon that died is replaced soon

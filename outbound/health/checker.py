@@ -100,10 +100,16 @@ async def check_target(t: Target, resolver: AsyncResolver | Lookup, *, ip_zones:
         else:
             findings.append(Finding("dmarc", "error", "alignment_impossible",
                                     f"neither SPF nor DKIM can pass for {t.domain}: DMARC fails for all mail",
-                                    "fix SPF for the sending IPs or publish a valid DKIM key"))
+                                    _alignment_fix(t, ips)))
     findings += provider_lines(findings, bool(ips), policy, alignment)
     report.findings += findings
     return report
+
+
+def _alignment_fix(t: Target, ips: list[str]) -> str:
+    selectors = ", ".join(f"{s}._domainkey.{t.domain}" for s in t.selectors) or f"<selector>._domainkey.{t.domain}"
+    terms = " ".join(f"ip{'6' if ':' in ip else '4'}:{ip}" for ip in ips) or "<your sending IPs>"
+    return f"publish a valid DKIM key at {selectors}, or authorise {terms} in the SPF record of {t.domain}"
 
 
 async def check_domains(domains: Sequence[SendingDomain], resolver: AsyncResolver, *, ip_zones: Sequence[str] = IP_ZONES,

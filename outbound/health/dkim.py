@@ -116,13 +116,21 @@ def _assess_key_bytes(k: str, p: str) -> list[Problem]:
     return []
 
 
-_FIXES = {
-    "missing": "publish the selector's public key as TXT at <selector>._domainkey.<domain>",
-    "revoked": "publish a new key under a new selector and sign with it",
-    "key_too_short": "generate a 2048-bit RSA key and publish it under a new selector",
-    "weak_key": "rotate to a 2048-bit RSA key",
-    "testing": "remove t=y once signing works",
-}
+def _fix(code: str, selector: str, domain: str) -> str:
+    """A remedy naming the selector and domain at hand."""
+    where = f"{selector}._domainkey.{domain}"
+    fixes = {
+        "missing": f"publish the public key of selector {selector} as a TXT record at {where}",
+        "revoked": f"generate a new key, publish it under a new selector (not {selector}) at <new>._domainkey.{domain} "
+                   "and sign with it",
+        "key_too_short": f"generate a 2048-bit RSA key, publish it at <new selector>._domainkey.{domain} and sign with "
+                         f"it instead of {selector}",
+        "weak_key": f"rotate to a 2048-bit RSA key: publish it at <new selector>._domainkey.{domain}, sign with it, "
+                    f"then retire {selector}",
+        "testing": f"remove t=y from the record at {where} once signing works",
+        "multiple": f"keep exactly one key record at {where}",
+    }
+    return fixes.get(code, f"fix the key record at {where}")
 
 
 async def check_dkim(lookup: Lookup, domain: str, selectors: list[str]) -> list[Finding]:
@@ -141,18 +149,20 @@ async def check_dkim(lookup: Lookup, domain: str, selectors: list[str]) -> list[
         keys = [r for r in records if "p=" in r or r.lstrip().lower().startswith("v=dkim1")]
         if not keys:
             if not probing:
-                findings.append(Finding("dkim", "error", "missing", f"no DKIM key at {where}", _FIXES["missing"]))
+                findings.append(Finding("dkim", "error", "missing", f"no DKIM key at {where}", _fix("missing", sel, domain)))
             continue
         found += 1
         if len(keys) > 1:
-            findings.append(Finding("dkim", "error", "multiple", f"{len(keys)} DKIM records at {where}", "keep exactly one key record per selector"))
+            findings.append(Finding("dkim", "error", "multiple", f"{len(keys)} DKIM records at {where}", _fix("multiple", sel, domain)))
             continue
         via = f" (via CNAME to {ans.canonical})" if ans.canonical and ans.canonical != where.lower() else ""
         problems = assess_key(keys[0])
         for sev, code, msg in problems:
-            findings.append(Finding("dkim", sev, code, f"{where}: {msg}", _FIXES.get(code, "fix the key record at " + where)))  # type: ignore[arg-type]
-        if not any(sev != "info" for sev, _, _ in problems):
-            findings.append(Finding("dkim", "info", "ok", f"{where}: key record is valid{via}"))
+            findings.append(Finding("dkim", sev, code, f"{where}: {msg}", _fix(code, sel, domain)))  # type: ignore[arg-type]
+        # a warning (a 1024-bit key, t=y) still verifies: the key signs mail receivers accept
+        if not any(sev == "error" for sev, _, _ in problems):
+            usable = "valid" if not any(sev == "warning" for sev, _, _ in problems) else "usable, with the warning above"
+            findings.append(Finding("dkim", "info", "ok", f"{where}: key record is {usable}{via}"))
     if probing and not found:
         findings.append(Finding("dkim", "warning", "no_selector", f"no DKIM key found at common selectors of {domain}; set dkim_selectors in the domain file",
                                 "list the selectors your mail is signed with in the domain's dkim_selectors"))

@@ -21,7 +21,8 @@ class Finding:
     fix: str = ""
 
     def to_json(self) -> dict[str, str]:
-        return {"check": self.check, "severity": self.severity, "code": self.code, "message": self.message}
+        return {"check": self.check, "severity": self.severity, "code": self.code, "message": self.message,
+                "fix": self.fix}
 
 
 @dataclass

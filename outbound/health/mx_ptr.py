@@ -24,29 +24,43 @@ async def check_mx(lookup: Lookup, domain: str, send_only: bool) -> list[Finding
     if not ans.ok:
         if send_only:
             return [Finding("mx", "info", "missing", f"{domain} has no MX (fine: the domain is send-only)")]
-        return [Finding("mx", "error", "missing", f"{domain} has no MX record: replies and bounces cannot reach it",
-                        "publish an MX record pointing at your mail host")]
+        fix = f"publish an MX record at {domain} pointing at the host that receives its mail (e.g. 10 mx.{domain}.)"
+        implicit, _ = await lookup.addresses(domain)
+        if implicit:  # the A record is the implicit MX (RFC 5321 §5.1): receivers accept the mail
+            return [Finding("mx", "warning", "missing", f"{domain} has no MX record: replies and bounces go to its "
+                            f"A record ({', '.join(implicit)}), which may not accept mail", fix)]
+        # neither MX nor A: receivers refuse the sender domain (Postfix reject_unknown_sender_domain and alike)
+        return [Finding("mx", "error", "missing", f"{domain} has no MX and no A record: receivers refuse mail from it, "
+                        "and replies and bounces cannot reach it", fix)]
     hosts = [str(r.exchange).rstrip(".").lower() for r in ans.rdata]
     if hosts == [""]:
         if send_only:
             return [Finding("mx", "info", "null_mx", f"{domain} publishes a null MX (send-only domain)")]
-        return [Finding("mx", "error", "null_mx", f"{domain} publishes a null MX: it accepts no mail, yet it sends",
-                        "publish a real MX, or mark the domain send_only")]
+        return [Finding("mx", "error", "null_mx", f"{domain} publishes a null MX: it accepts no mail, yet it sends "
+                        "(receivers may refuse it, RFC 7505)",
+                        f"publish a real MX at {domain}, or set send_only: true in domains/{domain}.yaml")]
     out: list[Finding] = []
     real = [h for h in hosts if h]
     cnames = await asyncio.gather(*(lookup.query(h, "CNAME") for h in real))
     addrs = await asyncio.gather(*(lookup.addresses(h) for h in real))
     for host, cname, (ips, failure) in zip(real, cnames, addrs, strict=True):
         if _is_ip(host):
-            out.append(Finding("mx", "error", "ip", f"MX {host} is an IP address, not a host name", "point the MX at a host name with A/AAAA records"))
+            # a malformed MX: receivers that check the sender domain refuse it
+            out.append(Finding("mx", "error", "ip", f"MX {host} is an IP address, not a host name",
+                               f"point the MX of {domain} at a host name whose A record is {host}"))
         elif cname.ok:
-            out.append(Finding("mx", "error", "cname", f"MX host {host} is a CNAME (RFC 5321 §5.1 forbids it)",
-                               "point the MX at the canonical host name"))
+            # forbidden, yet every common MTA follows it: replies still arrive
+            target = next(iter(cname.names()), "")
+            out.append(Finding("mx", "warning", "cname", f"MX host {host} is a CNAME (RFC 5321 §5.1 forbids it)",
+                               f"point the MX of {domain} at the canonical host name{' ' + target if target else ''}"))
         elif not ips:
             if failure is not None:
                 out.append(Finding("mx", "warning", "dns_error", f"MX host {host}: {failure.detail} (unknown)", "check the host's name servers"))
             else:
-                out.append(Finding("mx", "error", "host_unresolved", f"MX host {host} has no A/AAAA record", "publish an address for the MX host"))
+                # our mail still goes out and is accepted; what is lost is the replies and bounces
+                out.append(Finding("mx", "warning", "host_unresolved",
+                                   f"MX host {host} has no A/AAAA record: replies and bounces to {domain} cannot arrive",
+                                   f"publish an A record for {host}"))
     if not out:
         out.append(Finding("mx", "info", "ok", f"MX: {', '.join(real)}"))
     return out

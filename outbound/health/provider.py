@@ -23,7 +23,21 @@ def _dns_failed(findings: list[Finding], checks: tuple[str, ...]) -> bool:
 _DEPENDS = {"SPF": ("spf",), "DKIM": ("dkim",), "DMARC": ("dmarc",), "From": ("spf", "dkim"), "sending": ("ptr",)}
 
 
+_CAVEATS = {"weak_key": "weak key", "testing": "testing mode"}  # DKIM warnings a passing key may carry
+
+
+def _caveat(findings: list[Finding], checks: tuple[str, ...]) -> str:
+    notes = [_CAVEATS[f.code] for f in findings if f.check in checks and f.check == "dkim" and f.code in _CAVEATS]
+    return f" ({', '.join(dict.fromkeys(notes))})" if notes else ""
+
+
+def _broken(findings: list[Finding], checks: tuple[str, ...]) -> bool:
+    return any(f.check in checks and f.severity == "error" for f in findings)
+
+
 def provider_lines(findings: list[Finding], has_ips: bool, dmarc_policy: str | None, alignment: bool) -> list[Finding]:
+    """One line per provider rule. A rule fails (an error) only when a finding it is read from is an
+    error: the verdict, and so the daemon's pauses, follow the record findings, never these lines."""
     spf = _ok(findings, "spf")
     dkim = any(f.check == "dkim" and f.code == "ok" for f in findings)
     dmarc = dmarc_policy is not None
@@ -34,24 +48,28 @@ def provider_lines(findings: list[Finding], has_ips: bool, dmarc_policy: str | N
         ("gmail_yahoo", "DMARC published (p=none or stricter)", dmarc),
         ("gmail_yahoo", "From domain aligned with SPF or DKIM", alignment),
         ("gmail_yahoo", "sending IPs have forward-confirmed reverse DNS", ptr if has_ips else None),
-        ("outlook", "SPF passes", spf),
-        ("outlook", "DKIM passes", dkim),
+        ("outlook", "SPF record valid", spf),
+        ("outlook", "DKIM key valid", dkim),
         ("outlook", "DMARC at least p=none, aligned with SPF or DKIM", dmarc and alignment),
     ]
     out: list[Finding] = []
     for who, rule, ok in rules:
         label = "Gmail/Yahoo bulk sender" if who == "gmail_yahoo" else "Outlook high-volume"
         code = f"{who}_{rule.split()[0].lower().replace('/', '')}"
+        depends = _DEPENDS.get(rule.split()[0], ()) + (("dmarc",) if who == "outlook" and "DMARC" in rule else ())
         if ok is None:
             out.append(Finding("provider", "info", f"{code}_unverifiable", f"{label}: {rule} — not verifiable (no sending IP known)"))
         elif ok:
-            out.append(Finding("provider", "info", f"{code}_pass", f"{label}: {rule} — pass"))
-        elif _dns_failed(findings, _DEPENDS.get(rule.split()[0], ()) + (("dmarc",) if who == "outlook" and "DMARC" in rule else ())):
+            out.append(Finding("provider", "info", f"{code}_pass", f"{label}: {rule} — passes{_caveat(findings, depends)}"))
+        elif _dns_failed(findings, depends):
             # a DNS outage must not read as a broken domain: the daemon pauses mailboxes on "fail"
             out.append(Finding("provider", "warning", f"{code}_unknown", f"{label}: {rule} — unknown (DNS lookups failed)",
                                "check that the domain's name servers answer"))
-        else:
-            out.append(Finding("provider", "error", f"{code}_fail", f"{label}: {rule} — fail", "see the matching finding above"))
+        elif _broken(findings, depends + (("dmarc",) if "aligned" in rule else ())):
+            out.append(Finding("provider", "error", f"{code}_fail", f"{label}: {rule} — fails", "see the matching finding above"))
+        else:  # nothing broken, nothing shown either (e.g. no DKIM selector known)
+            out.append(Finding("provider", "warning", f"{code}_unconfirmed", f"{label}: {rule} — not confirmed",
+                               "see the matching finding above"))
     for rule in ("one-click unsubscribe headers (RFC 8058) on marketing mail", "spam complaint rate under 0.3% (Postmaster Tools)",
                  "TLS for SMTP transmission"):
         out.append(Finding("provider", "info", "unverifiable", f"Gmail/Yahoo/Outlook: {rule} — not verifiable from DNS"))

@@ -24,7 +24,7 @@ def _workspace(root: Path) -> Path:
     (root / "sequences").mkdir(parents=True)
     (root / "domains").mkdir()
     (root / "config.toml").write_text(f'[database]\nurl = "sqlite:///{root / "db.sqlite"}"\n')
-    for name in ("good.test", "plusall.test"):
+    for name in ("good.test", "twospf.test"):
         (root / "domains" / f"{name}.yaml").write_text(
             f"domain: {name}\ndkim_selectors: [sel]\nsending_ips: [{GOOD_IP}]\nsmtp: {{host: 127.0.0.1}}\n"
             f"mailboxes:\n  - address: a@{name}\n  - address: b@{name}\n")
@@ -47,26 +47,26 @@ async def test_failing_domain_pauses_and_recovers(dns_servers: DnsServers, tmp_p
     finally:
         broken.stop()
         dns_servers.running.remove(broken)
-    assert {r.domain: r.verdict for r in result.reports} == {"good.test": "pass", "plusall.test": "fail"}
+    assert {r.domain: r.verdict for r in result.reports} == {"good.test": "pass", "twospf.test": "fail"}
     states = _states(engine)
     assert states["a@good.test"] == ("active", None)
-    for address in ("a@plusall.test", "b@plusall.test"):
+    for address in ("a@twospf.test", "b@twospf.test"):
         state, reason = states[address]
         assert state == "paused" and reason is not None and reason.startswith(PAUSE_PREFIX) and "spf" in reason
     # a pause made by hand is not lifted by the health check
     with session_scope(engine) as s:
         assert mailbox_store.pause(s, "b@good.test", "paused by hand")
 
-    fixed_records = [r for r in defect_zone() if not r[0].endswith("plusall.test")] + healthy("plusall.test")
+    fixed_records = [r for r in defect_zone() if not r[0].endswith("twospf.test")] + healthy("twospf.test")
     fixed = dns_servers.start(fixed_records)
     try:
         again = await health_job(ws, engine, fixed.resolver(), NOW + timedelta(hours=6), **zones)
     finally:
         fixed.stop()
         dns_servers.running.remove(fixed)
-    assert sorted(again.resumed) == ["a@plusall.test", "b@plusall.test"]
+    assert sorted(again.resumed) == ["a@twospf.test", "b@twospf.test"]
     states = _states(engine)
-    assert states["a@plusall.test"] == ("active", None)
+    assert states["a@twospf.test"] == ("active", None)
     assert states["b@good.test"] == ("paused", "paused by hand")
 
 
