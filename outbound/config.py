@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from outbound.core.durations import parse_duration
+from outbound.core.link_base import link_base
 from outbound.core.nameserver import parse_nameserver
 from outbound.core.zones import check_timezone
 from outbound.errors import ConfigError
@@ -71,6 +72,15 @@ class SendingSettings(_Section):
     @classmethod
     def _tz(cls, v: str) -> str:
         return check_timezone(v)
+
+    @field_validator("tracking_base_url")
+    @classmethod
+    def _base(cls, v: str | None) -> str | None:
+        if v is not None and not v.strip():
+            return None
+        if v is not None:
+            link_base(v)  # ValueError with the reason; the value is used as written
+        return v
 
 
 class InboxSettings(_Section):

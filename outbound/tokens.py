@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+from outbound.core.link_base import link_base
+
 _TAG_BYTES = 16
 _B64URL = re.compile(r"^[A-Za-z0-9_-]+$")
 MAX_TOKEN = 4096
@@ -65,35 +67,46 @@ def verify(token: str, secret: bytes) -> dict[str, Any] | None:
 
 @dataclass(frozen=True)
 class UnsubscribeLinks:
-    """The one-click https URL (RFC 8058) and the mailto fallback for one send."""
+    """The mailto form (always: the recipient can ask by mail) and, given a link server, the
+    https one-click URL (RFC 8058) for one send."""
 
-    https_url: str
+    https_url: str | None
     mailto: str
+
+    @property
+    def url(self) -> str:
+        """The link shown in the body: the web link where there is one, else the mailto."""
+        return self.https_url or self.mailto
+
+    @property
+    def one_click(self) -> bool:
+        """RFC 8058 one-click needs an https URI (List-Unsubscribe-Post is sent only then)."""
+        return self.https_url is not None and self.https_url.startswith("https://")
 
     @property
     def header(self) -> str:
         """The List-Unsubscribe value: https first, as Gmail and Yahoo expect for one-click."""
-        return f"<{self.https_url}>, <{self.mailto}>"
+        return ", ".join(f"<{u}>" for u in (self.https_url, self.mailto) if u)
 
 
-def unsubscribe_links(send_id: int | str, address: str, tracking_host: str, mailbox_address: str,
+def unsubscribe_links(send_id: int | str, address: str, base: str | None, mailbox_address: str,
                       secret: bytes) -> UnsubscribeLinks:
-    """Links for one send: ``https://{tracking_host}/u/{token}`` and ``mailto:{mailbox}?subject=unsubscribe``."""
-    token = sign({"p": UNSUBSCRIBE_PURPOSE, "s": send_id, "e": address}, secret)
-    return UnsubscribeLinks(https_url=f"{_unsubscribe_base(tracking_host)}{token}", mailto=_mailto(mailbox_address))
+    """Links for one send: ``{base}/u/{token}`` (``base``: a host, meaning https://host, or a base URL
+    kept as written; None: no link server) and ``mailto:{mailbox}?subject=unsubscribe``, which the
+    inbox poller reads as an unsubscribe request."""
+    https_url = None
+    if base is not None:
+        token = sign({"p": UNSUBSCRIBE_PURPOSE, "s": send_id, "e": address}, secret)
+        https_url = f"{link_base(base)}/u/{token}"
+    return UnsubscribeLinks(https_url=https_url, mailto=_mailto(mailbox_address))
 
 
-@functools.lru_cache(maxsize=256)  # a handful of hosts and mailboxes serve every send
-def _unsubscribe_base(tracking_host: str) -> str:
-    host = tracking_host.strip().lower().rstrip(".")
-    if not host or not re.fullmatch(r"[a-z0-9.-]+(:\d+)?", host):
-        raise ValueError(f"{tracking_host!r} is not a host name")
-    return f"https://{host}/u/"
+UNSUBSCRIBE_SUBJECT = "unsubscribe"  # outbound.inbox.unsubscribe_words reads this subject as a request
 
 
 @functools.lru_cache(maxsize=1024)
 def _mailto(mailbox_address: str) -> str:
-    return f"mailto:{quote(mailbox_address, safe='@')}?subject=unsubscribe"
+    return f"mailto:{quote(mailbox_address, safe='@')}?subject={UNSUBSCRIBE_SUBJECT}"
 
 
 def verify_unsubscribe(token: str, secret: bytes) -> tuple[int | str, str] | None:

@@ -22,7 +22,7 @@ from outbound.render.step import DEFAULT_FOOTER, Footer, render_step
 from outbound.render.tracking import track_message
 from outbound.rulebook.retry import RetryPolicy
 from outbound.store import outcomes
-from outbound.tokens import UnsubscribeLinks, unsubscribe_links
+from outbound.tokens import unsubscribe_links
 
 log = logging.getLogger("outbound.send")
 
@@ -48,27 +48,15 @@ def render_claim(ctx: EngineContext, claim: Claim, now: datetime) -> RenderedMes
     domain, mailbox = found
     step = loaded.sequence.steps[claim.step_index]
     footer_text = ctx.settings.sending.unsubscribe_footer
-    footer: Footer | None = Footer(text="\n\n" + footer_text + "\n", html=DEFAULT_FOOTER.html) if footer_text else None
-    links = _links(ctx, claim, domain.tracking_host)
+    # never without a way out: an empty footer setting falls back to the default line
+    footer = Footer(text="\n\n" + footer_text + "\n", html=DEFAULT_FOOTER.html) if footer_text.strip() else DEFAULT_FOOTER
+    # the domain's own link host, else the workspace's base URL (kept with its scheme, port and path)
+    base = domain.tracking_host or ctx.settings.sending.tracking_base_url
+    links = unsubscribe_links(claim.send_id, claim.prospect.email, base, claim.mailbox, ctx.secret)
     rendered = render_step(loaded.sequence, step, claim.prospect, mailbox, domain, templates=ctx.templates(loaded),
                            thread=claim.thread, message_id=claim.message_id, unsubscribe=links, now=now, footer=footer)
     # click and open tracking: HTML part only, off unless the sequence turns it on
-    return track_message(rendered, loaded.sequence.tracking, claim.send_id,
-                         domain.tracking_host or _host_of(ctx.settings.sending.tracking_base_url), ctx.secret,
-                         keep={links.https_url} if links else ())
-
-
-def _links(ctx: EngineContext, claim: Claim, tracking_host: str | None) -> UnsubscribeLinks | None:
-    host = tracking_host or _host_of(ctx.settings.sending.tracking_base_url)
-    if host is None:
-        return None
-    return unsubscribe_links(claim.send_id, claim.prospect.email, host, claim.mailbox, ctx.secret)
-
-
-def _host_of(url: str | None) -> str | None:
-    if not url:
-        return None
-    return url.split("://", 1)[-1].split("/", 1)[0] or None
+    return track_message(rendered, loaded.sequence.tracking, claim.send_id, base, ctx.secret, keep={links.url})
 
 
 async def deliver_all(ctx: EngineContext, pool: SmtpPool, claims: list[Claim], now: datetime, policy: RetryPolicy, *,

@@ -22,7 +22,8 @@ from outbound.tokens import UnsubscribeLinks
 
 @dataclass(frozen=True)
 class Footer:
-    """The unsubscribe line added to every body (templates with ``{{ unsubscribe_url }}``).
+    """The unsubscribe line added to every body (templates with ``{{ unsubscribe_url }}``: the https
+    link, or the mailto one when the domain has no link server).
 
     Left out when the body already shows the link itself; pass ``footer=None`` to disable it.
     """
@@ -58,7 +59,7 @@ def render_step(sequence: Sequence, step: Step, prospect: ProspectData, sender: 
     variant = choose_variant(step, prospect.email, sequence.name)
     sources = _sources(step, variant, templates)
     context = template_context(prospect, sender, step.id, sequence.step_index(step.id) + 1,
-                               unsubscribe.https_url if unsubscribe else None)
+                               unsubscribe.url if unsubscribe else None)
     seed = f"{prospect.email.strip().lower()}\x00{sequence.name}\x00{step.id}"
     label = f"step {step.id}" + (f" variant {variant.id}" if variant else "")
 
@@ -88,9 +89,9 @@ def render_step(sequence: Sequence, step: Step, prospect: ProspectData, sender: 
         raise RenderError(f"{label}: the body renders empty")
 
     if footer is not None and unsubscribe is not None:
-        if unsubscribe.https_url not in text:
+        if unsubscribe.url not in text:
             text = text.rstrip("\n") + h.clean_body_text(render(footer.text, context, where="unsubscribe footer"))
-        if html is not None and unsubscribe.https_url not in html:
+        if html is not None and unsubscribe.url not in html:
             html = _insert_html(html, render(footer.html, context, html=True, where="unsubscribe footer (html)"))
     if not text.endswith("\n"):
         text += "\n"
@@ -111,7 +112,8 @@ def render_step(sequence: Sequence, step: Step, prospect: ProspectData, sender: 
         out["References"] = " ".join(refs)
     if unsubscribe is not None:
         out["List-Unsubscribe"] = unsubscribe.header
-        out["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        if unsubscribe.one_click:
+            out["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     return RenderedMessage(subject=subject, text=text, html=html, variant_id=variant.id if variant else None,
                            headers=out, sender=sender_addr, recipient=recipient, message_id=message_id,
                            needs_smtputf8=utf8, references=refs)

@@ -14,22 +14,13 @@ from collections.abc import Collection
 from dataclasses import replace
 from urllib.parse import urlsplit
 
+from outbound.core.link_base import link_base
 from outbound.render.message import RenderedMessage
 from outbound.spec.sequence import Tracking
 from outbound.tokens import MAX_TOKEN, sign, verify
 
 CLICK_PURPOSE = "c"
 OPEN_PURPOSE = "o"
-_HOST = re.compile(r"[a-z0-9.-]+(:\d+)?")
-
-
-def _host(tracking_host: str) -> str:
-    host = tracking_host.strip().lower().rstrip(".")
-    if not host or not _HOST.fullmatch(host):
-        raise ValueError(f"{tracking_host!r} is not a host name")
-    return host
-
-
 def trackable_url(url: str) -> bool:
     """Only absolute http(s) URLs with a host are redirect targets (no javascript:, data:, //x)."""
     if any(c in url for c in "\r\n\t\x00 "):
@@ -45,14 +36,15 @@ def click_token(send_id: int | str, url: str, secret: bytes) -> str:
 
 
 def click_link(send_id: int | str, url: str, tracking_host: str, secret: bytes) -> str:
-    """``https://{tracking_host}/c/{token}``: records a click for ``send_id``, then redirects to ``url``."""
-    return f"https://{_host(tracking_host)}/c/{click_token(send_id, url, secret)}"
+    """``{base}/c/{token}``: records a click for ``send_id``, then redirects to ``url``. ``tracking_host``
+    is a host (meaning https://host) or a base URL kept with its scheme, port and path."""
+    return f"{link_base(tracking_host)}/c/{click_token(send_id, url, secret)}"
 
 
 def open_pixel(send_id: int | str, tracking_host: str, secret: bytes) -> str:
-    """``https://{tracking_host}/o/{token}.gif``: a 1x1 image that records an open for ``send_id``."""
+    """``{base}/o/{token}.gif``: a 1x1 image that records an open for ``send_id``."""
     token = sign({"p": OPEN_PURPOSE, "s": send_id}, secret)
-    return f"https://{_host(tracking_host)}/o/{token}.gif"
+    return f"{link_base(tracking_host)}/o/{token}.gif"
 
 
 def _send_id(payload: dict[str, object]) -> int | str | None:

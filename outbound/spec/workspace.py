@@ -96,7 +96,24 @@ def read_workspace(config: LoadedConfig, *, sequence_checks: Iterable[SequenceCh
         ws.problems.extend(_check_tracking(seq, doc))
         for check in checks:
             ws.problems.extend(check(loaded, doc))
+    ws.problems.extend(_check_unsubscribe(ws))
     return ws
+
+
+def _check_unsubscribe(ws: Workspace) -> list[Problem]:
+    """Warnings: a domain whose mail can carry only the mailto unsubscribe (no https one-click link)."""
+    base = ws.config.settings.sending.tracking_base_url
+    out: list[Problem] = []
+    for name, domain in ws.domains.items():
+        path = ws.domain_paths[name]
+        if domain.tracking_host is None and base is None:
+            out.append(Problem(path, f"{name} has no tracking_host and config.toml no [sending] tracking_base_url: its "
+                                     "mail carries only the mailto unsubscribe; Gmail and Yahoo require one-click "
+                                     "(an https link, RFC 8058) from bulk senders", severity="warning"))
+        elif domain.tracking_host is None and base is not None and not base.strip().lower().startswith("https://"):
+            out.append(Problem(path, f"[sending] tracking_base_url {base!r} is not https: mail from {name} gets no "
+                                     "one-click unsubscribe (RFC 8058 needs https)", severity="warning"))
+    return out
 
 
 def _load(path: Path, model: type[SendingDomain], problems: list[Problem]) -> SendingDomain | None:

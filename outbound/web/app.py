@@ -23,7 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Mount, Route
 
 from outbound.render.tracking import verify_click, verify_open
 from outbound.spec.sequence import Tracking
@@ -147,16 +147,20 @@ async def _read_body(request: Request) -> bytes | None:
 
 
 def create_app(engine: Engine, secret: bytes, *, tracking: Mapping[str, Tracking] | None = None,
-               clock: Callable[[], datetime] = utcnow, db_threads: int = 8) -> Starlette:
+               clock: Callable[[], datetime] = utcnow, db_threads: int = 8, prefix: str = "") -> Starlette:
     """The ASGI app. ``tracking`` maps sequence names to their Tracking flags: clicks and opens of a
     sequence without the flag are redirected or served but not recorded (None: record every valid link).
-    ``db_threads`` caps concurrent database work; keep it within the engine's connection pool."""
+    ``db_threads`` caps concurrent database work; keep it within the engine's connection pool.
+    ``prefix``: the path of ``tracking_base_url``; the links are answered under it and at the root,
+    so a proxy may pass the path on or strip it."""
     server = _LinkServer(engine, secret, tracking, clock, db_threads)
-    routes = [
-        Route("/health", server.health, methods=["GET"]),
+    links: list[BaseRoute] = [
         Route("/u/{token}", server.unsubscribe_page, methods=["GET"]),
         Route("/u/{token}", server.unsubscribe, methods=["POST"]),
         Route("/c/{token}", server.click, methods=["GET"]),
         Route("/o/{token}.gif", server.open, methods=["GET"]),
     ]
+    routes: list[BaseRoute] = [Route("/health", server.health, methods=["GET"]), *links]
+    if prefix.strip("/"):
+        routes.append(Mount("/" + prefix.strip("/"), routes=links))
     return Starlette(routes=routes)
