@@ -17,7 +17,9 @@ from rich.table import Column, Table
 from outbound.cli import runtime
 from outbound.cli.context import console, err_console, fail
 from outbound.cli.tables import show
-from outbound.errors import OutboundError
+from outbound.engine.status import MailboxStatus
+from outbound.errors import ConfigError, OutboundError
+from outbound.render.message import RenderedMessage
 from outbound.store.db import utcnow
 from outbound.store.operator import resume_senders
 from outbound.store.prospects import get_prospect, to_data
@@ -96,16 +98,19 @@ def send(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="show what would go out, send nothing")] = False,
     now: Annotated[str | None, typer.Option(help=NOW_HELP)] = None,
 ) -> None:
-    """Run one send tick: plan due steps, claim within caps, send, record."""
+    """Run one send tick: plan due steps, claim within caps, send, record.
+
+    Exits 0 when the tick went through, 1 when sends failed or mailboxes were paused in it, 2 on a
+    configuration error (nothing sent)."""
     from outbound.engine.smtp import SmtpPool
-    from outbound.engine.tick import run_tick
+    from outbound.engine.tick import TickReport, run_tick
 
     if not once:
-        fail("use `outbound send --once` for one tick, or `outbound run` for the daemon")
-    ctx = runtime.context(runtime.workspace())
+        fail("use `outbound send --once` for one tick, or `outbound run` for the daemon", code=2)
+    ctx = runtime.context(runtime.workspace(code=2), code=2)
     at = _now(now)
 
-    async def tick() -> None:
+    async def tick() -> TickReport:
         pool = SmtpPool()
         try:
             report = await run_tick(ctx, pool, at, dry_run=dry_run)
@@ -123,8 +128,18 @@ def send(
                       f"requeued {report.requeued}, unconfirmed {report.unknown}", highlight=False)
         for reason, n in sorted(report.waiting.items(), key=lambda kv: -kv[1]):
             console.print(f"  waiting ({n}): {reason}", highlight=False, markup=False)
+        return report
 
-    asyncio.run(tick())
+    try:
+        report = asyncio.run(tick())
+    except ConfigError as exc:  # e.g. a setting only the tick reads
+        fail(str(exc), code=2)
+    failed, paused = report.failed, report.paused
+    for line in paused:
+        err_console.print(f"paused this tick: {line}", highlight=False, markup=False)
+    if failed or paused:
+        err_console.print(f"{len(failed)} send(s) did not go out, {len(paused)} mailbox(es) paused", highlight=False)
+        raise typer.Exit(1)
 
 
 def run(
@@ -164,8 +179,7 @@ def status(
     boxes = Table("mailbox", "state", "sent today", "cap today", "warm-up day", "next send", "reason", title="Mailboxes")
     for m in st.mailboxes:
         boxes.add_row(m.address + ("" if m.in_workspace else " (not in domains/)"), m.state, str(m.sent_today),
-                      str(m.cap_today), str(m.warmup_day),
-                      m.next_send_at.strftime("%H:%M:%SZ") if m.next_send_at else "now", m.pause_reason or "")
+                      str(m.cap_today), str(m.warmup_day), _next_send(m), m.pause_reason or "")
     console.print(boxes)
     queue = Table("sequence", "step", "due now", "scheduled later", title="Queued steps")
     for q in st.queue:
@@ -180,13 +194,22 @@ def status(
                   "; sends: " + ", ".join(f"{k} {v}" for k, v in sorted(st.sends.items())), highlight=False)
 
 
+def _next_send(m: MailboxStatus) -> str:
+    """"now" only when the mailbox may really send now: its gap is over and a window it sends in is open."""
+    if m.window_open is False:
+        when = f"{m.next_opening:%a %Y-%m-%d %H:%MZ}" if m.next_opening else "never (see `outbound validate`)"
+        return f"window closed, next opening {when}"
+    return m.next_send_at.strftime("%H:%M:%SZ") if m.next_send_at else "now"
+
+
 def preview(
     sequence: Annotated[str, typer.Argument(help="sequence name")],
     prospect: Annotated[str, typer.Option("--prospect", help="the prospect's email address")],
     step: Annotated[str | None, typer.Option(help="only this step id")] = None,
     now: Annotated[str | None, typer.Option(help=NOW_HELP)] = None,
+    raw: Annotated[bool, typer.Option("--raw", help="the message as it goes on the wire (MIME, encoded headers)")] = False,
 ) -> None:
-    """Render each step as it would be sent to one prospect (headers and body)."""
+    """Each step as one prospect would read it: subject, variant, when it would go, the body (--raw: the wire form)."""
     from outbound.engine.preview import preview as render_preview
 
     # the links are signed as they would be sent, so the signing secret is needed here too
@@ -204,11 +227,26 @@ def preview(
         if s.error:
             failed = True
             err_console.print(f"[red]cannot send this step:[/] {escape(s.error)}", highlight=False)
-        else:
+        elif raw:
             assert s.message is not None
             console.print(s.message.decode("utf-8", "replace"), markup=False, highlight=False)
+        else:
+            assert s.rendered is not None
+            console.print(_decoded(s.rendered, s.scheduled), markup=False, highlight=False, soft_wrap=True)
     if failed:
         raise typer.Exit(1)
+
+
+def _decoded(msg: RenderedMessage, scheduled: str | None) -> str:
+    """The step as the prospect reads it: decoded headers that matter, then the plain-text body."""
+    lines = [f"From: {msg.headers['From']}", f"To: {msg.headers['To']}", f"Subject: {msg.subject}",
+             f"Variant: {msg.variant_id or '(none)'}", f"Scheduled: {scheduled or 'now'}"]
+    if "List-Unsubscribe" in msg.headers:
+        one_click = " (one-click)" if "List-Unsubscribe-Post" in msg.headers else ""
+        lines.append(f"Unsubscribe: {msg.headers['List-Unsubscribe']}{one_click}")
+    if msg.html is not None:
+        lines.append("HTML part: sent too (see --raw)")
+    return "\n".join(lines) + "\n\n" + msg.text.rstrip("\n") + "\n"
 
 
 @mailboxes_app.command("resume")

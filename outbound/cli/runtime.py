@@ -26,33 +26,34 @@ def config() -> LoadedConfig:
         fail(str(exc))
 
 
-def workspace() -> Workspace:
+def workspace(*, code: int = 1) -> Workspace:
+    """``code``: the exit status for a workspace that does not load (``send --once`` uses 2)."""
     try:
         return load_workspace(config_path())
     except OutboundError as exc:
-        fail(f"the workspace has problems (run `outbound validate`):\n{exc}")
+        fail(f"the workspace has problems (run `outbound validate`):\n{exc}", code=code)
 
 
-def open_engine(cfg: LoadedConfig | None = None) -> Engine:
+def open_engine(cfg: LoadedConfig | None = None, *, code: int = 1) -> Engine:
     cfg = cfg or config()
     url = cfg.database_url
     try:
         make_url(url)  # a malformed URL (bad port...) raises ValueError deep inside SQLAlchemy otherwise
     except (ArgumentError, ValueError) as exc:
-        fail(f"the database URL {_where(cfg)} is not valid: {exc}")
+        fail(f"the database URL {_where(cfg)} is not valid: {exc}", code=code)
     try:
         return open_store(url)
     except OutboundError as exc:
-        fail(str(exc))
+        fail(str(exc), code=code)
 
 
-def context(ws: Workspace, *, signs: bool = True, rng: random.Random | None = None) -> EngineContext:
+def context(ws: Workspace, *, signs: bool = True, rng: random.Random | None = None, code: int = 1) -> EngineContext:
     """The command's engine context (``signs``: it renders messages, so the signing secret must be set)."""
-    engine = open_engine(ws.config)
+    engine = open_engine(ws.config, code=code)
     try:
         return build_context(ws, engine, signs=signs, rng=rng)
     except OutboundError as exc:
-        fail(str(exc))
+        fail(str(exc), code=code)
 
 
 def _where(cfg: LoadedConfig) -> str:

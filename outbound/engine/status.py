@@ -8,7 +8,8 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from outbound.engine.rotation import daily_cap
+from outbound.engine.rotation import PoolError, daily_cap, pool_mailboxes
+from outbound.engine.window import is_open, next_opening, resolve_zone
 from outbound.spec.workspace import Workspace
 from outbound.store import mailboxes as mailbox_store
 from outbound.store.status_queries import StatusRows, read_status
@@ -26,6 +27,8 @@ class MailboxStatus:
     warmup_day: int
     next_send_at: datetime | None
     in_workspace: bool
+    window_open: bool | None = None  # whether a sequence it sends for may send now (None: it sends for none)
+    next_opening: datetime | None = None  # when the first of those windows opens, while all are shut
 
 
 @dataclass(frozen=True)
@@ -68,10 +71,37 @@ def engine_status(engine: Engine, workspace: Workspace, now: datetime) -> Engine
     return shape_status(read_status(engine, now), workspace, now)
 
 
+def _windows(workspace: Workspace, zones: dict[str, list[str | None]], default_timezone: str,
+             now: datetime) -> dict[str, tuple[bool, datetime | None]]:
+    """Per mailbox: is a window it sends in open now (for a zone of the sequence's active prospects,
+    or the sequence's fallback when it has none), else when the first one opens."""
+    open_now: dict[str, bool] = {}
+    opening: dict[str, datetime] = {}
+    for name, loaded in workspace.sequences.items():
+        seq = loaded.sequence
+        pool = pool_mailboxes(seq.senders, workspace.domains)
+        if isinstance(pool, PoolError):
+            continue
+        tzs = {resolve_zone(seq.window, z, default_timezone).tz for z in zones.get(name) or [None]}
+        is_now = any(is_open(seq.window, tz, now) for tz in tzs)
+        first: datetime | None = None
+        if not is_now:
+            try:
+                first = min(next_opening(seq.window, tz, now) for tz in tzs)
+            except ValueError:  # a window that never opens: validate reports it
+                first = None
+        for _, mb in pool:
+            open_now[mb.address] = open_now.get(mb.address, False) or is_now
+            if first is not None and (mb.address not in opening or first < opening[mb.address]):
+                opening[mb.address] = first
+    return {a: (o, None if o else opening.get(a)) for a, o in open_now.items()}
+
+
 def shape_status(rows: StatusRows, workspace: Workspace, now: datetime) -> EngineStatus:
     """The status of the rows read: mailboxes of the workspace and of the database, caps, step ids."""
     status = EngineStatus(now=now)
     known = workspace.mailboxes()
+    windows = _windows(workspace, rows.zones, workspace.config.settings.sending.default_timezone, now)
     found_rows = {r.address: r for r in rows.mailboxes}
     for address in sorted(set(found_rows) | set(known)):
         row = found_rows.get(address) or MailboxState(address=address, domain=address.rsplit("@", 1)[1])
@@ -80,7 +110,8 @@ def shape_status(rows: StatusRows, workspace: Workspace, now: datetime) -> Engin
         cap = daily_cap(found[1], usage) if found else 0
         status.mailboxes.append(MailboxStatus(
             address, row.domain, row.state, row.pause_reason, usage.sent_today, cap, usage.sending_day,
-            row.next_allowed_at if row.next_allowed_at and row.next_allowed_at > now else None, found is not None))
+            row.next_allowed_at if row.next_allowed_at and row.next_allowed_at > now else None, found is not None,
+            *windows.get(address, (None, None))))
     for q in sorted(rows.queue, key=lambda q: (q.sequence, q.step)):  # Python's order, not the database's collation
         loaded = workspace.sequences.get(q.sequence)
         steps = loaded.sequence.steps if loaded else []

@@ -29,10 +29,17 @@ class TickReport:
     requeued: int = 0
     unknown: int = 0
     resumed: int = 0
+    paused: list[str] = field(default_factory=list)  # mailboxes the health pass paused in this tick
 
     @property
     def counts(self) -> Counter[str]:
         return Counter(r.status for r in self.results)
+
+    @property
+    def failed(self) -> list[DeliveryResult]:
+        """Sends that did not go out and need a look (retry, failed, unknown, mailbox paused, blocked);
+        a bounce is the recipient's answer, recorded and acted on, not a failure of the tick."""
+        return [r for r in self.results if r.status in metrics.FAILURES]
 
 
 def retry_policy(ctx: EngineContext) -> RetryPolicy:
@@ -57,7 +64,8 @@ async def _tick(ctx: EngineContext, pool: SmtpPool, now: datetime, *, dry_run: b
         report.requeued, report.unknown = await asyncio.to_thread(outcomes.recover_expired, ctx.engine, now)
         report.resumed = await asyncio.to_thread(resume_paused, ctx.engine, now)
         # a mailbox that just crossed its bounce threshold sends nothing more in this very tick
-        await asyncio.to_thread(mailbox_health_pass, ctx.engine, now, ctx.settings.health)
+        decisions = await asyncio.to_thread(mailbox_health_pass, ctx.engine, now, ctx.settings.health)
+        report.paused = [f"{d.address} ({d.reason})" for d in decisions if d.action == "pause"]
     claimed = await asyncio.to_thread(claim_due, ctx, now, limit=limit, commit=not dry_run)
     report.claimed, report.planned, report.waiting = claimed.claims, claimed.planned, dict(claimed.waiting or {})
     if dry_run or not claimed.claims:

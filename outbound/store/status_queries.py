@@ -7,14 +7,14 @@ due rows with an aggregate, since PostgreSQL refuses to match a GROUP BY express
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import Engine, case, func, or_
 from sqlmodel import Session, col, select
 
 from outbound.store.db import session_scope
-from outbound.store.tables import Enrollment, EnrollmentState, MailboxState, Send
+from outbound.store.tables import Enrollment, EnrollmentState, MailboxState, Prospect, Send
 
 
 @dataclass(frozen=True)
@@ -41,13 +41,25 @@ class StatusRows:
     stuck: list[StuckCount]
     enrollments: dict[str, int]
     sends: dict[str, int]
+    zones: dict[str, list[str | None]] = field(default_factory=dict)  # sequence -> its active prospects' zones
 
 
 def read_status(engine: Engine, now: datetime) -> StatusRows:
     """Everything `status` shows, read in one transaction (the figures agree with each other)."""
     with session_scope(engine) as session:
         return StatusRows(mailbox_rows(session), queued(session, now), stuck(session),
-                          enrollment_counts(session), send_counts(session))
+                          enrollment_counts(session), send_counts(session), active_zones(session))
+
+
+def active_zones(session: Session) -> dict[str, list[str | None]]:
+    """The distinct time zones (None: none given) of the prospects with an active enrollment, per sequence."""
+    rows = session.exec(select(Enrollment.sequence_name, Prospect.timezone).distinct()
+                        .join(Prospect, col(Prospect.id) == col(Enrollment.prospect_id))
+                        .where(col(Enrollment.state) == EnrollmentState.active))
+    out: dict[str, list[str | None]] = {}
+    for name, zone in rows:
+        out.setdefault(name, []).append(zone)
+    return out
 
 
 def mailbox_rows(session: Session) -> list[MailboxState]:

@@ -1,4 +1,4 @@
-"""`outbound preview` as a subprocess: each step rendered as it would be sent, and clear errors."""
+"""`outbound preview --raw` as a subprocess: each step rendered as it would be sent, and clear errors."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def _messages(result: Result) -> dict[str, EmailMessage]:
 
 
 def test_every_step_is_rendered_with_headers_and_body(cli: Cli) -> None:
-    result = cli("preview", "founders-q3", "--prospect", "Ann@Acme.com", "--now", NOW).ok()
+    result = cli("preview", "founders-q3", "--prospect", "Ann@Acme.com", "--now", NOW, "--raw").ok()
     messages = _messages(result)
     assert list(messages) == ["intro", "bump", "case-study", "breakup"]
     for step, msg in messages.items():
@@ -64,9 +64,9 @@ def test_every_step_is_rendered_with_headers_and_body(cli: Cli) -> None:
 
 
 def test_one_step_and_the_signing_secret(cli: Cli) -> None:
-    first = _messages(cli("preview", "agencies-reengage", "--prospect", "ann@acme.com", "--step", "nudge").ok())
+    first = _messages(cli("preview", "agencies-reengage", "--prospect", "ann@acme.com", "--step", "nudge", "--raw").ok())
     assert list(first) == ["nudge"] and first["nudge"]["Subject"].startswith("Re: ")
-    other = _messages(cli("preview", "agencies-reengage", "--prospect", "ann@acme.com", "--step", "nudge",
+    other = _messages(cli("preview", "agencies-reengage", "--prospect", "ann@acme.com", "--step", "nudge", "--raw",
                           env={"OUTBOUND_SECRET": "another-signing-secret"}).ok())
     # The unsubscribe link is signed with the secret: another secret, another link.
     assert first["nudge"]["List-Unsubscribe"] != other["nudge"]["List-Unsubscribe"]
