@@ -17,10 +17,10 @@ from tests.integration.engine.daemon_proc import ALWAYS_OPEN, cli_env, outbound_
 from tests.integration.engine.workspace import BuiltWorkspace, build, domain, three_step_sequence
 
 
-def _cli(tw: BuiltWorkspace, *args: str) -> str:
+def _cli(tw: BuiltWorkspace, *args: str, code: int = 0) -> str:
     proc = subprocess.run([*outbound_command(), "--config", str(tw.root / "config.toml"), *args], capture_output=True,
                           text=True, timeout=60, check=False, env={**cli_env(), "COLUMNS": "250"})
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.returncode == code, proc.stdout + proc.stderr
     assert "Traceback" not in proc.stderr
     return proc.stdout
 
@@ -100,7 +100,7 @@ def test_other_blocks_are_listed_and_left_alone_unless_forced(smtp_sink: SmtpSin
     people = write_csv(tmp_path / "people.csv", "email,first_name,company", ["eve@acme.test,Eve,Acme"])
     _cli(tw, "prospects", "import", str(people), "--enroll", "seq")
     smtp_sink.script.append("451")
-    _cli(tw, "send", "--once")
+    _cli(tw, "send", "--once", code=1)  # the send gave up: the tick says so
     state, reason = _states(tw)["eve@acme.test"]
     assert state == EnrollmentState.blocked and reason is not None and reason.startswith("gave up after 1 attempts")
 
