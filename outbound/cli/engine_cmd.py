@@ -116,14 +116,14 @@ def send(
             report = await run_tick(ctx, pool, at, dry_run=dry_run)
         finally:
             await pool.close_all()
-        table = Table("step", "from", "to", "result" if not dry_run else "would send",
+        table = Table(*[Column(h, no_wrap=True) for h in ("step", "from", "to")], "result" if not dry_run else "would send",
                       title=f"{'dry run' if dry_run else 'tick'} at {at:%Y-%m-%d %H:%M}Z")
         results = {r.claim.send_id: r for r in report.results}
         for c in report.claimed:
             r = results.get(c.send_id)
             outcome = "" if r is None else (r.status + (f": {r.detail}" if r.detail else ""))
-            table.add_row(f"{c.sequence_name} #{c.step_index + 1}", c.mailbox, c.prospect.email, outcome or "yes")
-        console.print(table)
+            table.add_row(f"{c.sequence_name} #{c.step_index + 1}", c.mailbox, c.prospect.email, escape(outcome or "yes"))
+        show(table)
         console.print(f"claimed {len(report.claimed)}, planned for later {report.planned}, "
                       f"requeued {report.requeued}, unconfirmed {report.unknown}", highlight=False)
         for reason, n in sorted(report.waiting.items(), key=lambda kv: -kv[1]):
@@ -176,20 +176,23 @@ def status(
     if as_json:
         print(json.dumps(st.as_json(), indent=2))
         return
-    boxes = Table("mailbox", "state", "sent today", "cap today", "warm-up day", "next send", "reason", title="Mailboxes")
+    boxes = Table(*[Column(h, no_wrap=True) for h in ("mailbox", "state", "sent today", "cap today", "warm-up day")],
+                  "next send", "reason", title="Mailboxes")
     for m in st.mailboxes:
         boxes.add_row(m.address + ("" if m.in_workspace else " (not in domains/)"), m.state, str(m.sent_today),
-                      str(m.cap_today), str(m.warmup_day), _next_send(m), m.pause_reason or "")
-    console.print(boxes)
-    queue = Table("sequence", "step", "due now", "scheduled later", title="Queued steps")
+                      str(m.cap_today), str(m.warmup_day), _next_send(m), escape(m.pause_reason or ""))
+    show(boxes)
+    queue = Table(*[Column(h, no_wrap=True) for h in ("sequence", "step", "due now", "scheduled later")],
+                  title="Queued steps")
     for q in st.queue:
         queue.add_row(q.sequence, q.step, str(q.due_now), str(q.scheduled))
-    console.print(queue)
+    show(queue)
     if st.stuck:
-        stuck = Table("state", "count", "reason", title="Blocked and paused enrollments")
+        stuck = Table(Column("state", no_wrap=True), Column("count", no_wrap=True), "reason",
+                      title="Blocked and paused enrollments")
         for s in st.stuck:
-            stuck.add_row(s.state, str(s.count), s.reason)
-        console.print(stuck)
+            stuck.add_row(s.state, str(s.count), escape(s.reason))
+        show(stuck)
     console.print("enrollments: " + ", ".join(f"{k} {v}" for k, v in sorted(st.enrollments.items())) +
                   "; sends: " + ", ".join(f"{k} {v}" for k, v in sorted(st.sends.items())), highlight=False)
 
