@@ -18,8 +18,10 @@ from outbound.prospects.errors import ImportFileError
 from outbound.prospects.normalise import normalise_domain, normalise_email
 from outbound.prospects.results import RowError
 from outbound.prospects.suppress_file import read_suppression_file
+from outbound.store.db import utcnow
 from outbound.store.enrollments import enroll as enroll_prospects
-from outbound.store.prospects import get_prospect, list_suppressions, prospect_ids, suppress, unsuppress
+from outbound.store.operator import suppress_by_hand
+from outbound.store.prospects import get_prospect, list_suppressions, prospect_ids, unsuppress
 
 
 def register(app: typer.Typer) -> None:
@@ -90,9 +92,13 @@ def _add(values: list[str], reason: str) -> None:
     if bad:
         fail(f"not an address or @domain: {'; '.join(bad)}")
     wanted = [ok for ok, _ in checked if ok is not None]
-    added = suppress(runtime.open_engine(), wanted, reason)
-    console.print(f"suppressed {added} new entr{'y' if added == 1 else 'ies'} ({len(wanted) - added} already there)",
-                  highlight=False)
+    done = suppress_by_hand(runtime.open_engine(), wanted, reason, utcnow())
+    console.print(f"suppressed {done.added} new entr{'y' if done.added == 1 else 'ies'} ({len(wanted) - done.added} "
+                  f"already there){_stopped(done.stopped)}", highlight=False)
+
+
+def _stopped(count: int) -> str:
+    return f"; stopped {count:,} live enrollment{'' if count == 1 else 's'}" if count else ""
 
 
 def _checked(value: str) -> tuple[str | None, str]:
@@ -131,8 +137,9 @@ def _import(path: Path, reason: str) -> None:
             else:
                 values.append("@" + entry.value if entry.kind == "domain" else entry.value)
                 warnings.extend(f"line {entry.line}: {w}" for w in entry.warnings)
-    added = suppress(runtime.open_engine(), values, reason)
-    console.print(f"{path}: suppressed {added:,} new ({len(values) - added:,} already there), skipped {len(errors):,}",
+    done = suppress_by_hand(runtime.open_engine(), values, reason, utcnow())
+    console.print(f"{path}: suppressed {done.added:,} new ({len(set(values)) - done.added:,} already there), skipped "
+                  f"{len(errors):,}{_stopped(done.stopped)}",
                   highlight=False, markup=False)
     for err in errors[:20]:
         console.print(f"  line {err.line}: {err.reason}", highlight=False, markup=False)

@@ -14,8 +14,9 @@ from outbound.health.checker import check_domains
 from outbound.health.dns import AsyncResolver
 from outbound.health.dnsbl import DOMAIN_ZONES, IP_ZONES
 from outbound.health.model import HealthReport
+from outbound.rulebook.facts import DomainCheck
 from outbound.spec.workspace import Workspace
-from outbound.store.domain_health import PAUSE_PREFIX, DomainVerdict, apply_domain_verdicts
+from outbound.store.domain_health import apply_domain_checks
 
 log = logging.getLogger("outbound.health")
 
@@ -41,15 +42,16 @@ def _reason(report: HealthReport) -> str:
     first = errors[0] if errors else None
     detail = f"{first.check}: {first.message}" if first else "verdict fail"
     more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
-    return PAUSE_PREFIX + detail + more
+    return detail + more  # the rulebook puts its prefix before it
 
 
 def apply_verdicts(engine: Engine, workspace: Workspace, reports: list[HealthReport], now: datetime,
                    result: HealthPass) -> None:
     """Pauses every mailbox of a failing domain with the finding as reason; resumes the ones this check paused."""
-    verdicts = [DomainVerdict(r.domain, [mb.address for mb in domain.mailboxes], _reason(r) if r.verdict == "fail" else None)
-                for r in reports if (domain := workspace.domains.get(r.domain)) is not None]
-    paused, resumed = apply_domain_verdicts(engine, verdicts, now)
+    checks = [DomainCheck(r.domain, tuple(mb.address for mb in domain.mailboxes),
+                          _reason(r) if r.verdict == "fail" else None, now)
+              for r in reports if (domain := workspace.domains.get(r.domain)) is not None]
+    paused, resumed = apply_domain_checks(engine, checks, now)
     result.paused.extend(paused)
     result.resumed.extend(resumed)
     for address in result.paused:

@@ -25,11 +25,14 @@ from outbound.rulebook.facts import (
     AutoReply,
     Complaint,
     CrmOutcome,
+    DomainCheck,
     Dsn,
     Fact,
     HumanReply,
+    MailboxHealthVerdict,
     Observed,
     OperatorResume,
+    OperatorSuppress,
     OptOut,
     Policy,
     RuleAction,
@@ -40,6 +43,8 @@ from outbound.rulebook.retry import GiveUp, retry_decision
 
 # the reason of an enrollment held while a send's outcome is not known
 UNCONFIRMED = "delivery unconfirmed"
+# how the domain check's pause reasons begin: a passing check lifts only those
+DOMAIN_CHECK_PAUSE = "domain health check failed: "
 UNSUBSCRIBE_REASONS = {
     "link": "unsubscribed via one-click link",
     "reply": "asked to unsubscribe by reply",
@@ -73,6 +78,12 @@ def decide(fact: Fact) -> Effects:
             return _rule(fact)
         case OperatorResume():
             return _resume(fact)
+        case OperatorSuppress():
+            return _operator_suppress(fact)
+        case DomainCheck():
+            return _domain_check(fact)
+        case MailboxHealthVerdict():
+            return _mailbox_health(fact)
     raise TypeError(f"not a fact: {fact!r}")
 
 
@@ -248,3 +259,30 @@ def _resume(f: OperatorResume) -> Effects:
     if target.startswith("@"):
         return Effects("resumed", senders=(SenderChange("resume", "domain", target[1:], "resumed by hand"),))
     return Effects("resumed", senders=(SenderChange("resume", "mailbox", target, "resumed by hand"),))
+
+
+def _operator_suppress(f: OperatorSuppress) -> Effects:
+    # stopped now, not at their next due step, so ``status`` shows them stopped at once
+    values = tuple(sorted({v.strip().lower() for v in f.values if v and v.strip()}))
+    if not values:
+        return Effects("nothing", records=())
+    reason = f"suppressed by hand: {f.reason}"
+    return Effects("suppressed", suppress=Suppress(values, f.reason),
+                   enrollments=(EnrollmentChange("stop", "suppressed", reason),), records=())
+
+
+# ------------------------------------------------------------------ health checks
+
+def _domain_check(f: DomainCheck) -> Effects:
+    if f.failure is not None:
+        reason = f.failure if f.failure.startswith(DOMAIN_CHECK_PAUSE) else DOMAIN_CHECK_PAUSE + f.failure
+        return Effects("domain paused", records=(), senders=tuple(
+            SenderChange("pause", "mailbox", a, reason, by="domain check") for a in f.mailboxes))
+    return Effects("domain passes", records=(), senders=tuple(
+        SenderChange("resume", "mailbox", a, "domain health check passes again", only_reason_prefix=DOMAIN_CHECK_PAUSE,
+                     by="domain check") for a in f.mailboxes))
+
+
+def _mailbox_health(f: MailboxHealthVerdict) -> Effects:
+    word = "mailbox paused" if f.action == "pause" else "mailbox resumed"
+    return Effects(word, records=(), senders=(SenderChange(f.action, "mailbox", f.address, f.reason, by="health"),))

@@ -11,8 +11,9 @@ from datetime import datetime
 from typing import Literal
 
 # Which enrollments a change reaches: the one the fact is about, every live one of its prospect,
-# or every live one at the prospect's company domain.
-Reach = Literal["enrollment", "prospect", "account"]
+# every live one at the prospect's company domain, or every live one of a prospect whose address (or its
+# domain) the same decision suppresses.
+Reach = Literal["enrollment", "prospect", "account", "suppressed"]
 # stop: for good; pause: until a time (None: until resumed by hand); advance: the step is done (a
 # soft bounce that does not stop moves on, never resent); due: the step is due again at ``at``;
 # block: needs a person (gave up); hold: paused until the truth of a send is known (unknown)
@@ -52,6 +53,8 @@ class SenderChange:
     scope: SenderScope
     target: str                         # the mailbox address, or the domain
     reason: str
+    only_reason_prefix: str | None = None  # resume: only a pause whose reason begins so (the pauser's own)
+    by: str | None = None               # who decided, in the event (health, ...)
 
 
 @dataclass(frozen=True)

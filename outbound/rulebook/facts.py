@@ -170,8 +170,39 @@ class OperatorResume:
     at: datetime
 
 
+@dataclass(frozen=True)
+class OperatorSuppress:
+    """``outbound suppress ADDRESS|@DOMAIN ...`` or ``suppress import FILE``: never mail these again."""
+
+    values: tuple[str, ...]              # addresses and '@domain's, normalised
+    reason: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class DomainCheck:
+    """The daemon's DNS health check of one sending domain: a failure pauses the domain's mailboxes, a pass
+    lifts only the pauses such a failure made (an operator's or another check's pause stays)."""
+
+    domain: str
+    mailboxes: tuple[str, ...]
+    failure: str | None                  # the pause reason; None when the domain passes
+    at: datetime
+
+
+@dataclass(frozen=True)
+class MailboxHealthVerdict:
+    """The mailbox health pass: a threshold crossed (bounce rate, complaint, repeated auth failures) pauses
+    the mailbox; a timed health pause that ran out resumes it."""
+
+    address: str
+    action: Literal["pause", "resume"]
+    reason: str
+    at: datetime
+
+
 Fact = (SmtpResult | Dsn | AutoReply | HumanReply | OptOut | Complaint | CrmOutcome | Observed | RuleAction
-        | OperatorResume)
+        | OperatorResume | OperatorSuppress | DomainCheck | MailboxHealthVerdict)
 
 
 def return_pause(return_date: date | None, now: datetime, default: timedelta,

@@ -12,11 +12,14 @@ from outbound.rulebook.facts import (
     AutoReply,
     Complaint,
     CrmOutcome,
+    DomainCheck,
     Dsn,
     Fact,
     HumanReply,
+    MailboxHealthVerdict,
     Observed,
     OperatorResume,
+    OperatorSuppress,
     OptOut,
     Policy,
     RuleAction,
@@ -83,17 +86,32 @@ def examples() -> list[tuple[str, str, Fact]]:
         ("rule: stop_account", "scoring rule", RuleAction("stop_account", "rule", 1, _AT, account="example.com")),
         ("rule: move_to", "scoring rule", RuleAction("move", "rule", 1, _AT, move_to="nurture")),
         ("resume", "`outbound mailboxes resume` ADDRESS or @DOMAIN", OperatorResume("alex@acme-mail.com", _AT)),
+        ("suppress", "`outbound suppress` ADDRESS or @DOMAIN, `suppress import`",
+         OperatorSuppress(("bob@example.com", "@example.org"), "manual", _AT)),
+        ("domain check fails", "the daemon's DNS health check", DomainCheck("acme-mail.com", ("alex@acme-mail.com",),
+                                                                            "spf: no record", _AT)),
+        ("domain check passes", "the daemon's DNS health check (lifts only its own pauses)",
+         DomainCheck("acme-mail.com", ("alex@acme-mail.com",), None, _AT)),
+        ("mailbox health", "bounce rate, complaint or auth failures over the limits",
+         MailboxHealthVerdict("alex@acme-mail.com", "pause", "bounce rate 9% is above 5%", _AT)),
+        ("mailbox health", "a timed health pause ran out (`resume_after`)",
+         MailboxHealthVerdict("alex@acme-mail.com", "resume", "resumed automatically", _AT)),
     ]
+
+
+_REACH = {"enrollment": "this one", "prospect": "every one of the prospect", "account": "every one of the account",
+          "suppressed": "every one of the suppressed addresses and domains"}
 
 
 def _cells(e: Effects) -> list[str]:
     send = "—" if e.send is None else e.send.state + (" (cap slot back)" if e.send.release_slot else "")
-    enrollments = "; ".join(f"{c.action} {'this one' if c.reach == 'enrollment' else 'every one of the ' + c.reach}"
+    enrollments = "; ".join(f"{c.action} {_REACH[c.reach]}"
                             + (f" except {c.keep_sequence}" if c.keep_sequence else "") for c in e.enrollments) or "—"
     if e.account is not None:
         enrollments += "; account marked stopped"
-    suppressed = "—" if e.suppress is None else ("address" if "repeated" not in e.suppress.reason
-                                                 else "address (repeated soft bounces)")
+    suppressed = "—" if e.suppress is None else ("address (repeated soft bounces)" if "repeated" in e.suppress.reason
+                                                 else "addresses and domains" if any(v.startswith("@") for v in
+                                                                                    e.suppress.values) else "address")
     senders = "; ".join(f"{s.action} {s.scope}" for s in e.senders) or "—"
     noted = [ev.MAILBOX_PAUSED if s.action == "pause" else ev.MAILBOX_RESUMED for s in e.senders]  # one per mailbox
     records = ", ".join([*(r.type for r in e.records), *noted]) or "—"

@@ -67,8 +67,9 @@ def apply(session: Session, effects: Effects, subject: Subject, now: datetime, *
     done = Applied(effects.outcome)
     if effects.send is not None and subject.send_id is not None:
         _send(session, effects.send, subject.send_id, now)
+    suppressing = effects.suppress.values if effects.suppress is not None else ()
     for change in effects.enrollments:
-        ids = transition(session, change, subject, now)
+        ids = transition(session, change, subject, now, suppressing)
         done.moved += len(ids)
         if ids:
             done.actions.append(f"{change.action} {len(ids)} enrollment(s): {change.reason}")
@@ -138,7 +139,9 @@ def _send(session: Session, change: SendChange, send_id: int, now: datetime) -> 
 
 # ------------------------------------------------------------------ enrollments: the one writer
 
-def _reach(change: EnrollmentChange, subject: Subject) -> ColumnElement[bool] | None:
+def _reach(change: EnrollmentChange, subject: Subject, suppressing: tuple[str, ...]) -> ColumnElement[bool] | None:
+    if change.reach == "suppressed":
+        return _of_suppressed(suppressing)
     if change.reach == "enrollment":
         return None if subject.enrollment_id is None else _E.c.id == subject.enrollment_id
     if change.reach == "prospect":
@@ -150,10 +153,24 @@ def _reach(change: EnrollmentChange, subject: Subject) -> ColumnElement[bool] | 
     return in_account
 
 
-def transition(session: Session, change: EnrollmentChange, subject: Subject, now: datetime) -> list[int]:
-    """Moves the enrollments ``change`` reaches; returns the ids that moved. Each action has its own
-    precondition, so a stopped enrollment is never paused again, nor a paused one stopped twice."""
-    reach = _reach(change, subject)
+def _of_suppressed(values: tuple[str, ...]) -> ColumnElement[bool] | None:
+    """Enrollments of prospects whose address, or whose address's domain, is among ``values``."""
+    addresses = [v for v in values if not v.startswith("@")]
+    domains = [v for v in values if v.startswith("@")]
+    matches: list[ColumnElement[bool]] = [_P.c.email.in_(addresses)] if addresses else []
+    matches += [_P.c.email.endswith(d, autoescape=True) for d in domains]
+    if not matches:
+        return None
+    reached: ColumnElement[bool] = _E.c.prospect_id.in_(select(_P.c.id).where(or_(*matches)))
+    return reached
+
+
+def transition(session: Session, change: EnrollmentChange, subject: Subject, now: datetime,
+               suppressing: tuple[str, ...] = ()) -> list[int]:
+    """Moves the enrollments ``change`` reaches (``suppressing``: the values the same decision suppresses);
+    returns the ids that moved. Each action has its own precondition, so a stopped enrollment is never
+    paused again, nor a paused one stopped twice."""
+    reach = _reach(change, subject, suppressing)
     if reach is None:
         return []
     where: list[ColumnElement[bool]] = [reach]
@@ -227,11 +244,16 @@ def change_senders(session: Session, change: SenderChange, now: datetime, subjec
                              .returning(_M.c.address)).all()
         kind = ev.MAILBOX_PAUSED
     else:
-        moved = conn.execute(update(_M).where(match, _M.c.state == "paused")
+        where = [match, _M.c.state == "paused"]
+        if change.only_reason_prefix is not None:  # the pauser lifts only its own pauses
+            where.append(_M.c.pause_reason.startswith(change.only_reason_prefix, autoescape=True))
+        moved = conn.execute(update(_M).where(*where)
                              .values(state="active", pause_reason=None, paused_at=None).returning(_M.c.address)).all()
         kind = ev.MAILBOX_RESUMED
     addresses = sorted(str(r[0]) for r in moved)
     data: dict[str, Any] = {"reason": change.reason, "scope": change.scope}
+    if change.by is not None:
+        data["by"] = change.by
     if subject is not None and subject.send_id is not None:
         data["send_id"] = subject.send_id
     for address in addresses:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal
 
 from sqlalchemy import and_, case, distinct, false, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -15,7 +16,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col
 
 from outbound.core import events as ev
-from outbound.store import mailboxes as mailbox_store
+from outbound.rulebook.decide import decide
+from outbound.rulebook.facts import MailboxHealthVerdict
+from outbound.store.effects import change_senders
 from outbound.store.scoring_tables import MailboxHealth
 from outbound.store.tables import Event, MailboxState, Send
 
@@ -62,9 +65,19 @@ def _create_missing(session: Session) -> None:
         session.execute(pg_insert(table).from_select(names, missing).on_conflict_do_nothing(index_elements=["address"]))
 
 
+def _verdict(session: Session, address: str, action: Literal["pause", "resume"], reason: str, now: datetime) -> bool:
+    """Applies the rulebook's decision on one mailbox; True when it moved. The pass's loaded row is
+    expired, so what it reads next (``remember_states``) is the row as written."""
+    moved = [a for change in decide(MailboxHealthVerdict(address, action, reason, now)).senders
+             for a in change_senders(session, change, now)]
+    box = session.get(MailboxState, address)
+    if box is not None:
+        session.expire(box, ["state", "pause_reason", "paused_at"])
+    return bool(moved)
+
+
 def resume_by_timer(session: Session, box: MailboxState, reason: str, now: datetime) -> None:
-    box.state, box.pause_reason, box.paused_at = "active", None, None
-    session.add(Event(type=ev.MAILBOX_RESUMED, at=now, mailbox=box.address, data={"reason": reason, "by": "health"}))
+    _verdict(session, box.address, "resume", reason, now)
 
 
 def forgive(health: MailboxHealth, now: datetime) -> None:
@@ -76,10 +89,9 @@ def forgive(health: MailboxHealth, now: datetime) -> None:
 def pause_for_health(session: Session, health: MailboxHealth, reason: str, kind: str, now: datetime,
                      resume_at: datetime | None) -> bool:
     """Pauses the mailbox for this reason (False if it was paused already) and records the pause."""
-    if not mailbox_store.pause(session, health.address, reason, now):
+    if not _verdict(session, health.address, "pause", reason, now):
         return False
     health.paused_by_health, health.pause_kind, health.paused_at, health.resume_at = True, kind, now, resume_at
-    session.add(Event(type=ev.MAILBOX_PAUSED, at=now, mailbox=health.address, data={"reason": reason, "by": "health"}))
     return True
 
 

@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 
 from outbound.core.mailbox import MailboxUsage
 from outbound.spec.workspace import Workspace
-from outbound.store.db import session_scope, utcnow
+from outbound.store.db import session_scope
 from outbound.store.tables import MailboxState, Send, SendState
 
 # Sends that used a slot of the mailbox's hour (a refused RCPT counts: the provider saw it).
@@ -107,18 +107,6 @@ def sent_last_hour_by_domain(session: Session, addresses: list[str], now: dateti
     for mailbox, domain, n in rows:
         out[mailbox][domain] = int(n)
     return out
-
-
-def pause(session: Session, address: str, reason: str, now: datetime | None = None) -> bool:
-    """Pauses a mailbox with the reason shown by ``status``; False if it was paused already."""
-    row = session.get(MailboxState, address)
-    if row is None:
-        row = MailboxState(address=address, domain=address.rsplit("@", 1)[1])
-        session.add(row)
-    if row.state == "paused":
-        return False
-    row.state, row.pause_reason, row.paused_at = "paused", reason, now or utcnow()
-    return True
 
 
 def all_states(engine: Engine) -> list[MailboxState]:

@@ -162,23 +162,6 @@ def suppression_value(text: str) -> tuple[str, str]:
     return (v, "domain") if v.startswith("@") else (v, "address")
 
 
-def suppress(engine: Engine, values: Iterable[str], reason: str) -> int:
-    """Adds addresses or ``@domains``; returns how many were new. Existing entries keep their reason."""
-    with session_scope(engine) as session:
-        return suppress_in(session, values, reason, utcnow())
-
-
-def suppress_in(session: Session, values: Iterable[str], reason: str, now: datetime) -> int:
-    wanted = dict(suppression_value(v) for v in values if v.strip())
-    if not wanted:
-        return 0
-    known = set(session.scalars(select(col(Suppression.value)).where(col(Suppression.value).in_(list(wanted)))))
-    new = [Suppression(value=v, kind=k, reason=reason, created_at=now) for v, k in wanted.items() if v not in known]
-    session.add_all(new)
-    session.flush()
-    return len(new)
-
-
 def unsuppress(engine: Engine, value: str) -> bool:
     with session_scope(engine) as session:
         result = session.execute(delete(Suppression).where(col(Suppression.value) == suppression_value(value)[0]))

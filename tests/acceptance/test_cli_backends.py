@@ -23,8 +23,9 @@ import pytest
 from ruamel.yaml import YAML
 from sqlalchemy import Engine, update
 
-from outbound.store import mailboxes as mailbox_store
-from outbound.store.db import open_store, session_scope
+from outbound.rulebook.effects import SenderChange
+from outbound.store.db import open_store, session_scope, utcnow
+from outbound.store.effects import change_senders
 from outbound.store.tables import Send, SendState
 from tests.acceptance.conftest import Cli, Result, copy_workspace, spawn, stop, write_csv
 from tests.fixtures.common import DATA, free_port, wait_for_port
@@ -277,7 +278,7 @@ def test_mailboxes_resume_lifts_pauses_of_a_domain(world: World) -> None:
     engine = world.engine()
     with session_scope(engine) as s:
         for address in ("alex@tryacme.io", "maria@tryacme.io"):
-            mailbox_store.pause(s, address, "testing resume")
+            change_senders(s, SenderChange("pause", "mailbox", address, "testing resume"), utcnow())
     engine.dispose()
     resumed = world.cli("mailboxes", "resume", "@tryacme.io").ok()
     assert "resumed: alex@tryacme.io, maria@tryacme.io" in resumed.out

@@ -21,7 +21,7 @@ from outbound.engine.smtp import SmtpPool
 from outbound.engine.tick import TickReport, run_tick
 from outbound.store import outcomes
 from outbound.store.db import session_scope
-from outbound.store.prospects import suppress_in
+from outbound.store.effects import suppress_values
 from outbound.store.tables import Enrollment, EnrollmentState, Event, Send, SendState, Suppression
 from tests.integration.engine.workspace import BuiltWorkspace, build
 from tests.reliability.faults import FaultySmtp, Received
@@ -120,7 +120,7 @@ class Simulation:
         """Suppresses ``values`` as of ``at`` (default: a second before the next tick)."""
         at = at or self.now - timedelta(seconds=1)
         with session_scope(self.tw.engine) as s:
-            suppress_in(s, values, reason, at)
+            suppress_values(s, values, reason, at)
         for v in values:
             self.suppressed_at.setdefault(v.lower(), at)
 

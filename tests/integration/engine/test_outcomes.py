@@ -17,7 +17,7 @@ from outbound.engine.smtp import SmtpPool
 from outbound.engine.tick import retry_policy, run_tick
 from outbound.store import outcomes
 from outbound.store.db import session_scope
-from outbound.store.prospects import suppress_in
+from outbound.store.effects import suppress_values
 from outbound.store.tables import Enrollment, EnrollmentState, MailboxState, Send, SendState
 from tests.fixtures.smtp_sink import SmtpSink
 from tests.integration.engine.daemon_proc import ALWAYS_OPEN
@@ -119,7 +119,7 @@ async def test_a_recipient_suppressed_after_the_claim_is_never_sent(smtp_sink: S
     claim = claim_due(tw.ctx, START).claims[0]
     assert _sent_today(tw) == 1
     with session_scope(tw.engine) as s:
-        suppress_in(s, [claim.prospect.email], "unsubscribed (one-click)", START)
+        suppress_values(s, [claim.prospect.email], "unsubscribed (one-click)", START)
     pool = SmtpPool()
     try:
         result = await deliver(tw.ctx, pool, claim, START, retry_policy(tw.ctx))

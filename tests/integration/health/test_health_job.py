@@ -9,9 +9,11 @@ from sqlmodel import select
 
 from outbound.app.workspace import load_workspace
 from outbound.health.job import health_job
+from outbound.rulebook.decide import DOMAIN_CHECK_PAUSE
+from outbound.rulebook.effects import SenderChange
 from outbound.store import mailboxes as mailbox_store
-from outbound.store.db import open_store, session_scope
-from outbound.store.domain_health import PAUSE_PREFIX
+from outbound.store.db import open_store, session_scope, utcnow
+from outbound.store.effects import change_senders
 from outbound.store.gates import pass_gate
 from outbound.store.tables import MailboxState
 from tests.fixtures.dns_server import DnsServers
@@ -52,10 +54,10 @@ async def test_failing_domain_pauses_and_recovers(dns_servers: DnsServers, tmp_p
     assert states["a@good.test"] == ("active", None)
     for address in ("a@twospf.test", "b@twospf.test"):
         state, reason = states[address]
-        assert state == "paused" and reason is not None and reason.startswith(PAUSE_PREFIX) and "spf" in reason
+        assert state == "paused" and reason is not None and reason.startswith(DOMAIN_CHECK_PAUSE) and "spf" in reason
     # a pause made by hand is not lifted by the health check
     with session_scope(engine) as s:
-        assert mailbox_store.pause(s, "b@good.test", "paused by hand")
+        assert change_senders(s, SenderChange("pause", "mailbox", "b@good.test", "paused by hand"), utcnow())
 
     fixed_records = [r for r in defect_zone() if not r[0].endswith("twospf.test")] + healthy("twospf.test")
     fixed = dns_servers.start(fixed_records)

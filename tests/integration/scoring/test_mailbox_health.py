@@ -14,9 +14,10 @@ from outbound.core import events as ev
 from outbound.engine.smtp import SmtpPool
 from outbound.engine.tick import run_tick
 from outbound.prospects.values import ProspectData
+from outbound.rulebook.effects import SenderChange
 from outbound.scoring.health import mailbox_health_pass
-from outbound.store import mailboxes as mailbox_store
 from outbound.store.db import open_store, session_scope
+from outbound.store.effects import change_senders
 from outbound.store.enrollments import enroll
 from outbound.store.operator import resume_senders
 from outbound.store.prospects import prospect_ids, upsert_prospects
@@ -103,7 +104,7 @@ def test_complaint_auth_failures_resume_and_timer(tmp_path: Path) -> None:
         add_events(engine, [{"type": ev.MAILBOX_PAUSED, "at": now + timedelta(hours=8), "mailbox": a,
                              "data": {"reason": "auth failure: 535 5.7.8 bad credentials"}}])
         with session_scope(engine) as s:
-            mailbox_store.pause(s, a, "auth failure: 535", now + timedelta(hours=8))
+            change_senders(s, SenderChange("pause", "mailbox", a, "auth failure: 535"), now + timedelta(hours=8))
     third = mailbox_health_pass(engine, now + timedelta(hours=9), settings)  # type: ignore[arg-type]
     assert [(d.address, d.kind) for d in third] == [("c@one.test", "domain_auth")]
     assert "every mailbox of the domain" in third[0].reason
@@ -122,7 +123,7 @@ def _paused_for_auth(engine: object, address: str, at: datetime) -> None:
     reason = "auth failure: 535 5.7.8 bad credentials"
     add_events(engine, [{"type": ev.MAILBOX_PAUSED, "at": at, "mailbox": address, "data": {"reason": reason}}])
     with session_scope(engine) as s:  # type: ignore[arg-type]
-        mailbox_store.pause(s, address, reason, at)
+        change_senders(s, SenderChange("pause", "mailbox", address, reason), at)
 
 
 def test_an_active_mailbox_is_forgiven_what_came_before_its_last_pause(tmp_path: Path) -> None:

@@ -16,10 +16,13 @@ from outbound.rulebook.facts import (
     AutoReply,
     Complaint,
     CrmOutcome,
+    DomainCheck,
     Dsn,
     HumanReply,
+    MailboxHealthVerdict,
     Observed,
     OperatorResume,
+    OperatorSuppress,
     OptOut,
     Policy,
     RuleAction,
@@ -201,6 +204,32 @@ def test_rule_actions_reach_the_triggering_enrollment_or_the_prospect() -> None:
 def test_resume_by_hand_reaches_a_mailbox_or_a_domain() -> None:
     assert shape(decide(OperatorResume("Alex@Acme-Mail.com", AT)))[3] == (("resume", "mailbox", "alex@acme-mail.com"),)
     assert shape(decide(OperatorResume("@acme-mail.com", AT)))[3] == (("resume", "domain", "acme-mail.com"),)
+
+
+def test_suppress_by_hand_stops_what_it_suppresses_at_once() -> None:
+    e = decide(OperatorSuppress((" Bob@Example.com", "@example.org", "bob@example.com"), "do not contact", AT))
+    assert e.suppress is not None and e.suppress.values == ("@example.org", "bob@example.com")
+    assert e.suppress.reason == "do not contact"
+    assert [(c.action, c.reach, c.reason) for c in e.enrollments] == [
+        ("stop", "suppressed", "suppressed by hand: do not contact")]
+    assert decide(OperatorSuppress(("  ",), "x", AT)).suppress is None
+
+
+def test_a_failing_domain_check_pauses_its_mailboxes_and_a_pass_lifts_only_its_own_pauses() -> None:
+    failing = decide(DomainCheck("acme.com", ("a@acme.com", "b@acme.com"), "spf: no record", AT))
+    assert [(s.action, s.scope, s.target, s.reason) for s in failing.senders] == [
+        ("pause", "mailbox", "a@acme.com", "domain health check failed: spf: no record"),
+        ("pause", "mailbox", "b@acme.com", "domain health check failed: spf: no record")]
+    passing = decide(DomainCheck("acme.com", ("a@acme.com",), None, AT))
+    assert [(s.action, s.only_reason_prefix) for s in passing.senders] == [("resume", "domain health check failed: ")]
+    assert not failing.enrollments and not failing.records and failing.suppress is None
+
+
+def test_mailbox_health_pauses_or_resumes_one_mailbox_as_health() -> None:
+    e = decide(MailboxHealthVerdict("a@acme.com", "pause", "bounce rate 9%", AT))
+    assert [(s.action, s.scope, s.target, s.reason, s.by) for s in e.senders] == [
+        ("pause", "mailbox", "a@acme.com", "bounce rate 9%", "health")]
+    assert decide(MailboxHealthVerdict("a@acme.com", "resume", "timer", AT)).senders[0].action == "resume"
 
 
 def test_every_fact_kind_is_decided_in_milliseconds() -> None:
