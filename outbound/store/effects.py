@@ -113,8 +113,10 @@ def insert_once(session: Session, table: Any, values: Mapping[str, Any], key: st
     dialect = session.get_bind().dialect.name
     if dialect in ("sqlite", "postgresql"):
         make = sqlite_insert if dialect == "sqlite" else pg_insert
-        result = session.connection().execute(make(table).values(**values).on_conflict_do_nothing(index_elements=[key]))
-        return bool(getattr(result, "rowcount", 0))
+        # RETURNING, not rowcount: PostgreSQL's driver reports -1 for an INSERT with RETURNING, which
+        # SQLAlchemy adds on its own, so a conflict looked like a new row there
+        statement = make(table).values(**values).on_conflict_do_nothing(index_elements=[key]).returning(table.c[key])
+        return session.connection().execute(statement).first() is not None
     if session.connection().execute(select(table.c[key]).where(table.c[key] == values[key])).first() is not None:
         return False
     session.connection().execute(insert(table).values(**values))

@@ -7,12 +7,12 @@ from sqlalchemy import inspect, select
 
 from outbound.prospects.values import ProspectData
 from outbound.spec.sequence import Sequence
-from outbound.store.db import current_revision, open_store, session_scope
+from outbound.store.db import current_revision, open_store, session_scope, utcnow
 from outbound.store.enrollments import enroll, record_version
+from outbound.store.operator import suppress_by_hand
 from outbound.store.prospects import (
     list_suppressions,
     prospect_ids,
-    suppress,
     suppressed_among,
     suppressed_reason,
     unsuppress,
@@ -63,8 +63,8 @@ def test_upsert_inserts_updates_and_leaves_identical_rows(database_url: str) -> 
 
 def test_suppression_by_address_and_domain(database_url: str) -> None:
     engine = open_store(database_url)
-    assert suppress(engine, ["Bob@Beta.io", "@spam.example", "bob@beta.io"], "test") == 2
-    assert suppress(engine, ["@SPAM.example"], "again") == 0
+    assert suppress_by_hand(engine, ["Bob@Beta.io", "@spam.example", "bob@beta.io"], "test", utcnow()).added == 2
+    assert suppress_by_hand(engine, ["@SPAM.example"], "again", utcnow()).added == 0
     with session_scope(engine) as s:
         assert "bob@beta.io" in (suppressed_reason(s, "BOB@beta.io") or "")
         assert "@spam.example" in (suppressed_reason(s, "anyone@spam.example") or "")
@@ -83,7 +83,7 @@ def test_enroll_skips_suppressed_blocks_missing_fields_and_is_idempotent(databas
         ProspectData(email="x@spam.example", first_name="X", source="list-a"),
         ProspectData(email="other@acme.com", first_name="O", source="list-b"),
     ])
-    suppress(engine, ["@spam.example"], "complaint")
+    suppress_by_hand(engine, ["@spam.example"], "complaint", utcnow())
     ids = prospect_ids(engine, source="list-a")
     assert len(ids) == 3
     result = enroll(engine, SEQ, ids)
