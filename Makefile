@@ -34,6 +34,7 @@ bench: venv
 	$(BIN)/python -m bench
 
 soak: venv
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m soak tests/reliability/test_soak.py
 	$(BIN)/python -m tests.reliability.soak --full
 
 clean:

@@ -1,12 +1,15 @@
-"""The reduced soak (the full one: ``python -m tests.reliability.soak --full``)."""
+"""The reduced soak, run by ``make soak`` (the full one: ``python -m tests.reliability.soak --full``)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.reliability.soak import SoakConfig, soak
 
 
+@pytest.mark.soak  # about a minute of CPU: `make soak` runs it, the test command does not
 async def test_reduced_soak_keeps_every_invariant(tmp_path: Path) -> None:
     cfg = SoakConfig()
     result = await soak(tmp_path, cfg)
