@@ -33,4 +33,4 @@ def load_workspace(config_path: Path | None = None) -> Workspace:
 
 def _templates(loaded: LoadedSequence, doc: YamlDocument) -> list[Problem]:
     return check_sequence_templates(loaded.sequence, TemplateSource(loaded.folder), sequence_path=loaded.path,
-                                    position=doc.position)
+                                    position=doc.position, text_position=doc.text_position)

@@ -2,9 +2,11 @@
 
 Spinning runs on the template *source* before Jinja, so prospect values are never spun (they are
 data). Jinja's own ``{{ }}``, ``{% %}`` and ``{# #}`` are copied through untouched, also inside an
-option: ``{Hi {{ first_name }}|Hello}``. A ``{`` that does not open a group of two or more options
-(no closing ``}`` or no ``|``) stays literal. Known limit: a group that starts with a nested group,
-``{{a|b}|c}``, reads as Jinja's ``{{``; write ``{x {a|b}|c}`` style groups instead.
+option: ``{Hi {{ first_name }}|Hello}``. A ``{...}`` without ``|`` (CSS, ``{single}``) stays literal;
+a ``{`` followed by a ``|`` and never closed (``{Hi|Hello {{ first_name }},``) is broken spintax:
+``spin`` raises SpintaxError rather than mail the braces to a prospect, and ``spintax_error`` finds it
+for ``outbound validate``. Known limit: a group that starts with a nested group, ``{{a|b}|c}``, reads
+as Jinja's ``{{``; write ``{x {a|b}|c}`` style groups instead.
 """
 
 from __future__ import annotations
@@ -12,11 +14,39 @@ from __future__ import annotations
 import functools
 import hashlib
 
+from outbound.render.errors import RenderError
+
 _JINJA_CLOSERS = {"{": "}}", "%": "%}", "#": "#}"}
 
 
+class SpintaxError(RenderError):
+    """A group opened at ``offset`` (0-based, in the template source) has a ``|`` but no closing ``}``."""
+
+    def __init__(self, text: str, offset: int) -> None:
+        self.offset = offset
+        self.line = text.count("\n", 0, offset) + 1
+        self.column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+        excerpt = text[offset:].split("\n", 1)[0]
+        excerpt = excerpt if len(excerpt) <= 40 else excerpt[:39] + "…"
+        hint = " (the '}}' there closes the Jinja variable, not the group)" if "}}" in excerpt else ""
+        # ``detail`` has no position: validate reports it at file:line:col
+        self.detail = f"broken spintax: the group '{excerpt}' is never closed{hint}; add the '}}' after its last option"
+        super().__init__(f"{self.detail} (template line {self.line}, column {self.column})")
+
+
+def spintax_error(text: str) -> SpintaxError | None:
+    """The first broken group of ``text``, or None (what ``spin`` would raise, without choosing)."""
+    try:
+        spin(text, "")
+    except SpintaxError as exc:
+        return exc
+    return None
+
+
 def spin(text: str, seed: str) -> str:
-    """``text`` with every spintax group replaced by one option chosen from ``seed`` and its position."""
+    """``text`` with every spintax group replaced by one option chosen from ``seed`` and its position.
+
+    SpintaxError when a group is never closed: the braces must never reach a prospect."""
     if "|" not in text or "{" not in text or not _has_groups(text):
         return text
     return _spin(text, seed)
@@ -91,6 +121,8 @@ def _group(text: str, start: int, seed: str) -> tuple[str, int] | None:
         else:
             cur.append(c)
         j += 1
+    if options:  # a '|' was seen: a group meant as spintax, whose '}' is missing
+        raise SpintaxError(text, start)
     return None
 
 

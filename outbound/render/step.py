@@ -12,7 +12,7 @@ from outbound.render.context import template_context
 from outbound.render.env import render
 from outbound.render.errors import MissingVariables, RenderError
 from outbound.render.message import RenderedMessage, ThreadInfo
-from outbound.render.spintax import spin
+from outbound.render.spintax import SpintaxError, spin
 from outbound.render.templates import TemplateSource
 from outbound.render.variants import choose_variant
 from outbound.spec.domain import Mailbox, SendingDomain
@@ -68,6 +68,8 @@ def render_step(sequence: Sequence, step: Step, prospect: ProspectData, sender: 
     def part(source: str, where: str, kind: str, html: bool = False) -> str:
         try:
             return render(spin(source, f"{seed}\x00{kind}"), context, html=html, where=f"{label} {where}")
+        except SpintaxError as exc:  # blocked with the reason: the braces are never mailed
+            raise RenderError(f"{label} {where}: {exc.reason}") from None
         except MissingVariables as exc:
             missing.extend(exc.variables)
             return ""

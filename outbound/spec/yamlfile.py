@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.scalarstring import LiteralScalarString
 
 from outbound.errors import Problem
 
@@ -24,6 +25,7 @@ M = TypeVar("M", bound=BaseModel)
 class YamlDocument:
     path: Path
     data: Any  # ruamel's CommentedMap/CommentedSeq keep positions (0-based)
+    lines: tuple[str, ...] = ()  # the file's text, to place a spot inside a string value
 
     def position(self, loc: tuple[int | str, ...]) -> tuple[int | None, int | None]:
         """1-based line and column of the deepest node of ``loc`` that exists."""
@@ -42,6 +44,37 @@ class YamlDocument:
             else:
                 break
         return line, col
+
+    def text_position(self, loc: tuple[int | str, ...], line: int, col: int = 1) -> tuple[int, int] | None:
+        """Where ``line``:``col`` (1-based) of the string value at ``loc`` sits in the file, when the value's
+        lines are the file's: a literal block (``key: |``) or a one-line value; None for folded values."""
+        parent: Any = self.data
+        for key in loc[:-1]:
+            try:
+                parent = parent[key]
+            except (KeyError, IndexError, TypeError):
+                return None
+        last = loc[-1] if loc else None
+        if not isinstance(parent, (CommentedMap, CommentedSeq)) or last is None:
+            return None
+        try:
+            value = parent[last]
+            vline, vcol = parent.lc.value(last) if isinstance(parent, CommentedMap) else parent.lc.item(last)
+        except (KeyError, IndexError, TypeError):
+            return None
+        if not isinstance(value, str):
+            return None
+        if isinstance(value, LiteralScalarString):
+            at = vline + line  # 0-based: the block's first line follows the '|' line
+            if at >= len(self.lines):
+                return None
+            body = [t for t in self.lines[vline + 1:] if t.strip()]
+            indent = len(body[0]) - len(body[0].lstrip(" ")) if body else 0
+            return at + 1, indent + col
+        if "\n" in value or line != 1 or vline >= len(self.lines):
+            return None
+        quoted = self.lines[vline][vcol:vcol + 1] in ("'", '"')
+        return vline + 1, vcol + int(quoted) + col
 
 
 def read_yaml(path: Path) -> YamlDocument | Problem:
@@ -67,7 +100,7 @@ def read_yaml(path: Path) -> YamlDocument | Problem:
         return Problem(path, "the file is empty", 1, 1)
     if not isinstance(data, CommentedMap):
         return Problem(path, "expected a mapping of keys to values at the top level", 1, 1)
-    return YamlDocument(path, data)
+    return YamlDocument(path, data, tuple(text.splitlines()))
 
 
 def validate_document(doc: YamlDocument, model: type[M]) -> M | list[Problem]:

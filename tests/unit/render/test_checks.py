@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -98,3 +99,45 @@ def test_unknown_namespace_keys_are_errors_and_one_finding_per_variable() -> Non
 def test_template_outside_folder_reported() -> None:
     problems = check([{"id": "a", "subject": "s", "body_file": "../outside.txt"}])
     assert len(problems) == 1 and "outside the sequence folder" in problems[0].message
+
+
+def test_a_misspelt_variable_gets_the_nearest_known_name_not_required_fields() -> None:
+    problems = check([{"id": "a", "subject": "s", "body": "{{ frist_name }} {{ prospect.compnay }} {{ sender.frist_name }}"}],
+                     required_fields=["first_name"])
+    messages = sorted(p.message for p in problems)
+    assert messages == ["steps[0].body: undefined variable frist_name: did you mean first_name?",
+                        "steps[0].body: undefined variable prospect.compnay: did you mean prospect.company?",
+                        "steps[0].body: unknown variable sender.frist_name: did you mean sender.first_name? "
+                        "(sender has name, first_name, address)"]
+    # a name close to nothing known keeps the advice to declare it
+    far = check([{"id": "a", "subject": "s", "body": "{{ city }}"}])
+    assert "add 'city' to required_fields" in far[0].message
+
+
+def _mapped(loc: tuple[int | str, ...], line: int, col: int) -> tuple[int, int]:
+    return 100 + line, 10 + col  # as YamlDocument.text_position does for a literal block
+
+
+def test_inline_problems_are_placed_at_their_own_line_when_the_text_can_be_mapped() -> None:
+    body = "Hi {{ first_name }},\n  {bumping this|floating this\n{{ frist_name }}\n  {% if x %}"
+    problems = check_templates(sequence([{"id": "a", "subject": "s", "body": body}], required_fields=["first_name"]),
+                               TemplateSource(TEMPLATES), sequence_path="seq.yaml",
+                               position=lambda loc: (10, 3), text_position=_mapped)
+    found = sorted((p.line, p.column, p.message.split(": ", 1)[1].split(";")[0][:60]) for p in problems)
+    assert found == [(102, 13, "broken spintax: the group '{bumping this|floating this' is n"),
+                     (104, 13, "template syntax error: Unexpected end of template. Jinja was")]
+    # unmapped (a folded value), the message still names the template line
+    unmapped = check([{"id": "a", "subject": "s", "body": body}], required_fields=["first_name"])
+    assert sorted((p.line, p.message.split(": ", 2)[1]) for p in unmapped) == [
+        (13, "broken spintax"), (13, "template syntax error on template line 4")]
+
+
+def test_broken_spintax_in_a_template_file_points_into_the_file(tmp_path: Path) -> None:
+    (tmp_path / "bump.txt").write_text("Hi,\n\n{Happy|Glad to help.\n")
+    problems = check_templates(sequence([{"id": "a", "subject": "{quick|short", "body_file": "bump.txt"}]),
+                               TemplateSource(tmp_path), sequence_path="seq.yaml", position=lambda loc: (10, 3))
+    placed = sorted((str(p.path), p.line, p.column, p.message.split(";")[0]) for p in problems)
+    assert placed == [
+        (str(tmp_path / "bump.txt"), 3, 1, "broken spintax: the group '{Happy|Glad to help.' is never closed"),
+        ("seq.yaml", 10, 3, "steps[0].subject: broken spintax: the group '{quick|short' is never closed"),
+    ]

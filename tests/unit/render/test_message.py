@@ -198,6 +198,15 @@ def test_spintax_stable_per_prospect_and_data_not_spun() -> None:
     assert subjects == {"Quick question", "Short question", "Brief question"}
 
 
+def test_broken_spintax_refuses_the_message_naming_the_step_and_part() -> None:
+    for steps, part in (([{**INTRO, "body": "{Hi|Hello {{ first_name }},\nhow are you"}], "body"),
+                        ([{**INTRO, "subject": "{quick|short question"}], "subject")):
+        with pytest.raises(RenderError) as err:
+            render(steps)
+        assert err.value.reason.startswith(f"step intro {part}: broken spintax: the group '{{"), err.value.reason
+        assert "never closed" in err.value.reason and "(template line 1, column 1)" in err.value.reason
+
+
 @pytest.mark.parametrize(
     ("previous", "expected"),
     [("Question", "Re: Question"), ("Re: Question", "Re: Question"), ("RE: re:Question", "Re: Question"),

@@ -1,4 +1,5 @@
-"""Spintax: deterministic per seed, spread over options, Jinja blocks and lone braces left alone."""
+"""Spintax: deterministic per seed, spread over options, Jinja blocks and lone braces left alone, unclosed
+groups refused."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from outbound.render.spintax import spin
+from outbound.render.spintax import SpintaxError, spin, spintax_error
 
 
 @pytest.mark.parametrize(
@@ -19,6 +20,7 @@ from outbound.render.spintax import spin
         ("{Hi {{ first_name }}|Hello {{ first_name | default('you') }}}",
          {"Hi {{ first_name }}", "Hello {{ first_name | default('you') }}"}),
         ("{a|b}{c|d}", {"ac", "ad", "bc", "bd"}),
+        ("{ see {a|b} below", {"{ see a below", "{ see b below"}),
     ],
 )
 def test_spin_chooses_one_option(text: str, allowed: set[str]) -> None:
@@ -37,7 +39,6 @@ def test_spin_chooses_one_option(text: str, allowed: set[str]) -> None:
         "{% if a|length %}{{ a|join(',') }}{% endif %}",
         "{# {a|b} in a comment #}",
         "css { color: red }",
-        "{unclosed|group",
         "{{ unclosed jinja | x",
     ],
 )
@@ -62,3 +63,29 @@ def test_nested_choice_depends_on_outer() -> None:
     counts = Counter(spin("{a|{b|c}}", f"s{i}") for i in range(4000))
     assert abs(counts["a"] / 4000 - 0.5) < 0.05
     assert abs(counts["b"] / 4000 - 0.25) < 0.05
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "column", "excerpt"),
+    [
+        ("{unclosed|group", 1, 1, "{unclosed|group"),
+        ("ok\n  {bumping this|floating this back up", 2, 3, "{bumping this|floating this back up"),
+        ("{Hi|Hello {{ first_name }},\n\nThanks", 1, 1, "{Hi|Hello {{ first_name }},"),
+        ("{a|{b|c}", 1, 1, "{a|{b|c}"),
+        ("{a|b} and {c|", 1, 11, "{c|"),
+    ],
+)
+def test_a_group_with_a_bar_and_no_closing_brace_is_broken_and_never_spun(text: str, line: int, column: int,
+                                                                           excerpt: str) -> None:
+    found = spintax_error(text)
+    assert found is not None and (found.line, found.column) == (line, column)
+    assert f"the group '{excerpt}' is never closed" in found.detail
+    assert f"(template line {line}, column {column})" in found.reason
+    with pytest.raises(SpintaxError):
+        spin(text, "seed")
+
+
+def test_the_jinja_hint_names_the_closing_braces_that_belong_to_the_variable() -> None:
+    found = spintax_error("{Hi|Hello {{ first_name }},")
+    assert found is not None and "the '}}' there closes the Jinja variable, not the group" in found.detail
+    assert spintax_error("{Hi|Hello} {{ first_name }}") is None
