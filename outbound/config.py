@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import os
+import re
 import tomllib
 from datetime import timedelta
 from pathlib import Path
@@ -13,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from outbound.core.durations import parse_duration
 from outbound.core.link_base import link_base
 from outbound.core.nameserver import parse_nameserver
+from outbound.core.toml_lines import key_positions
 from outbound.core.zones import check_timezone
 from outbound.errors import ConfigError
 
@@ -189,23 +192,49 @@ def load_config(explicit: Path | None = None) -> LoadedConfig:
     if path is None:
         return LoadedConfig(path=None, root=Path.cwd(), settings=Settings())
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        data = tomllib.loads(text)
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: {exc}") from None
+        at = _TOML_AT.search(str(exc))
+        where = f"{path}:{at['line']}:{at['col']}" if at else str(path)
+        raise ConfigError(f"{where}: {_TOML_AT.sub('', str(exc))}") from None
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
-        lines = [f"{path}: [{'.'.join(str(p) for p in err['loc'])}] {_message(err)}" for err in exc.errors()]
-        raise ConfigError("\n".join(lines)) from None
+        positions = key_positions(text)
+        lines: list[tuple[tuple[int, int], str]] = []  # in file order; a setting not in the file goes last
+        for err in exc.errors():
+            loc = tuple(str(p) for p in err["loc"])
+            spot = _position(positions, loc)
+            where = f"{path}:{spot[0]}:{spot[1]}" if spot else str(path)
+            lines.append((spot or (1 << 30, 0), f"{where}: [{'.'.join(loc)}] {_message(err)}"))
+        raise ConfigError("\n".join(text for _, text in sorted(lines))) from None
     return LoadedConfig(path=path, root=path.resolve().parent, settings=settings)
+
+
+_TOML_AT = re.compile(r"\s*\(at line (?P<line>\d+), column (?P<col>\d+)\)")
+
+
+def _position(positions: dict[tuple[str, ...], tuple[int, int]], loc: tuple[str, ...]) -> tuple[int, int] | None:
+    """(line, column) of the deepest part of ``loc`` the file has (a missing key: its table)."""
+    for n in range(len(loc), 0, -1):
+        if loc[:n] in positions:
+            return positions[loc[:n]]
+    return None
 
 
 def _message(err: Any) -> str:
     if err["type"] == "extra_forbidden":
-        return "unknown setting"
+        loc = [str(p) for p in err["loc"]]
+        section = Settings.model_fields.get(loc[0]) if len(loc) == 2 else None
+        model = section.annotation if section is not None else (Settings if len(loc) == 1 else None)
+        known = list(model.model_fields) if isinstance(model, type) and issubclass(model, BaseModel) else []
+        guess = difflib.get_close_matches(loc[-1], known, n=1, cutoff=0.6)
+        what = "unknown section" if len(loc) == 1 else "unknown setting"
+        return f"{what}; did you mean {guess[0]}?" if guess else what
     msg = str(err["msg"])
     return msg.removeprefix("Value error, ")

@@ -16,7 +16,7 @@ from outbound.prospects.errors import ImportFileError
 from outbound.spec.sequence import Sequence
 from outbound.spec.workspace import read_workspace
 from outbound.store.enrollments import UnblockResult, enroll, unblock
-from outbound.store.importer import import_prospects
+from outbound.store.importer import ImportReport, import_prospects
 from outbound.store.prospects import prospect_ids
 
 prospects_app = typer.Typer(help="The people you write to.", no_args_is_help=True)
@@ -31,7 +31,7 @@ def import_cmd(
     file: Annotated[Path, typer.Argument(help="CSV file (comma, semicolon or tab; UTF-8, UTF-16 or Latin-1)")],
     source: Annotated[str | None, typer.Option(help="lead source recorded on each prospect (for reports)")] = None,
     enroll_in: Annotated[str | None, typer.Option("--enroll", help="enroll every imported prospect in this sequence")] = None,
-    errors_file: Annotated[Path | None, typer.Option("--errors", help="where to write skipped rows (default: FILE.errors.csv)")] = None,
+    errors_file: Annotated[Path | None, typer.Option("--errors", help="where to write skipped rows and rows imported with a warning (default: FILE.errors.csv)")] = None,
 ) -> None:
     """Import prospects: maps common columns, keeps the others as custom fields, skips bad rows with reasons."""
     try:
@@ -55,7 +55,7 @@ def import_cmd(
                       console=err_console, transient=True) as bar:
             task = bar.add_task("import", total=total)
             report = import_prospects(engine, file, source=source, progress=lambda n: bar.update(task, completed=n),
-                                      sequences=sequences)
+                                      sequences=sequences, default_timezone=cfg.settings.sending.default_timezone)
     except ImportFileError as exc:
         fail(f"{file}: {exc.reason}")
     skipped = len(report.errors)
@@ -66,17 +66,7 @@ def import_cmd(
         console.print(f"  unblocked {report.unblocked:,} enrollment(s) that were blocked for missing fields"
                       + (f"; {report.still_blocked:,} still lack a required field" if report.still_blocked else ""),
                       highlight=False, markup=False)
-    report_failed = None
-    if skipped:
-        for err in report.errors[:10]:
-            console.print(f"  line {err.line}: {err.reason}", highlight=False, markup=False)
-        more = f" ({skipped - 10:,} more)" if skipped > 10 else ""
-        target = errors_file or file.with_name(file.name + ".errors.csv")
-        try:
-            write_error_report(report.errors, target)
-            console.print(f"  every skipped row, with its line and reason{more}: {target}", highlight=False, markup=False)
-        except OSError as exc:
-            report_failed = f"cannot write the skipped rows to {target}: {exc.strerror or exc} (use --errors PATH)"
+    report_failed = _list_rows(report, errors_file or file.with_name(file.name + ".errors.csv"))
     if sequence is not None:
         result = enroll(engine, sequence, prospect_ids(engine, emails=report.emails))
         console.print(f"{sequence.name}: enrolled {result.enrolled:,}, blocked {result.blocked:,} (missing fields), "
@@ -89,6 +79,29 @@ def import_cmd(
             console.print(f"  ... and {len(result.skipped) - 20:,} more", highlight=False)
     if report_failed:
         fail(report_failed)
+
+
+def _list_rows(report: ImportReport, target: Path) -> str | None:
+    """Prints the first skipped rows and warnings, writes them all to ``target``; the error if it cannot."""
+    for err in report.errors[:10]:
+        console.print(f"  line {err.line}: {err.reason}", highlight=False, markup=False)
+    warnings = [(row.line, w) for row in report.warned for w in row.warnings]
+    for line, warning in warnings[:10]:
+        console.print(f"  line {line} imported with a warning: {warning.message}; used instead: {warning.used}",
+                      highlight=False, markup=False, soft_wrap=True)
+    counts = ((len(report.errors), "every skipped row", "skipped"), (len(warnings), "every warning on an imported row",
+                                                                     "warnings"))
+    if not any(n for n, _, _ in counts):
+        return None
+    what = " and ".join(label for n, label, _ in counts if n)
+    more = ", ".join(f"{n - 10:,} more {kind}" for n, _, kind in counts if n > 10)
+    try:
+        write_error_report(sorted([*report.errors, *report.warned], key=lambda r: r.line), target)
+    except OSError as exc:
+        return f"cannot write the skipped rows and warnings to {target}: {exc.strerror or exc} (use --errors PATH)"
+    console.print(f"  {what}, with its line and reason" + (f" ({more})" if more else "") + f": {target}",
+                  highlight=False, markup=False)
+    return None
 
 
 @prospects_app.command("unblock")

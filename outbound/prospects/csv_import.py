@@ -8,6 +8,7 @@ Choices (documented for the CLI help):
 - A row's own ``source`` wins over the ``source`` argument (the CLI's ``--source``).
 - ``company_domain`` falls back to the address's domain unless that is a free-mail provider.
 - Invalid time zones and company domains are dropped with a warning; over-long values are cut with one.
+  Each warning says what the prospect got instead, and the error report lists these rows too.
 """
 
 from __future__ import annotations
@@ -31,9 +32,15 @@ from outbound.prospects.results import (
     CODE_DUPLICATE,
     CODE_EMAIL,
     CODE_SHAPE,
+    WARN_COMPANY_DOMAIN,
+    WARN_CUT,
+    WARN_ROLE,
+    WARN_SHORT_ROW,
+    WARN_TIMEZONE,
     ParsedRow,
     RowError,
     RowResult,
+    RowWarning,
 )
 from outbound.prospects.values import ProspectData
 
@@ -86,12 +93,13 @@ class ProspectRows(ClosingIterator[RowResult]):
         self.info = info
 
 
-def read_prospects(path: Path, *, source: str | None = None) -> ProspectRows:
+def read_prospects(path: Path, *, source: str | None = None, default_timezone: str | None = None) -> ProspectRows:
     """Stream one ``ParsedRow`` or ``RowError`` per data row of ``path``, in file order.
 
     File-level problems raise ``ImportFileError`` here, before iteration starts; rows never raise.
     The file is released when the results are exhausted or closed (``with read_prospects(p) as rows``).
     Memory stays bounded apart from the set of addresses seen (for de-duplication).
+    ``default_timezone`` (config's) is named in the warning of a row whose time zone is dropped.
     """
     table = open_table(path)
     try:
@@ -99,7 +107,8 @@ def read_prospects(path: Path, *, source: str | None = None) -> ProspectRows:
     except BaseException:
         table.close()
         raise
-    return ProspectRows(info, _rows(table, _RowBuilder(info.mapping, table.delimiter, source)), table)
+    builder = _RowBuilder(info.mapping, table.delimiter, source, default_timezone)
+    return ProspectRows(info, _rows(table, builder), table)
 
 
 def _rows(table: Table, builder: _RowBuilder) -> Generator[RowResult, None, None]:
@@ -122,7 +131,8 @@ def _rows(table: Table, builder: _RowBuilder) -> Generator[RowResult, None, None
 class _RowBuilder:
     """Turns one record into a result; holds the column lookups computed once from the header."""
 
-    def __init__(self, mapping: HeaderMapping, delimiter: str, source: str | None) -> None:
+    def __init__(self, mapping: HeaderMapping, delimiter: str, source: str | None,
+                 default_timezone: str | None = None) -> None:
         self.width = mapping.width
         self.delimiter = delimiter
         self.source = source
@@ -133,10 +143,12 @@ class _RowBuilder:
         self.timezone = mapping.sources("timezone")
         self.full_name = mapping.sources(FULL_NAME)
         self.custom = mapping.custom
+        default = f", else default_timezone {default_timezone}" if default_timezone else ", else default_timezone"
+        self.no_zone = f"no time zone (sends follow the sequence window's zone or its fallback_timezone{default})"
 
     def build(self, rec: Record) -> RowResult:
         cells = rec.cells
-        warnings: list[str] = []
+        warnings: list[RowWarning] = []
         if len(cells) != self.width:
             if len(cells) > self.width:
                 if any(c.strip() for c in cells[self.width :]):
@@ -148,15 +160,15 @@ class _RowBuilder:
                         CODE_SHAPE,
                     )
             else:
-                warnings.append(f"row has {len(cells)} of {self.width} cells; the missing ones are blank")
+                warnings.append(RowWarning(WARN_SHORT_ROW, f"row has {len(cells)} of {self.width} cells",
+                                           "blank values for the missing cells"))
                 cells = cells + [""] * (self.width - len(cells))
 
         checked = normalise_email(_first(cells, self.email))
         email = checked.value
         if email is None:
             return RowError(rec.line, checked.reason, rec.raw, CODE_EMAIL)
-        if checked.warnings:
-            warnings.extend(checked.warnings)
+        warnings.extend(RowWarning(WARN_ROLE, w, "the address as given") for w in checked.warnings)
 
         text: dict[str, str] = {}
         for name, columns in self.text:
@@ -164,33 +176,37 @@ class _RowBuilder:
             if raw:
                 value, cut = clean_text(raw, MAX_NAME_CHARS, single_line=True)
                 if cut:
-                    warnings.append(f"{name} cut to {MAX_NAME_CHARS} characters")
+                    warnings.append(_cut(name, MAX_NAME_CHARS))
                 if value:
                     text[name] = value
         if self.full_name and "first_name" not in text and "last_name" not in text:
             full, cut = clean_text(_first(cells, self.full_name), MAX_NAME_CHARS, single_line=True)
             if cut:
-                warnings.append(f"name cut to {MAX_NAME_CHARS} characters")
+                warnings.append(_cut("name", MAX_NAME_CHARS))
             _split_name(full, text)
 
         company_domain = None
         raw_domain = _first(cells, self.domain) if self.domain else ""
+        dropped = None
         if raw_domain:
             dom = normalise_company_domain(raw_domain)
             if dom.value is None:
-                warnings.append(f"company_domain dropped: {dom.reason}")
+                dropped = dom.reason
             company_domain = dom.value
         if company_domain is None:
             domain = email.rpartition("@")[2]
             if not is_free_mail(domain):
                 company_domain = domain
+        if dropped is not None:
+            used = f"{company_domain}, the address's domain" if company_domain else "none (a free-mail address)"
+            warnings.append(RowWarning(WARN_COMPANY_DOMAIN, f"company_domain dropped: {dropped}", used))
 
         timezone = None
         raw_tz = _first(cells, self.timezone) if self.timezone else ""
         if raw_tz:
             tz = normalise_timezone(raw_tz)
             if tz.value is None:
-                warnings.append(f"timezone dropped: {tz.reason}")
+                warnings.append(RowWarning(WARN_TIMEZONE, f"timezone dropped: {tz.reason}", self.no_zone))
             timezone = tz.value
 
         fields: dict[str, object] = {}
@@ -201,7 +217,7 @@ class _RowBuilder:
                 if value:
                     fields[key] = value
                     if cut:
-                        warnings.append(f"{key} cut to {MAX_CUSTOM_CHARS} characters")
+                        warnings.append(_cut(key, MAX_CUSTOM_CHARS))
 
         prospect = ProspectData(
             email=email,
@@ -214,7 +230,11 @@ class _RowBuilder:
             source=text.get("source") or self.source,
             fields=fields,
         )
-        return ParsedRow(rec.line, prospect, tuple(warnings))
+        return ParsedRow(rec.line, prospect, tuple(warnings), rec.raw if warnings else "")
+
+
+def _cut(name: str, limit: int) -> RowWarning:
+    return RowWarning(WARN_CUT, f"{name} cut to {limit} characters", f"its first {limit} characters")
 
 
 def _first(cells: list[str], columns: tuple[int, ...]) -> str:
@@ -247,19 +267,27 @@ def _safe_cell(text: str) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
-def write_error_report(errors: Iterable[RowResult], path: Path) -> int:
-    """Write the ``RowError``s among ``errors`` to a CSV (line, code, reason, raw); returns how many.
+def write_error_report(results: Iterable[RowResult], path: Path) -> int:
+    """Write the skipped rows and the rows imported with a warning among ``results`` to a CSV (line, code,
+    reason, used_instead, raw), in the order given; returns how many lines it wrote.
 
-    UTF-8 with BOM so spreadsheet programs detect the encoding; non-errors are ignored so the whole
-    result stream can be passed.
+    UTF-8 with BOM so spreadsheet programs detect the encoding; rows without a warning are ignored so the
+    whole result stream can be passed. A skipped row's ``used_instead`` is "skipped (not imported)".
     """
     count = 0
     with path.open("w", encoding="utf-8-sig", newline="") as out:
         writer = csv.writer(out)
-        writer.writerow(["line", "code", "reason", "raw"])
-        for err in errors:
-            if isinstance(err, RowError):
-                raw = err.raw.rstrip("\r\n")
-                writer.writerow([err.line, err.code, _safe_cell(err.reason), _safe_cell(raw)])
+        writer.writerow(["line", "code", "reason", "used_instead", "raw"])
+        for result in results:
+            raw = _safe_cell(result.raw.rstrip("\r\n"))
+            if isinstance(result, RowError):
+                writer.writerow([result.line, result.code, _safe_cell(result.reason), SKIPPED, raw])
                 count += 1
+            elif isinstance(result, ParsedRow):
+                for w in result.warnings:
+                    writer.writerow([result.line, w.code, _safe_cell(w.message), _safe_cell(w.used), raw])
+                    count += 1
     return count
+
+
+SKIPPED = "skipped (not imported)"

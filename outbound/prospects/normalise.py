@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
-import zoneinfo
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import lru_cache
+
+from outbound.core.zones import zone_hint, zone_names
 
 MAX_EMAIL_CHARS = 254  # RFC 5321 path limit minus the angle brackets
 MAX_LOCAL_CHARS = 64
@@ -188,22 +189,17 @@ def normalise_company_domain(text: str) -> Normalised:
     return result
 
 
-@cache
-def _zones() -> dict[str, str]:
-    # zoneinfo lists a few files of the tz folder that are not zones people live in.
-    names = zoneinfo.available_timezones() - {"localtime", "Factory", "posixrules", "posix", "right"}
-    return {n.lower(): n for n in names}
-
-
 @lru_cache(maxsize=1024)
 def normalise_timezone(text: str) -> Normalised:
-    """An IANA zone name in its canonical case (``europe/paris`` -> ``Europe/Paris``)."""
+    """An IANA zone name in its canonical case (``europe/paris`` -> ``Europe/Paris``); a refusal says
+    which zone a misspelt name probably means."""
     s = _strip(text)
     if not s:
         return _refuse("no timezone")
-    name = _zones().get(s.replace(" ", "_").lower())
+    name = zone_names().get(s.replace(" ", "_").lower())
     if name is None:
-        return _refuse(f"timezone {s[:60]!r} is not an IANA name like Europe/Paris")
+        hint = zone_hint(s)
+        return _refuse(f"{s[:60]!r} is not an IANA time zone name " + (f"({hint})" if hint else "like Europe/Paris"))
     return Normalised(name)
 
 

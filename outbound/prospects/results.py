@@ -16,13 +16,34 @@ CODE_TOO_LONG = "too_long"  # a physical line over the cap
 CODE_VALUE = "value"  # a suppression entry that is neither an address nor a domain
 
 
+# RowWarning.code values: what was changed on a row that was imported.
+WARN_TIMEZONE = "timezone"  # not a zone name: dropped
+WARN_COMPANY_DOMAIN = "company_domain"  # not a usable domain: dropped
+WARN_CUT = "cut"  # a value longer than its limit
+WARN_SHORT_ROW = "short_row"  # fewer cells than the header
+WARN_ROLE = "role_account"  # info@, sales@...
+
+
+@dataclass(frozen=True)
+class RowWarning:
+    """Something changed on an imported row: what and why (``message``), and what the prospect got instead."""
+
+    code: str
+    message: str
+    used: str
+
+    def __str__(self) -> str:
+        return f"{self.message}; used instead: {self.used}"
+
+
 @dataclass(frozen=True)
 class ParsedRow:
-    """A row that becomes a prospect; ``warnings`` say what was dropped, cut or guessed."""
+    """A row that becomes a prospect; ``warnings`` say what was dropped, cut or guessed; ``raw`` is its text."""
 
     line: int
     prospect: ProspectData
-    warnings: tuple[str, ...] = ()
+    warnings: tuple[RowWarning, ...] = ()
+    raw: str = ""
 
 
 @dataclass(frozen=True)

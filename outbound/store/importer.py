@@ -26,6 +26,7 @@ class ImportReport:
     unchanged: int = 0
     errors: list[RowError] = field(default_factory=list)
     warnings: int = 0
+    warned: list[ParsedRow] = field(default_factory=list)  # rows imported with a warning, for the report
     emails: list[str] = field(default_factory=list)  # every imported address, for --enroll
     columns: list[str] = field(default_factory=list)
     updated_ids: list[int] = field(default_factory=list)
@@ -41,7 +42,8 @@ class ImportReport:
 
 def import_prospects(engine: Engine, path: Path, *, source: str | None = None,
                      progress: Callable[[int], None] | None = None,
-                     sequences: Mapping[str, Sequence] | None = None) -> ImportReport:
+                     sequences: Mapping[str, Sequence] | None = None,
+                     default_timezone: str | None = None) -> ImportReport:
     """Imports every good row; bad rows are collected with their line and reason, never fatal.
 
     With ``sequences``, the enrollments of updated prospects that were blocked for a missing field
@@ -51,7 +53,7 @@ def import_prospects(engine: Engine, path: Path, *, source: str | None = None,
     """
     report = ImportReport()
     batch: list[ProspectData] = []
-    rows = read_prospects(path, source=source)
+    rows = read_prospects(path, source=source, default_timezone=default_timezone)
     report.columns = rows.info.mapping.describe()
     with rows:
         for result in rows:
@@ -59,7 +61,9 @@ def import_prospects(engine: Engine, path: Path, *, source: str | None = None,
             if isinstance(result, RowError):
                 report.errors.append(result)
             elif isinstance(result, ParsedRow):
-                report.warnings += bool(result.warnings)
+                if result.warnings:
+                    report.warnings += 1
+                    report.warned.append(result)
                 batch.append(result.prospect)
                 report.emails.append(result.prospect.email)
                 if len(batch) >= BATCH:

@@ -42,7 +42,7 @@ def test_durations_are_read_like_the_other_daemon_durations(tmp_path: Path, valu
     ("0", r"\[daemon\.poll_lease\] must be a positive duration such as '2m'"),
 ])
 def test_invalid_values_name_the_setting(tmp_path: Path, value: str, message: str) -> None:
-    with pytest.raises(ConfigError, match=r"config\.toml: " + message):
+    with pytest.raises(ConfigError, match=r"config\.toml:2:1: " + message):  # the setting's line
         _load(tmp_path, value)
 
 

@@ -80,7 +80,9 @@ def test_excel_semicolon_bom_file() -> None:
     assert zoe.prospect.timezone == "Europe/Paris"
     assert zoe.prospect.title == "Directrice"
     assert jean.prospect.timezone is None
-    assert any("timezone dropped" in w and "'Paris'" in w for w in jean.warnings)
+    (dropped,) = jean.warnings
+    assert dropped.code == "timezone" and "'Paris'" in dropped.message
+    assert "did you mean Europe/Paris?" in dropped.message and dropped.used.startswith("no time zone")
 
 
 def test_utf16_tab_file() -> None:
@@ -134,7 +136,8 @@ def test_each_bad_row_kind_is_reported_with_its_physical_line() -> None:
     parsed = {r.line: r for r in _parsed(results)}
     assert sorted(parsed) == [2, 12, 14, 16]
     assert parsed[2].prospect.fields == {"notes": "line one\nline two\nline three"}
-    assert parsed[12].warnings == ("row has 2 of 4 cells; the missing ones are blank",)
+    assert [str(w) for w in parsed[12].warnings] == ["row has 2 of 4 cells; used instead: blank values for the missing cells"]
+    assert parsed[12].raw == "hal@acme.com,Hal\n" and parsed[14].raw == ""  # kept only for rows with a warning
     assert parsed[14].prospect.company == "Acme, Inc"
     assert [r.line for r in results] == sorted(r.line for r in results)  # streamed in file order
 
@@ -200,16 +203,17 @@ def test_bad_company_domain_is_dropped_with_a_warning_then_derived(tmp_path: Pat
     path.write_text("email,website\na@acme.com,https://linkedin.com/company/acme\nb@gmail.com,not a site\n")
     acme, gmail = _parsed(_read(path))
     assert acme.prospect.company_domain == "acme.com"
-    assert any("company_domain dropped" in w for w in acme.warnings)
+    assert [(w.message, w.used) for w in acme.warnings] == [
+        ("company_domain dropped: linkedin.com is not a company's own site", "acme.com, the address's domain")]
     assert gmail.prospect.company_domain is None
-    assert any("company_domain dropped" in w for w in gmail.warnings)
+    assert [w.used for w in gmail.warnings if "company_domain dropped" in w.message] == ["none (a free-mail address)"]
 
 
 def test_role_account_warning(tmp_path: Path) -> None:
     path = tmp_path / "f.csv"
     path.write_text("email\ninfo@acme.com\n")
     (row,) = _read(path)
-    assert isinstance(row, ParsedRow) and "role account" in row.warnings[0]
+    assert isinstance(row, ParsedRow) and "role account" in row.warnings[0].message
 
 
 def test_very_long_values_are_cut_with_a_reason(tmp_path: Path) -> None:
@@ -219,8 +223,9 @@ def test_very_long_values_are_cut_with_a_reason(tmp_path: Path) -> None:
     assert isinstance(row, ParsedRow)
     assert row.prospect.first_name == "N" * MAX_NAME_CHARS
     assert row.prospect.fields["notes"] == "x" * MAX_CUSTOM_CHARS
-    assert f"first_name cut to {MAX_NAME_CHARS} characters" in row.warnings
-    assert f"notes cut to {MAX_CUSTOM_CHARS} characters" in row.warnings
+    assert [(w.message, w.used) for w in row.warnings] == [
+        (f"first_name cut to {MAX_NAME_CHARS} characters", f"its first {MAX_NAME_CHARS} characters"),
+        (f"notes cut to {MAX_CUSTOM_CHARS} characters", f"its first {MAX_CUSTOM_CHARS} characters")]
 
 
 def test_header_only_file_yields_nothing() -> None:
@@ -255,12 +260,13 @@ def test_preview_describes_the_mapping() -> None:
 def test_error_report_and_summary(tmp_path: Path) -> None:
     results = _read(FIXTURES / "bad_rows.csv")
     report = tmp_path / "errors.csv"
-    assert write_error_report(results, report) == 8
+    assert write_error_report(results, report) == 9  # 8 skipped, 1 imported with a warning
     with report.open(encoding="utf-8-sig", newline="") as f:
         rows = list(csv.reader(f))
-    assert rows[0] == ["line", "code", "reason", "raw"]
-    assert [int(r[0]) for r in rows[1:]] == [6, 7, 8, 9, 10, 11, 13, 15]
-    assert rows[1][3] == "missing-at.acme.com,Bob,Acme,"
+    assert rows[0] == ["line", "code", "reason", "used_instead", "raw"]
+    assert [int(r[0]) for r in rows[1:]] == [6, 7, 8, 9, 10, 11, 12, 13, 15]
+    assert rows[1][3:] == ["skipped (not imported)", "missing-at.acme.com,Bob,Acme,"]
+    assert rows[7] == ["12", "short_row", "row has 2 of 4 cells", "blank values for the missing cells", "hal@acme.com,Hal"]
     summary = ImportSummary()
     for r in results:
         summary.add(r)
@@ -273,7 +279,7 @@ def test_error_report_defuses_spreadsheet_formulas(tmp_path: Path) -> None:
     write_error_report([RowError(3, "no @", '=HYPERLINK("http://evil")\n')], report)
     with report.open(encoding="utf-8-sig", newline="") as f:
         rows = list(csv.reader(f))
-    assert rows[1] == ["3", "email", "no @", '\'=HYPERLINK("http://evil")']
+    assert rows[1] == ["3", "email", "no @", "skipped (not imported)", '\'=HYPERLINK("http://evil")']
 
 
 def test_large_generated_file_streams_in_order(tmp_path: Path) -> None:
