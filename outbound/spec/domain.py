@@ -86,11 +86,21 @@ class Gap(Strict):
         return self
 
 
+def _override_schema(model: type[SmtpServer] | type[ImapServer]) -> dict[str, object]:
+    """A mailbox's server keys as editors see them: each optional, the domain's fill the rest."""
+    own = {k: v for k, v in model.model_json_schema().items() if k not in ("required", "title")}
+    own["description"] = "overrides only the keys it sets; the domain's give the rest"
+    return {"anyOf": [own, {"type": "null"}], "default": None}
+
+
+_SERVERS: dict[str, type[SmtpServer] | type[ImapServer]] = {"smtp": SmtpServer, "imap": ImapServer}
+
+
 class Mailbox(Strict):
     address: str
     display_name: str = ""
-    smtp: SmtpServer | None = None
-    imap: ImapServer | None = None
+    smtp: Annotated[SmtpServer | None, WithJsonSchema(_override_schema(SmtpServer))] = None
+    imap: Annotated[ImapServer | None, WithJsonSchema(_override_schema(ImapServer))] = None
     daily_cap: Annotated[int, Field(ge=0)] = 30
     warmup: WarmUp | None = Field(None, description="omit for a mailbox that is already warm")
     gap: Gap = Field(default_factory=Gap)
@@ -129,6 +139,24 @@ class SendingDomain(Strict):
     imap: ImapServer | None = Field(None, description="default IMAP server for every mailbox")
     mailboxes: Annotated[list[Mailbox], Field(min_length=1)]
     schema_: str | None = Field(None, alias="$schema", exclude=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _merge_servers(cls, data: object) -> object:
+        """A mailbox's ``smtp``/``imap`` keys override only the keys they set: the domain's give the rest."""
+        if not isinstance(data, dict) or not isinstance(data.get("mailboxes"), list):
+            return data
+        merged = []
+        for box in data["mailboxes"]:
+            if isinstance(box, dict):
+                box = dict(box)
+                for key in ("smtp", "imap"):
+                    base, own = data.get(key), box.get(key)
+                    if isinstance(base, dict) and isinstance(own, dict):
+                        known = _SERVERS[key].model_fields  # an unknown key is reported once, on the domain
+                        box[key] = {**{k: v for k, v in base.items() if k in known}, **own}
+            merged.append(box)
+        return {**data, "mailboxes": merged}
 
     @field_validator("domain", "tracking_host")
     @classmethod

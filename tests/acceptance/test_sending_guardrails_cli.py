@@ -1,0 +1,43 @@
+"""Guardrails of sending, through the CLI on temporary workspaces: mailbox server settings merged
+with their domain's, missing secrets, replies no mailbox reads, first touches per company."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from tests.acceptance.conftest import Cli
+from tests.fixtures.smtp_sink import SmtpSink
+from tests.integration.engine.daemon_proc import ALWAYS_OPEN
+from tests.integration.engine.workspace import add_prospects, build, domain, three_step_sequence
+
+NOW = "2026-11-24T10:00:00Z"  # a Tuesday
+
+
+def _workspace(tmp_path: Path, domains: list[dict[str, Any]], *, prospects: int = 2, env: dict[str, str] | None = None,
+               **seq: Any) -> Cli:
+    tw = build(tmp_path / "ws", f"sqlite:///{tmp_path / 'db.sqlite'}", [three_step_sequence(window=ALWAYS_OPEN, **seq)],
+               domains, settings="[daemon]\nhealth_checks = false\n")
+    if prospects:
+        add_prospects(tw, prospects, "seq")
+    return Cli(config=tw.root / "config.toml", cwd=tmp_path, env=env or {})
+
+
+def test_a_mailbox_smtp_key_overrides_only_that_key_of_the_domain(smtp_sink: SmtpSink, tmp_path: Path) -> None:
+    d0 = domain("d0.test", smtp_sink.port, 1, gap={"min": 0, "max": 0}, smtp={"password_env": "M0_PASSWORD"})
+    smtp_sink.auth["m0@d0.test"] = "s3cret"
+    cli = _workspace(tmp_path, [d0], env={"M0_PASSWORD": "s3cret"})
+    cli("validate").ok()
+    assert "delivered" in cli("send", "--once", "--now", NOW).ok().out
+    assert len(smtp_sink.messages) == 2  # the domain's host and port, the mailbox's password
+    wrong = cli("send", "--once", "--now", "2026-11-30T10:00:00Z", env={"M0_PASSWORD": "wrong"})
+    assert "auth" in wrong.text.lower() and len(smtp_sink.messages) == 2, wrong.text
+    # an error in the mailbox's own keys still names the file, the line and the field
+    path = tmp_path / "ws" / "domains" / "d0.test.yaml"
+    data = json.loads(path.read_text())
+    data["mailboxes"][0]["smtp"]["port"] = "twenty-five"
+    path.write_text(json.dumps(data, indent=1))
+    bad = cli("validate").failed(1)
+    line = next(i for i, text in enumerate(path.read_text().splitlines(), 1) if "twenty-five" in text)
+    assert f"d0.test.yaml:{line}:" in bad.err and "mailboxes[0].smtp.port" in bad.err, bad.err
