@@ -94,6 +94,7 @@ def read_workspace(config: LoadedConfig, *, sequence_checks: Iterable[SequenceCh
         loaded = ws.sequences[seq.name] = LoadedSequence(seq, path)
         ws.problems.extend(_check_senders(seq, doc, ws))
         ws.problems.extend(_check_tracking(seq, doc))
+        ws.problems.extend(_check_replies_read(seq, doc, ws))
         for check in checks:
             ws.problems.extend(check(loaded, doc))
     ws.problems.extend(_check_unsubscribe(ws))
@@ -144,6 +145,24 @@ def _check_senders(seq: Sequence, doc: YamlDocument, ws: Workspace) -> list[Prob
             out.append(Problem(doc.path, f"senders.mailboxes[{i}]: no mailbox {address!r} in any domain file",
                                *doc.position(("senders", "mailboxes", i))))
     return out
+
+
+def _check_replies_read(seq: Sequence, doc: YamlDocument, ws: Workspace) -> list[Problem]:
+    """A warning: the sequence stops on a reply, but some of its mailboxes have no IMAP server, so
+    the replies to their mail are never read and the follow-ups still go."""
+    if "reply" not in {e.value for e in seq.stop_on} or len(seq.steps) < 2:
+        return []
+    names = {n.strip().lower().rstrip(".") for n in seq.senders.domains}
+    wanted = {a.strip().lower() for a in seq.senders.mailboxes}
+    unread = [address for address, (domain, mb) in ws.mailboxes().items()
+              if (domain.domain in names or address in wanted) and domain.imap_for(mb) is None]
+    if not unread:
+        return []
+    where = doc.position(("stop_on",)) if "stop_on" in doc.data else doc.position(("senders",))
+    return [Problem(doc.path, f"stop_on has reply, but {', '.join(sorted(unread))} "
+                              f"{'has' if len(unread) == 1 else 'have'} no imap server (on the mailbox or its "
+                              "domain): their replies are never read, so follow-ups would go to people who replied",
+                    *where, severity="warning")]
 
 
 def _check_tracking(seq: Sequence, doc: YamlDocument) -> list[Problem]:

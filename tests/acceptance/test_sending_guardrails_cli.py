@@ -41,3 +41,21 @@ def test_a_mailbox_smtp_key_overrides_only_that_key_of_the_domain(smtp_sink: Smt
     bad = cli("validate").failed(1)
     line = next(i for i, text in enumerate(path.read_text().splitlines(), 1) if "twenty-five" in text)
     assert f"d0.test.yaml:{line}:" in bad.err and "mailboxes[0].smtp.port" in bad.err, bad.err
+
+
+def test_validate_warns_when_replies_stop_a_sequence_but_no_mailbox_reads_them(tmp_path: Path) -> None:
+    d0 = domain("d0.test", 2525, 2)
+    cli = _workspace(tmp_path, [d0], prospects=0, stop_on=["reply", "bounce"])
+    text = cli("validate").ok().out
+    assert "seq.yaml:" in text and "stop_on has reply, but m0@d0.test, m1@d0.test have no imap server" in text, text
+    assert "follow-ups would go to people who replied" in text
+    # one mailbox reading its replies leaves the other named
+    path = tmp_path / "ws" / "domains" / "d0.test.yaml"
+    data = json.loads(path.read_text())
+    data["mailboxes"][0]["imap"] = {"host": "127.0.0.1", "password_env": "M0_PASSWORD"}
+    path.write_text(json.dumps(data, indent=1))
+    text = cli("validate").ok().out
+    assert "but m1@d0.test has no imap server" in text and "m0@d0.test" not in text, text
+    data["imap"] = {"host": "127.0.0.1"}  # the domain's server reads every mailbox's replies
+    path.write_text(json.dumps(data, indent=1))
+    assert "imap server" not in cli("validate", env={"M0_PASSWORD": "x"}).ok().out
