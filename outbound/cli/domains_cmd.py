@@ -8,9 +8,10 @@ import sys
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
+from rich.markup import escape
+from rich.table import Column, Table
 
-from outbound.cli.context import config_path, console, err_console, fail
+from outbound.cli.context import config_path, err_console, fail
 
 if TYPE_CHECKING:
     from outbound.health.checker import Target
@@ -108,13 +109,14 @@ def _with_overrides(t: Target, ips: list[str] | None, selectors: list[str] | Non
 
 
 def _render(report: HealthReport) -> None:
-    table = Table(title=f"{report.domain}  {_VERDICT[report.verdict]}", title_justify="left", show_lines=False)
-    table.add_column("check")
-    table.add_column("severity")
-    table.add_column("finding", overflow="fold")
-    table.add_column("fix", overflow="fold", style="dim")
+    from outbound.cli.tables import show
+
+    table = Table(Column("check", no_wrap=True), Column("severity", no_wrap=True), "finding",
+                  Column("fix", style="dim"), title=f"{escape(report.domain)}  {_VERDICT[report.verdict]}",
+                  title_justify="left", show_lines=False)
     order = {"error": 0, "warning": 1, "info": 2}
     for f in sorted(report.findings, key=lambda f: order[f.severity]):
         colour = _COLOURS[f.severity]
-        table.add_row(f.check, f"[{colour}]{f.severity}[/]", f.message, f.fix)
-    console.print(table)
+        table.add_row(f.check, f"[{colour}]{f.severity}[/]", escape(f.message), escape(f.fix))
+    # records and host names in the findings are read whole: stacked rows rather than names folded mid-word
+    show(table, whole_words=True)

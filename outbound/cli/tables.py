@@ -21,16 +21,36 @@ PROSE_MIN = 12  # a prose column narrower than this reads as a word list
 PROSE_MAX_WORD = 24  # a longer word in prose (a URL) may fold rather than widen its column
 
 
-def show(table: Table, out: Console = console) -> None:
-    """Print ``table`` as a table if every column gets the width it needs, else row by row."""
-    needs = [_need(out, column) for column in table.columns]
+def show(table: Table, out: Console = console, *, whole_words: bool = False) -> None:
+    """Print ``table`` as a table if every column gets the width it needs, else row by row.
+    ``whole_words``: prose whose long words are names (hosts, records) gets the width of its
+    longest word too, so none is folded mid-name; rows are stacked sooner."""
+    needs = [_need(out, column, whole_words) for column in table.columns]
     for column, need in zip(table.columns, needs, strict=True):
         column.min_width = need
         column.overflow = "fold"  # what does not fit goes to the next line, never to an ellipsis
     if sum(needs) + _frame(table) <= out.width:
+        _share(out, table, needs)
         out.print(table)
     else:
         _stack(out, table)
+
+
+def _share(out: Console, table: Table, needs: list[int]) -> None:
+    """Fixes the prose columns' widths when the table is wider than the terminal: each gets its need
+    and a share of the rest in proportion to what more it would take. (Rich's own squeeze narrows
+    every column, then widens the fixed ones back to their minimum, and can overflow the terminal.)"""
+    room = out.width - _frame(table)
+    natural = [max(need, *(cell_len(line) for c in column.cells for line in _text(out, c).plain.splitlines()),
+                   cell_len(_text(out, column.header).plain)) for column, need in zip(table.columns, needs, strict=True)]
+    if sum(natural) <= room:
+        return
+    prose = [i for i, column in enumerate(table.columns) if not column.no_wrap]
+    spare = room - sum(needs)
+    wants = sum(natural[i] - needs[i] for i in prose)
+    for i in prose:
+        extra = spare * (natural[i] - needs[i]) // wants if wants else 0
+        table.columns[i].width = needs[i] + extra
 
 
 def _frame(table: Table) -> int:
@@ -47,13 +67,14 @@ def _text(out: Console, cell: object) -> Text:
     return out.render_str(str(cell)) if isinstance(cell, str) else Text(str(cell))
 
 
-def _need(out: Console, column: Column) -> int:
+def _need(out: Console, column: Column, whole_words: bool = False) -> int:
     header = _text(out, column.header).plain
     cells = [_text(out, c).plain for c in column.cells]
     if column.no_wrap:
         return max([cell_len(header), *(cell_len(line) for c in cells for line in c.splitlines() or [""])])
     words = [w for c in [header, *cells] for w in c.split()]
-    return max(PROSE_MIN if cells else 0, min(PROSE_MAX_WORD, max((cell_len(w) for w in words), default=0)))
+    longest = max((cell_len(w) for w in words), default=0)
+    return max(PROSE_MIN if cells else 0, longest if whole_words else min(PROSE_MAX_WORD, longest))
 
 
 def _stack(out: Console, table: Table) -> None:

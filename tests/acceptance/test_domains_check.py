@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -25,12 +26,13 @@ def server(dns_servers: DnsServers) -> Iterator[DnsServer]:
     dns_servers.running.remove(srv)
 
 
-def outbound(server: DnsServer, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def outbound(server: DnsServer, cwd: Path, *args: str, columns: int | None = None) -> subprocess.CompletedProcess[str]:
     exe = ROOT / ".venv" / "bin" / "outbound"
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "outbound.cli.app"]
     return subprocess.run([*cmd, "domains", "check", "--nameserver", server.address, "--ip", GOOD_IP, "--selector", "sel",
                            "--dnsbl-zone", IP_ZONE, "--dbl-zone", DOMAIN_ZONE, *args],
-                          cwd=cwd, capture_output=True, text=True, timeout=60)
+                          cwd=cwd, capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "COLUMNS": str(columns)} if columns else None)
 
 
 def test_json_output_and_exit_code(server: DnsServer, tmp_path: Path) -> None:
@@ -52,9 +54,15 @@ def test_exit_codes(server: DnsServer, tmp_path: Path, domain: str, code: int) -
 
 
 def test_human_table(server: DnsServer, tmp_path: Path) -> None:
-    proc = outbound(server, tmp_path, "cnamemx.test")
+    proc = outbound(server, tmp_path, "cnamemx.test", columns=80)
     assert proc.returncode == 1  # a CNAME MX is a warning: mail and replies still flow
     assert "cnamemx.test" in proc.stdout and "CNAME" in proc.stdout and "Traceback" not in proc.stderr
+    # at 80 columns every record and host name reads whole, never folded or cut mid-name
+    assert max(len(line) for line in proc.stdout.splitlines()) <= 80, proc.stdout
+    for name in ("sel._domainkey.cnamemx.test:", "rua=mailto:dmarc@cnamemx.test", "default._bimi.cnamemx.test",
+                 "alias.cnamemx.test"):
+        assert name in proc.stdout, proc.stdout
+    assert "…" not in proc.stdout
 
 
 def test_bad_nameserver_is_a_clear_error(server: DnsServer, tmp_path: Path) -> None:
