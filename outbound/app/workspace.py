@@ -3,15 +3,17 @@ templates and scoring.yaml, each checked by the layer that knows it."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from pathlib import Path
 
 from outbound.config import load_config
 from outbound.errors import Problem, WorkspaceError
 from outbound.render.checks import check_templates as check_sequence_templates
 from outbound.render.templates import TemplateSource
-from outbound.scoring.spec import check_scoring_file
+from outbound.scoring.spec import ScoringSpec, check_scoring_file
 from outbound.spec.workspace import LoadedSequence, Workspace, read_workspace
-from outbound.spec.yamlfile import YamlDocument
+from outbound.spec.yamlfile import YamlDocument, read_yaml, validate_document
 
 SCORING_FILE = "scoring.yaml"
 
@@ -20,7 +22,39 @@ def inspect_workspace(config_path: Path | None = None, *, check_templates: bool 
     """Loads everything it can and collects every problem (for ``outbound validate``)."""
     ws = read_workspace(load_config(config_path), sequence_checks=[_templates] if check_templates else [])
     ws.problems.extend(check_scoring_file(ws.config.root / SCORING_FILE, set(ws.sequences)))
+    ws.problems.extend(secret_problems(ws))
     return ws
+
+
+def secret_problems(ws: Workspace, secrets: Callable[[str], str | None] = os.environ.get) -> list[Problem]:
+    """Warnings: each password_env of a mailbox and secret_env of a webhook that names a variable
+    not set in this environment (the send tick pauses such a mailbox before claiming for it)."""
+    out: list[Problem] = []
+    for name, domain in ws.domains.items():
+        doc: YamlDocument | Problem | None = None
+        for i, mailbox in enumerate(domain.mailboxes):
+            for kind, env in domain.password_envs(mailbox):
+                if secrets(env):
+                    continue
+                if doc is None:
+                    doc = read_yaml(ws.domain_paths[name])
+                own = isinstance(doc, YamlDocument) and kind in doc.data["mailboxes"][i]
+                loc = ("mailboxes", i, kind, "password_env") if own else (kind, "password_env")
+                where = doc.position(loc) if isinstance(doc, YamlDocument) else (None, None)
+                then = ("the send tick pauses it until the variable is set" if kind == "smtp"
+                        else "its replies are not read")
+                out.append(Problem(ws.domain_paths[name], f"mailbox {mailbox.address}: {kind}.password_env names "
+                                   f"{env}, which is not set: {then}", *where, severity="warning"))
+    path = ws.config.root / SCORING_FILE
+    scoring = read_yaml(path) if path.exists() else None
+    spec = validate_document(scoring, ScoringSpec) if isinstance(scoring, YamlDocument) else None
+    if isinstance(spec, ScoringSpec) and isinstance(scoring, YamlDocument):
+        for hook_name, hook in spec.webhooks.items():
+            if hook.secret_env and not secrets(hook.secret_env):
+                out.append(Problem(path, f"webhook {hook_name!r}: secret_env names {hook.secret_env}, which is not set: "
+                                         "every post to it fails until the variable is set", *scoring.position(
+                                             ("webhooks", hook_name, "secret_env")), severity="warning"))
+    return out
 
 
 def load_workspace(config_path: Path | None = None) -> Workspace:

@@ -6,7 +6,7 @@ import asyncio
 import json
 import random
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo
 
 import typer
@@ -23,6 +23,10 @@ from outbound.render.message import RenderedMessage
 from outbound.store.db import utcnow
 from outbound.store.operator import resume_senders
 from outbound.store.prospects import get_prospect, to_data
+
+if TYPE_CHECKING:
+    from outbound.engine.context import EngineContext
+    from outbound.engine.smtp import SmtpPool
 
 NOW_HELP = "pretend it is this time (ISO 8601, e.g. 2026-12-01T09:30:00Z) for simulations and tests"
 mailboxes_app = typer.Typer(help="Sending mailboxes.", no_args_is_help=True)
@@ -116,12 +120,14 @@ def send(
             report = await run_tick(ctx, pool, at, dry_run=dry_run)
         finally:
             await pool.close_all()
-        table = Table(*[Column(h, no_wrap=True) for h in ("step", "from", "to")], "result" if not dry_run else "would send",
+        table = Table(*[Column(h, no_wrap=True) for h in ("step", "from", "to")], "result",
                       title=f"{'dry run' if dry_run else 'tick'} at {at:%Y-%m-%d %H:%M}Z")
         results = {r.claim.send_id: r for r in report.results}
         for c in report.claimed:
             r = results.get(c.send_id)
             outcome = "" if r is None else (r.status + (f": {r.detail}" if r.detail else ""))
+            if dry_run:
+                outcome = _would(ctx, c.mailbox, pool)
             table.add_row(f"{c.sequence_name} #{c.step_index + 1}", c.mailbox, c.prospect.email, escape(outcome or "yes"))
         show(table)
         console.print(f"claimed {len(report.claimed)}, planned for later {report.planned}, "
@@ -140,6 +146,15 @@ def send(
     if failed or paused:
         err_console.print(f"{len(failed)} send(s) did not go out, {len(paused)} mailbox(es) paused", highlight=False)
         raise typer.Exit(1)
+
+
+def _would(ctx: EngineContext, address: str, pool: SmtpPool) -> str:
+    """A dry run's answer for one claim: the real tick would pause a mailbox whose password is not set."""
+    from outbound.engine.secrets import missing_passwords, missing_reason
+
+    found = ctx.mailbox(address)
+    missing = missing_passwords(*found, pool.secrets) if found is not None else ()
+    return f"would not send: {missing_reason(missing)}" if missing else "would send"
 
 
 def run(

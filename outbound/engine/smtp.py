@@ -363,6 +363,11 @@ class SmtpPool:
         self._transports: dict[str, MailboxTransport] = {}
 
     @property
+    def secrets(self) -> Secrets:
+        """Where the passwords come from (the environment, unless a test gives its own)."""
+        return self._secrets
+
+    @property
     def connections_per_mailbox(self) -> int:
         """How many SMTP sessions one mailbox may hold at once (its delivery lanes)."""
         return self._max_connections

@@ -12,6 +12,7 @@ from outbound.engine import metrics
 from outbound.engine.claim import Claim, claim_due
 from outbound.engine.context import EngineContext
 from outbound.engine.deliver import DeliveryResult, deliver_all
+from outbound.engine.secrets import secret_pass
 from outbound.engine.smtp import SmtpPool
 from outbound.rulebook.retry import RetryPolicy
 from outbound.scoring.health import mailbox_health_pass
@@ -66,6 +67,8 @@ async def _tick(ctx: EngineContext, pool: SmtpPool, now: datetime, *, dry_run: b
         # a mailbox that just crossed its bounce threshold sends nothing more in this very tick
         decisions = await asyncio.to_thread(mailbox_health_pass, ctx.engine, now, ctx.settings.health)
         report.paused = [f"{d.address} ({d.reason})" for d in decisions if d.action == "pause"]
+        # a mailbox whose password is not set is paused before anything is claimed for it
+        report.paused += await asyncio.to_thread(secret_pass, ctx, now, pool.secrets)
     claimed = await asyncio.to_thread(claim_due, ctx, now, limit=limit, commit=not dry_run)
     report.claimed, report.planned, report.waiting = claimed.claims, claimed.planned, dict(claimed.waiting or {})
     if dry_run or not claimed.claims:

@@ -36,6 +36,7 @@ from outbound.rulebook.facts import (
     OptOut,
     Policy,
     RuleAction,
+    SecretCheck,
     SendFacts,
     SmtpResult,
 )
@@ -51,6 +52,8 @@ UNSUBSCRIBE_REASONS = {
     "hand": "unsubscribed by hand",
     "crm": "unsubscribed (recorded from a CRM)",
 }
+# the start of the reason of a mailbox paused because its password variable is not set
+SECRET_MISSING = "password missing"
 # outcomes at SMTP time that are our sender's problem, never the recipient's
 SENDER_KINDS = frozenset({"auth_failure", "config_error", "sender_rejected"})
 
@@ -84,6 +87,8 @@ def decide(fact: Fact) -> Effects:
             return _domain_check(fact)
         case MailboxHealthVerdict():
             return _mailbox_health(fact)
+        case SecretCheck():
+            return _secret(fact)
     raise TypeError(f"not a fact: {fact!r}")
 
 
@@ -252,6 +257,18 @@ def _rule(f: RuleAction) -> Effects:
         return Effects("moved", enrollments=(EnrollmentChange("stop", reach, f"moved to {f.move_to} ({f.reason})",
                                                               keep_sequence=f.move_to),))
     return Effects("stopped", enrollments=(EnrollmentChange("stop", reach, f.reason),))
+
+
+def _secret(f: SecretCheck) -> Effects:
+    """A mailbox whose password is not in the environment is paused before anything is claimed for
+    it (every send would fail at AUTH); once the variable is set it resumes, and only that pause lifts."""
+    if f.missing:
+        reason = f"{SECRET_MISSING} ({', '.join(f.missing)} not set)"
+        return Effects("paused", senders=(SenderChange("pause", "mailbox", f.mailbox, reason),))
+    if f.paused_for_it:
+        return Effects("resumed", senders=(SenderChange("resume", "mailbox", f.mailbox, "password set again",
+                                                        only_reason_prefix=SECRET_MISSING),))
+    return Effects("nothing")
 
 
 def _resume(f: OperatorResume) -> Effects:

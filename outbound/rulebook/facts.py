@@ -201,8 +201,18 @@ class MailboxHealthVerdict:
     at: datetime
 
 
+@dataclass(frozen=True)
+class SecretCheck:
+    """Before a send tick claims: the password variables a mailbox's SMTP server names that are not set."""
+
+    mailbox: str
+    missing: tuple[str, ...]             # unset environment variables; empty when every one is set
+    paused_for_it: bool                  # the mailbox is paused now because one was missing
+    at: datetime
+
+
 Fact = (SmtpResult | Dsn | AutoReply | HumanReply | OptOut | Complaint | CrmOutcome | Observed | RuleAction
-        | OperatorResume | OperatorSuppress | DomainCheck | MailboxHealthVerdict)
+        | OperatorResume | OperatorSuppress | DomainCheck | MailboxHealthVerdict | SecretCheck)
 
 
 def return_pause(return_date: date | None, now: datetime, default: timedelta,

@@ -23,6 +23,7 @@ from outbound.rulebook.facts import (
     OptOut,
     Policy,
     RuleAction,
+    SecretCheck,
     SendFacts,
     SmtpResult,
 )
@@ -96,6 +97,10 @@ def examples() -> list[tuple[str, str, Fact]]:
          MailboxHealthVerdict("alex@acme-mail.com", "pause", "bounce rate 9% is above 5%", _AT)),
         ("mailbox health", "a timed health pause ran out (`resume_after`)",
          MailboxHealthVerdict("alex@acme-mail.com", "resume", "resumed automatically", _AT)),
+        ("password missing", "send tick, before claiming: the smtp password_env is not set",
+         SecretCheck("alex@acme-mail.com", ("ACME_ALEX_PASSWORD",), False, _AT)),
+        ("password set again", "send tick, the mailbox paused for its missing password",
+         SecretCheck("alex@acme-mail.com", (), True, _AT)),
     ]
 
 

@@ -198,3 +198,9 @@ class SendingDomain(Strict):
 
     def imap_for(self, mailbox: Mailbox) -> ImapServer | None:
         return mailbox.imap or self.imap
+
+    def password_envs(self, mailbox: Mailbox) -> list[tuple[str, str]]:
+        """(server kind, variable name) of each password the mailbox's servers read from the environment."""
+        imap = self.imap_for(mailbox)
+        found = [("smtp", self.smtp_for(mailbox).password_env), ("imap", imap.password_env if imap else None)]
+        return [(kind, env) for kind, env in found if env]

@@ -4,6 +4,7 @@ with their domain's, missing secrets, replies no mailbox reads, first touches pe
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from tests.integration.engine.daemon_proc import ALWAYS_OPEN
 from tests.integration.engine.workspace import add_prospects, build, domain, three_step_sequence
 
 NOW = "2026-11-24T10:00:00Z"  # a Tuesday
+LATER = "2026-11-24T11:00:00Z"
 
 
 def _workspace(tmp_path: Path, domains: list[dict[str, Any]], *, prospects: int = 2, env: dict[str, str] | None = None,
@@ -54,8 +56,50 @@ def test_validate_warns_when_replies_stop_a_sequence_but_no_mailbox_reads_them(t
     data = json.loads(path.read_text())
     data["mailboxes"][0]["imap"] = {"host": "127.0.0.1", "password_env": "M0_PASSWORD"}
     path.write_text(json.dumps(data, indent=1))
-    text = cli("validate").ok().out
+    text = cli("validate", env={"M0_PASSWORD": "x"}).ok().out
     assert "but m1@d0.test has no imap server" in text and "m0@d0.test" not in text, text
     data["imap"] = {"host": "127.0.0.1"}  # the domain's server reads every mailbox's replies
     path.write_text(json.dumps(data, indent=1))
     assert "imap server" not in cli("validate", env={"M0_PASSWORD": "x"}).ok().out
+
+
+def _mailbox_row(tmp_path: Path, address: str) -> tuple[str, str | None]:
+    with sqlite3.connect(tmp_path / "db.sqlite") as conn:
+        row = conn.execute("SELECT state, pause_reason FROM mailboxes WHERE address = ?", (address,)).fetchone()
+    return row[0], row[1]
+
+
+def test_a_missing_password_is_a_warning_a_dry_run_answer_and_a_pause_before_claiming(smtp_sink: SmtpSink,
+                                                                                      tmp_path: Path) -> None:
+    d0 = domain("d0.test", smtp_sink.port, 1, gap={"min": 0, "max": 0}, smtp={"password_env": "M0_PASSWORD"})
+    smtp_sink.auth["m0@d0.test"] = "s3cret"
+    cli = _workspace(tmp_path, [d0])
+    (tmp_path / "ws" / "scoring.yaml").write_text("webhooks:\n  crm:\n    url: https://crm.example/hook\n"
+                                                  "    secret_env: CRM_HOOK_SECRET\n")
+    text = cli("validate").ok().out
+    assert "mailbox m0@d0.test: smtp.password_env names M0_PASSWORD, which is not set" in text, text
+    assert "scoring.yaml:4:" in text and "webhook 'crm': secret_env names CRM_HOOK_SECRET, which is not set" in text
+    dry = cli("send", "--once", "--dry-run", "--now", NOW, env={"COLUMNS": "160"}).ok().out
+    assert dry.count("would not send: password missing (M0_PASSWORD not set)") == 2, dry
+    assert "would send" not in dry.replace("would not send", "")
+    tick = cli("send", "--once", "--now", NOW).failed(1)
+    assert "paused this tick: m0@d0.test (password missing (M0_PASSWORD not set))" in tick.err, tick.text
+    assert "claimed 0" in tick.out and smtp_sink.messages == []
+    with sqlite3.connect(tmp_path / "db.sqlite") as conn:
+        assert conn.execute("SELECT count(*) FROM sends").fetchone()[0] == 0  # nothing claimed, no slot taken
+    assert _mailbox_row(tmp_path, "m0@d0.test") == ("paused", "password missing (M0_PASSWORD not set)")
+    # set again: resumed on the next tick, and the mail goes
+    again = cli("send", "--once", "--now", LATER, env={"M0_PASSWORD": "s3cret"}).ok()
+    assert "delivered" in again.out and len(smtp_sink.messages) == 2, again.text
+    assert _mailbox_row(tmp_path, "m0@d0.test") == ("active", None)
+
+
+def test_setting_the_password_never_lifts_another_pause(smtp_sink: SmtpSink, tmp_path: Path) -> None:
+    d0 = domain("d0.test", smtp_sink.port, 1, gap={"min": 0, "max": 0}, smtp={"password_env": "M0_PASSWORD"})
+    cli = _workspace(tmp_path, [d0])
+    cli("send", "--once", "--now", NOW).failed(1)
+    with sqlite3.connect(tmp_path / "db.sqlite") as conn:  # as if a person or the health check had paused it
+        conn.execute("UPDATE mailboxes SET pause_reason = 'bounce rate 9.0% is above 5.0%'")
+    held = cli("send", "--once", "--now", LATER, env={"M0_PASSWORD": "s3cret"})
+    assert "claimed 0" in held.out and "waiting (2)" in held.out and smtp_sink.messages == [], held.text
+    assert _mailbox_row(tmp_path, "m0@d0.test") == ("paused", "bounce rate 9.0% is above 5.0%")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -28,6 +29,15 @@ steps:
     on_false: {on_false}
     body: second
 """
+
+
+@pytest.fixture(autouse=True)
+def _passwords_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The example mailboxes' passwords are set, as on a machine that sends (an unset one is a warning)."""
+    for folder in (ROOT / "domains", ROOT / "outbound" / "workspace_template" / "domains"):
+        for path in folder.glob("*.yaml"):
+            for env in re.findall(r"password_env: (\w+)", path.read_text()):
+                monkeypatch.setenv(env, "set")
 
 
 def _workspace(tmp_path: Path, condition: str, *, opens: bool = False, clicks: bool = False,
