@@ -66,6 +66,7 @@ class DaemonSettings(_Section):
 class SendingSettings(_Section):
     default_timezone: str = "America/New_York"
     signing_secret_env: str = "OUTBOUND_SECRET"
+    token_key_env: str = "OUTBOUND_TOKEN_KEY"  # the key that encrypts OAuth2 refresh tokens in the database
     unsubscribe_footer: str = "If you'd rather not hear from me again, unsubscribe here: {{ unsubscribe_url }}"
     tracking_base_url: str | None = None
     retry_limit: Annotated[int, Field(ge=0)] = 5

@@ -6,4 +6,6 @@ pytest_plugins = [
     "tests.fixtures.smtp_sink",
     "tests.fixtures.dns_server",
     "tests.fixtures.mail_servers",
+    "tests.fixtures.oauth_server",
+    "tests.fixtures.oauth_mail",
 ]

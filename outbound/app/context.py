@@ -8,6 +8,7 @@ import random
 from sqlalchemy import Engine
 
 from outbound.engine.context import EngineContext
+from outbound.engine.oauth import sealer_from_env
 from outbound.errors import ConfigError
 from outbound.spec.workspace import Workspace
 from outbound.store import mailboxes as mailbox_store
@@ -36,5 +37,8 @@ def build_context(ws: Workspace, engine: Engine, *, signs: bool = True, secret: 
     """
     if secret is None and signs:
         secret = signing_secret(ws.config.settings.sending.signing_secret_env)
+    sealer = None
+    if signs and any(d.auth_for(m) for d, m in ws.mailboxes().values()):  # a sender of OAuth2 mailboxes: now
+        sealer = sealer_from_env(ws.config.settings.sending.token_key_env)
     mailbox_store.sync(engine, ws)
-    return EngineContext(ws, engine, secret, rng=rng or random.Random())
+    return EngineContext(ws, engine, secret, rng=rng or random.Random(), token_sealer=sealer)

@@ -81,6 +81,9 @@ STEP_SKIPPED = define("step_skipped", "sending", fields=("step", "reason"), dedu
 # ---------------------------------------------------------------- mailboxes
 MAILBOX_PAUSED = define("mailbox_paused", "mailbox", fields=("reason", "by"), dedupe="none: one per pause",
                         doc="a mailbox stopped sending (health, domain checks, authentication)")
+TOKEN_REFUSED = define("token_refused", "mailbox", fields=("error", "source"),
+                       dedupe="token_refused:<mailbox>:<token generation>",
+                       doc="the OAuth2 server refused a mailbox's refresh token for good (invalid_grant)")
 MAILBOX_RESUMED = define("mailbox_resumed", "mailbox", fields=("reason", "by"), dedupe="none: one per resume",
                          doc="a paused mailbox sends again")
 

@@ -14,6 +14,8 @@ from outbound.core.logline import fields
 from outbound.core.outcome import SendOutcome
 from outbound.engine.claim import Claim
 from outbound.engine.context import EngineContext
+from outbound.engine.credentials import Credentials, CredentialsMissing
+from outbound.engine.oauth import TokenError, TokenRefusedError, TokenUnavailable
 from outbound.engine.smtp import NotStarted, SmtpPool
 from outbound.engine.wire import message_bytes
 from outbound.render.errors import RenderError
@@ -111,6 +113,12 @@ async def deliver(ctx: EngineContext, pool: SmtpPool, claim: Claim, now: datetim
     found = ctx.mailbox(claim.mailbox)
     assert found is not None  # render_claim checked it
     domain, mailbox = found
+    auth = domain.auth_for(mailbox)
+    credentials = ctx.credentials() if auth is not None else None
+    if credentials is not None:
+        held = await _token_ready(ctx, credentials, claim, domain.smtp_for(mailbox).username or mailbox.address, now)
+        if held is not None:
+            return held
     declined = "lost"
 
     async def begin() -> bool:
@@ -127,7 +135,8 @@ async def deliver(ctx: EngineContext, pool: SmtpPool, claim: Claim, now: datetim
 
     try:
         # cancelled mid-transaction, the message may be out: the lease recovery makes it ``unknown``
-        outcome = await pool.send(domain, mailbox, mailbox.address, claim.prospect.email, payload, begin=begin)
+        outcome = await pool.send(domain, mailbox, mailbox.address, claim.prospect.email, payload, begin=begin,
+                                  credentials=credentials)
     except NotStarted:
         if declined == "released":
             return DeliveryResult(claim, "released", "stopping: handed back before sending")
@@ -137,6 +146,28 @@ async def deliver(ctx: EngineContext, pool: SmtpPool, claim: Claim, now: datetim
                                    send_id=claim.send_id)
         return DeliveryResult(claim, "lost", "not started: the lease ran out or the recipient was suppressed meanwhile")
     return await _record(ctx, claim, rendered, outcome, now, policy, records)
+
+
+async def _token_ready(ctx: EngineContext, credentials: Credentials, claim: Claim, username: str,
+                       now: datetime) -> DeliveryResult | None:
+    """None when the mailbox has an access token; else the claim goes back unsent, with no attempt
+    counted: a token server that is down pauses nothing (the token is retried with backoff), and
+    a refused token has paused the mailbox through the rulebook (``TokenRefused``)."""
+    found = ctx.mailbox(claim.mailbox)
+    assert found is not None
+    try:
+        await credentials.login(claim.mailbox, username, found[0].auth_for(found[1]), None)
+        return None
+    except (TokenUnavailable, TokenRefusedError) as exc:
+        status = "released" if isinstance(exc, TokenUnavailable) else "mailbox paused"
+        detail = str(exc)
+    except (CredentialsMissing, TokenError):
+        return None  # the SMTP step reports it as the mailbox's auth failure
+    await ctx.recorder().write(lambda s: outcomes.release_claim_in(s, claim.send_id, now, ctx.worker),
+                               send_id=claim.send_id)
+    log.warning("%s not sent from %s: %s", claim.prospect.email, claim.mailbox, detail,
+                extra=_fields(claim, status, reason=detail))
+    return DeliveryResult(claim, status, detail)
 
 
 async def _record(ctx: EngineContext, claim: Claim, rendered: RenderedMessage, outcome: SendOutcome, now: datetime,

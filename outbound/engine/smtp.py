@@ -29,7 +29,10 @@ from aiosmtplib import (
 )
 
 from outbound.core.outcome import SendOutcome, Stage, local_outcome
+from outbound.engine.credentials import Credentials, CredentialsMissing
+from outbound.engine.oauth import Bearer, TokenError, TokenRefusedError, TokenUnavailable
 from outbound.engine.smtp_outcome import classify_smtp_reply
+from outbound.spec.auth import OAuth2
 from outbound.spec.domain import Mailbox, SendingDomain, SmtpServer
 
 Secrets = Callable[[str], str | None]
@@ -120,7 +123,8 @@ class MailboxTransport:
     def __init__(self, server: SmtpServer, address: str, *, secrets: Secrets = os.environ.get,
                  max_connections: int = 1, tls_context: ssl.SSLContext | None = None,
                  local_hostname: str | None = None, max_messages_per_connection: int = 100,
-                 max_idle: float = 120.0) -> None:
+                 max_idle: float = 120.0, auth: OAuth2 | None = None,
+                 credentials: Credentials | None = None) -> None:
         if max_connections < 1 or max_messages_per_connection < 1:
             raise ValueError("max_connections and max_messages_per_connection must be at least 1")
         self.server = server
@@ -136,6 +140,9 @@ class MailboxTransport:
         self._idle: list[_Conn] = []
         self._password: str | None = None
         self._closed = False
+        self.auth = auth  # OAuth2: XOAUTH2 with a bearer token from ``credentials``
+        self.credentials = credentials
+        self._tokens_seen: set[str] = set()  # bearer tokens used, scrubbed from every outcome
 
     async def send(self, envelope_from: str, recipient: str, message_bytes: bytes, *,
                    begin: Begin | None = None) -> SendOutcome:
@@ -217,10 +224,42 @@ class MailboxTransport:
             conn.smtp.close()
         return await self._open()
 
+    async def _bearer(self, stale: Bearer | None = None) -> Bearer:
+        """The access token to log in with; nothing sent yet if there is none (_SetupFailed)."""
+        assert self.auth is not None
+        if self.credentials is None:
+            raise _SetupFailed(local_outcome("config_error", "oauth_unavailable",
+                                             "OAuth2 tokens are not available in this process", "auth"))
+        try:
+            login = await self.credentials.login(self.address, self.username, self.auth, None, stale=stale)
+        except TokenUnavailable as exc:
+            raise _SetupFailed(local_outcome("temporary", "token_unavailable", str(exc), "auth")) from None
+        except TokenRefusedError as exc:
+            raise _SetupFailed(local_outcome("auth_failure", "token_refused", str(exc), "auth")) from None
+        except (CredentialsMissing, TokenError) as exc:
+            raise _SetupFailed(local_outcome("auth_failure", "oauth_client_missing", str(exc), "auth")) from None
+        assert isinstance(login, Bearer)
+        self._tokens_seen.add(login.token)
+        return login
+
+    async def _xoauth2(self, smtp: aiosmtplib.SMTP) -> None:
+        """AUTH XOAUTH2; a refused token is refreshed once and tried again, then the refusal stands
+        (an auth failure: the rulebook pauses the mailbox)."""
+        bearer = await self._bearer()
+        try:
+            await smtp.auth_xoauth2(self.username, bearer.token)
+            return
+        except SMTPAuthenticationError:
+            pass
+        fresh = await self._bearer(stale=bearer)
+        await smtp.auth_xoauth2(self.username, fresh.token)
+
     async def _open(self) -> _Conn:
         self._closed = False
         password = None
-        env = self.server.password_env
+        env = self.server.password_env if self.auth is None else None
+        if self.auth is not None:
+            await self._bearer()  # fails before connecting when there is no token to be had
         if env:
             password = self._secrets(env)
             if not password:
@@ -244,12 +283,16 @@ class MailboxTransport:
                         f"{s.host}:{s.port} does not offer STARTTLS (set tls: implicit or none)", stage))
                 await smtp.starttls()
                 await smtp.ehlo()  # extensions must be learnt again over TLS (RFC 3207)
-            if password is not None:
+            if password is not None or self.auth is not None:
                 stage = "auth"
                 if not smtp.supports_extension("auth"):
                     raise _SetupFailed(local_outcome(
                         "config_error", "auth_unsupported", f"{s.host}:{s.port} does not offer AUTH", stage))
-                await smtp.login(self.username, password)
+                if self.auth is not None:
+                    await self._xoauth2(smtp)
+                else:
+                    assert password is not None
+                    await smtp.login(self.username, password)
         except _SetupFailed:
             smtp.close()
             raise
@@ -336,10 +379,11 @@ class MailboxTransport:
 
     def _scrub(self, outcome: SendOutcome) -> SendOutcome:
         # Defence in depth: a server echoing the credentials must not leak them into logs.
-        pw = self._password
-        if pw and pw in outcome.text:
-            return replace(outcome, text=outcome.text.replace(pw, "[redacted]"))
-        return outcome
+        text = outcome.text
+        for secret in (self._password, *self._tokens_seen):
+            if secret and secret in text:
+                text = text.replace(secret, "[redacted]")
+        return outcome if text == outcome.text else replace(outcome, text=text)
 
 
 async def _go_ahead(started: asyncio.Future[bool] | None) -> None:
@@ -372,23 +416,31 @@ class SmtpPool:
         """How many SMTP sessions one mailbox may hold at once (its delivery lanes)."""
         return self._max_connections
 
-    async def transport(self, domain: SendingDomain, mailbox: Mailbox) -> MailboxTransport:
+    async def transport(self, domain: SendingDomain, mailbox: Mailbox,
+                        credentials: Credentials | None = None) -> MailboxTransport:
         server = domain.smtp_for(mailbox)
+        auth = domain.auth_for(mailbox)
         current = self._transports.get(mailbox.address)
-        if current is not None and current.server == server:
+        if current is not None and current.server == server and current.auth == auth:
+            if credentials is not None:
+                current.credentials = credentials
             return current
         if current is not None:  # the domain file changed: drop the sessions of the old settings
             await current.close()
+        # a provider's published limit of concurrent SMTP sessions per mailbox (Microsoft 365: 3) holds
+        limit = auth.provider_limits.max_connections if auth is not None else None
         fresh = MailboxTransport(server, mailbox.address, secrets=self._secrets,
-                                 max_connections=self._max_connections, tls_context=self._tls_context,
-                                 local_hostname=self._local_hostname or domain.domain,
-                                 max_messages_per_connection=self._max_messages, max_idle=self._max_idle)
+                                 max_connections=min(self._max_connections, limit or self._max_connections),
+                                 tls_context=self._tls_context, local_hostname=self._local_hostname or domain.domain,
+                                 max_messages_per_connection=self._max_messages, max_idle=self._max_idle,
+                                 auth=auth, credentials=credentials)
         self._transports[mailbox.address] = fresh
         return fresh
 
     async def send(self, domain: SendingDomain, mailbox: Mailbox, envelope_from: str, recipient: str,
-                   message_bytes: bytes, *, begin: Begin | None = None) -> SendOutcome:
-        transport = await self.transport(domain, mailbox)
+                   message_bytes: bytes, *, begin: Begin | None = None,
+                   credentials: Credentials | None = None) -> SendOutcome:
+        transport = await self.transport(domain, mailbox, credentials)
         return await transport.send(envelope_from, recipient, message_bytes, begin=begin)
 
     async def close_all(self) -> None:

@@ -284,6 +284,19 @@ class ImapClient:
         if resp.result != "OK":
             raise ImapAuthError(f"login as {user} on {self.where} refused: {_text(resp)}")
 
+    async def xoauth2(self, user: str, token: str) -> None:
+        """AUTHENTICATE XOAUTH2 with a bearer token (Google, Microsoft, Dovecot's oauth2 passdb)."""
+        if _CONTROL.search(user) or _CONTROL.search(token):
+            raise ImapConfigError("the IMAP user name or token holds a control character")
+        try:
+            resp = await self._guard(self._imap.xoauth2(user, token), "AUTHENTICATE XOAUTH2",
+                                     timeout=min(self.timeout, 15.0))
+        except ImapTimeout:
+            # a refusal comes as a continuation with the error that aioimaplib does not answer
+            raise ImapAuthError(f"XOAUTH2 as {user} on {self.where} refused (no answer)") from None
+        if resp.result != "OK":
+            raise ImapAuthError(f"XOAUTH2 as {user} on {self.where} refused: {_text(resp)}")
+
     @property
     def supports_idle(self) -> bool:
         return "IDLE" in self._imap.protocol.capabilities

@@ -17,7 +17,7 @@ import logging
 import os
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from outbound.core.logline import counted, fields
@@ -115,7 +115,7 @@ def process_message(ctx: EngineContext, fetched: FetchedMessage, rules: PolicyFo
 async def poll_job(ctx: EngineContext, *, once: bool, secrets: Secrets = os.environ.get,
                    options: PollerOptions | None = None, clock: Callable[[], datetime] = utcnow,
                    grace: timedelta = RECONCILE_GRACE) -> PollSummary:
-    opts = options or PollerOptions()
+    opts = _with_credentials(ctx, options or PollerOptions())
     summary = PollSummary()
     with_imap = mailboxes_with_imap(ctx.workspace.domains.values())
     for address in sorted(ctx.workspace.mailboxes()):
@@ -163,6 +163,11 @@ async def poll_job(ctx: EngineContext, *, once: bool, secrets: Secrets = os.envi
             box.failures.append(result.reason)
     summary.reconcile = await reconcile_unknown(ctx, clock(), grace=grace, secrets=secrets, options=opts)
     return summary
+
+
+def _with_credentials(ctx: EngineContext, options: PollerOptions) -> PollerOptions:
+    """The options with the context's credentials (OAuth2 bearers), unless the caller gave its own."""
+    return options if options.credentials is not None else replace(options, credentials=ctx.credentials())
 
 
 async def _renew_leases(ctx: EngineContext, addresses: list[str], lease: timedelta, clock: Callable[[], datetime],
@@ -216,6 +221,7 @@ async def reconcile_unknown(ctx: EngineContext, now: datetime, *, grace: timedel
     not there -> sent again later. A mailbox whose Sent folder cannot be searched keeps its sends
     unknown (never resent on a guess)."""
     summary = ReconcileSummary()
+    options = _with_credentials(ctx, options or PollerOptions())
     sends = await asyncio.to_thread(outcomes.unknown_sends, ctx.engine)
     due = [s for s in sends if s.claimed_at <= now - grace]
     summary.waiting = len(sends) - len(due)
@@ -231,7 +237,7 @@ async def reconcile_unknown(ctx: EngineContext, now: datetime, *, grace: timedel
             summary.failures.append(f"{address} {what}: {len(group)} unknown send(s) left for `outbound reconcile` "
                                     "or a manual decision")
             return
-        mailbox = found[1].model_copy(update={"imap": server})
+        mailbox = found[1].model_copy(update={"imap": server, "auth": found[0].auth_for(found[1])})
         try:
             present = await find_in_sent(mailbox, [s.message_id for s in group if s.message_id], secrets=secrets,
                                          options=options)

@@ -24,7 +24,9 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from outbound.core.watermark import Watermark
-from outbound.inbox.imap import ImapClient, ImapConfigError, ImapError
+from outbound.engine.credentials import Credentials, CredentialsMissing
+from outbound.engine.oauth import Bearer, TokenError
+from outbound.inbox.imap import ImapAuthError, ImapClient, ImapConfigError, ImapError
 from outbound.spec.domain import Mailbox, SendingDomain
 
 log = logging.getLogger(__name__)
@@ -83,6 +85,8 @@ class PollerOptions:
     backoff_max: float = 300.0
     shutdown_grace: float = 10.0
     ssl_context: ssl.SSLContext | None = None
+    credentials: Credentials | None = None
+    """how OAuth2 mailboxes log in (their bearer tokens); passwords come from ``secrets``."""
 
 
 @dataclass(frozen=True)
@@ -128,8 +132,10 @@ def mailboxes_with_imap(domains: Iterable[SendingDomain]) -> list[Mailbox]:
     for domain in domains:
         for mb in domain.mailboxes:
             server = domain.imap_for(mb)
+            auth = domain.auth_for(mb)
             if server is not None:
-                out.append(mb if mb.imap is server else mb.model_copy(update={"imap": server}))
+                out.append(mb if mb.imap is server and mb.auth is auth
+                           else mb.model_copy(update={"imap": server, "auth": auth}))
     return out
 
 
@@ -145,6 +151,8 @@ async def open_session(mailbox: Mailbox, secrets: Secrets, options: PollerOption
     server = mailbox.imap
     if server is None:
         raise ImapConfigError(f"{mailbox.address} has no IMAP server configured")
+    if mailbox.auth is not None:
+        return await _open_oauth2(mailbox, options)
     if not server.password_env:
         raise ImapConfigError(f"{mailbox.address}: imap.password_env is not set")
     password = secrets(server.password_env)
@@ -154,6 +162,46 @@ async def open_session(mailbox: Mailbox, secrets: Secrets, options: PollerOption
                                       ssl_context=options.ssl_context)
     try:
         await client.login(server.username or mailbox.address, password)
+    except BaseException:
+        client.close()
+        raise
+    return client
+
+
+async def _open_oauth2(mailbox: Mailbox, options: PollerOptions) -> ImapClient:
+    """XOAUTH2; a refused token is refreshed once and tried again, then the mailbox is paused (the
+    rulebook's ``TokenRefused``)."""
+    server, credentials = mailbox.imap, options.credentials
+    assert server is not None
+    if credentials is None:
+        raise ImapConfigError(f"{mailbox.address}: OAuth2 tokens are not available in this process")
+    user = server.username or mailbox.address
+
+    async def bearer(stale: Bearer | None = None) -> Bearer:
+        try:
+            login = await credentials.login(mailbox.address, user, mailbox.auth, None, stale=stale)
+        except (TokenError, CredentialsMissing) as exc:
+            raise ImapConfigError(f"{mailbox.address}: {exc}") from None
+        assert isinstance(login, Bearer)
+        return login
+
+    token = await bearer()
+    client = await ImapClient.connect(server.host, server.port, server.tls, timeout=options.command_timeout,
+                                      ssl_context=options.ssl_context)
+    try:
+        try:
+            await client.xoauth2(user, token.token)
+        except ImapAuthError:
+            fresh = await bearer(stale=token)
+            client.close()  # a new session: some servers drop the one an AUTHENTICATE failed on
+            client = await ImapClient.connect(server.host, server.port, server.tls, timeout=options.command_timeout,
+                                              ssl_context=options.ssl_context)
+            try:
+                await client.xoauth2(user, fresh.token)
+            except ImapAuthError as exc:
+                await credentials.refused(mailbox.address, "the IMAP server refused a freshly refreshed token",
+                                          "imap", fresh.generation)
+                raise ImapAuthError(str(exc)) from None
     except BaseException:
         client.close()
         raise

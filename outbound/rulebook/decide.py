@@ -39,6 +39,7 @@ from outbound.rulebook.facts import (
     SecretCheck,
     SendFacts,
     SmtpResult,
+    TokenRefused,
 )
 from outbound.rulebook.retry import GiveUp, retry_decision
 
@@ -89,6 +90,8 @@ def decide(fact: Fact) -> Effects:
             return _mailbox_health(fact)
         case SecretCheck():
             return _secret(fact)
+        case TokenRefused():
+            return _token_refused(fact)
     raise TypeError(f"not a fact: {fact!r}")
 
 
@@ -303,3 +306,9 @@ def _domain_check(f: DomainCheck) -> Effects:
 def _mailbox_health(f: MailboxHealthVerdict) -> Effects:
     word = "mailbox paused" if f.action == "pause" else "mailbox resumed"
     return Effects(word, records=(), senders=(SenderChange(f.action, "mailbox", f.address, f.reason, by="health"),))
+def _token_refused(f: TokenRefused) -> Effects:
+    reason = (f"OAuth2 token refused ({f.error}): reconnect with `outbound mailboxes connect {f.mailbox}`, "
+              f"then `outbound mailboxes resume {f.mailbox}`")
+    return Effects("mailbox paused", senders=(SenderChange("pause", "mailbox", f.mailbox, reason),),
+                   records=(Record(ev.TOKEN_REFUSED, {"error": f.error, "source": f.source},
+                                   key=f"token_refused:{f.mailbox}:{f.generation}", mailbox=f.mailbox, at=f.at),))

@@ -211,8 +211,20 @@ class SecretCheck:
     at: datetime
 
 
+@dataclass(frozen=True)
+class TokenRefused:
+    """The OAuth2 server refused a mailbox's refresh token for good (``invalid_grant``: revoked, the
+    password changed, consent withdrawn): no access token can be had until it is connected again."""
+
+    mailbox: str
+    error: str                           # the server's error and description (never a token)
+    at: datetime
+    source: str = "refresh"              # refresh | smtp | imap: the path that found it
+    generation: int = 0                  # the stored token's generation (0: never connected): one record each
+
+
 Fact = (SmtpResult | Dsn | AutoReply | HumanReply | OptOut | Complaint | CrmOutcome | Observed | RuleAction
-        | OperatorResume | OperatorSuppress | DomainCheck | MailboxHealthVerdict | SecretCheck)
+        | OperatorResume | OperatorSuppress | DomainCheck | MailboxHealthVerdict | SecretCheck | TokenRefused)
 
 
 def return_pause(return_date: date | None, now: datetime, default: timedelta,

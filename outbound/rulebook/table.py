@@ -26,6 +26,7 @@ from outbound.rulebook.facts import (
     SecretCheck,
     SendFacts,
     SmtpResult,
+    TokenRefused,
 )
 
 _AT = datetime(2026, 12, 1, 9, tzinfo=UTC)
@@ -101,6 +102,8 @@ def examples() -> list[tuple[str, str, Fact]]:
          SecretCheck("alex@acme-mail.com", ("ACME_ALEX_PASSWORD",), False, _AT)),
         ("password set again", "send tick, the mailbox paused for its missing password",
          SecretCheck("alex@acme-mail.com", (), True, _AT)),
+        ("token refused", "OAuth2 refresh answered invalid_grant", TokenRefused("alex@acme-mail.com", "invalid_grant",
+                                                                                _AT)),
     ]
 
 

@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 from pydantic import Field, WithJsonSchema, field_validator, model_validator
 
 from outbound.core.durations import DURATION_SCHEMA, parse_duration
+from outbound.spec.auth import OAuth2, Preset
 from outbound.spec.sequence import Strict
 
 _ENV = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -106,6 +107,7 @@ class Mailbox(Strict):
     gap: Gap = Field(default_factory=Gap)
     recipient_domain_hourly_limit: Annotated[int, Field(gt=0)] | None = Field(
         None, description="most sends per hour from this mailbox to one recipient domain (gmail.com, ...)")
+    auth: OAuth2 | None = Field(None, description="OAuth2 login (XOAUTH2); omit for password_env")
 
     @field_validator("address")
     @classmethod
@@ -137,6 +139,7 @@ class SendingDomain(Strict):
     send_only: bool = Field(False, description="the domain receives no mail (a null MX is then fine)")
     smtp: SmtpServer | None = Field(None, description="default SMTP server for every mailbox")
     imap: ImapServer | None = Field(None, description="default IMAP server for every mailbox")
+    auth: OAuth2 | None = Field(None, description="default OAuth2 login of every mailbox")
     mailboxes: Annotated[list[Mailbox], Field(min_length=1)]
     schema_: str | None = Field(None, alias="$schema", exclude=True)
 
@@ -187,20 +190,34 @@ class SendingDomain(Strict):
             if mb.address in seen:
                 raise ValueError(f"mailbox {mb.address} is listed twice")
             seen.add(mb.address)
-            if mb.smtp is None and self.smtp is None:
+            if mb.smtp is None and self.smtp is None and _preset_of(self.auth_for(mb)) is None:
                 raise ValueError(f"mailbox {mb.address} has no smtp server (set it on the mailbox or the domain)")
         return self
 
+    def auth_for(self, mailbox: Mailbox) -> OAuth2 | None:
+        return mailbox.auth or self.auth
+
     def smtp_for(self, mailbox: Mailbox) -> SmtpServer:
         server = mailbox.smtp or self.smtp
-        assert server is not None  # checked by the validator
+        if server is None:  # the OAuth2 provider's preset
+            preset = _preset_of(self.auth_for(mailbox))
+            assert preset is not None  # checked by the validator
+            server = SmtpServer(host=preset.smtp[0], port=preset.smtp[1], tls=preset.smtp[2])
         return server
 
     def imap_for(self, mailbox: Mailbox) -> ImapServer | None:
-        return mailbox.imap or self.imap
+        server = mailbox.imap or self.imap
+        preset = _preset_of(self.auth_for(mailbox))
+        if server is None and preset is not None:
+            server = ImapServer(host=preset.imap[0], port=preset.imap[1], sent_folder=preset.sent_folder)
+        return server
 
     def password_envs(self, mailbox: Mailbox) -> list[tuple[str, str]]:
         """(server kind, variable name) of each password the mailbox's servers read from the environment."""
         imap = self.imap_for(mailbox)
         found = [("smtp", self.smtp_for(mailbox).password_env), ("imap", imap.password_env if imap else None)]
         return [(kind, env) for kind, env in found if env]
+
+
+def _preset_of(auth: OAuth2 | None) -> Preset | None:
+    return auth.preset if auth is not None else None

@@ -79,6 +79,7 @@ def read_workspace(config: LoadedConfig, *, sequence_checks: Iterable[SequenceCh
             continue
         ws.domains[domain.domain] = domain
         ws.domain_paths[domain.domain] = path
+        ws.problems.extend(_check_domain_auth(domain, path))
     for path in yaml_files(ws.config.sequences_dir):
         doc = read_yaml(path)
         if isinstance(doc, Problem):
@@ -115,6 +116,15 @@ def _check_unsubscribe(ws: Workspace) -> list[Problem]:
             out.append(Problem(path, f"[sending] tracking_base_url {base!r} is not https: mail from {name} gets no "
                                      "one-click unsubscribe (RFC 8058 needs https)", severity="warning"))
     return out
+
+
+def _check_domain_auth(domain: SendingDomain, path: Path) -> list[Problem]:
+    from outbound.spec.auth_checks import check_auth
+
+    if not any(domain.auth_for(mb) for mb in domain.mailboxes):
+        return []
+    doc = read_yaml(path)  # read again for line numbers (rare: only domains with OAuth2 mailboxes)
+    return [] if isinstance(doc, Problem) else check_auth(domain, doc)
 
 
 def _load(path: Path, model: type[SendingDomain], problems: list[Problem]) -> SendingDomain | None:

@@ -5,9 +5,6 @@ from __future__ import annotations
 from alembic import context
 from sqlmodel import SQLModel
 
-import outbound.store.scoring_tables
-import outbound.store.tables  # noqa: F401  (both register their tables on SQLModel.metadata)
-
 connection = context.config.attributes.get("connection")
 if connection is None:
     raise RuntimeError("run migrations through `outbound db upgrade`, which passes a connection")
