@@ -36,13 +36,14 @@ def _register_all() -> None:
         domains_cmd,
         engine_cmd,
         inbox_cmd,
+        mailboxes_cmd,
         prospects_cmd,
         scoring_cmd,
         serve_cmd,
         workspace_cmd,
     )
 
-    for module in (workspace_cmd, engine_cmd, db_cmd, prospects_cmd, audience_cmd, domains_cmd, inbox_cmd,
+    for module in (workspace_cmd, engine_cmd, mailboxes_cmd, db_cmd, prospects_cmd, audience_cmd, domains_cmd, inbox_cmd,
                    classify_cmd, scoring_cmd, serve_cmd):
         module.register(app)
 

@@ -32,7 +32,8 @@ from outbound.store.db import utcnow
 
 with warnings.catch_warnings():  # Authlib announces its move to httpx2; httpx is what is installed
     warnings.simplefilter("ignore")
-    from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuthError
+    from authlib.integrations.httpx_client import AsyncOAuth2Client
+    from authlib.integrations.httpx_client import OAuthError as OAuthError  # for the connect flows
 
 import httpx
 
