@@ -197,6 +197,9 @@ def status(
         boxes.add_row(m.address + ("" if m.in_workspace else " (not in domains/)"), m.state, str(m.sent_today),
                       str(m.cap_today), str(m.warmup_day), _next_send(m), escape(m.pause_reason or ""))
     show(boxes)
+    for m in st.mailboxes:  # the OAuth2 providers' own per-mailbox limits, kept by the engine
+        if m.provider_limits:
+            console.print(f"{m.address}: {m.provider_limits}", highlight=False, markup=False)
     queue = Table(*[Column(h, no_wrap=True) for h in ("sequence", "step", "due now", "scheduled later")],
                   title="Queued steps")
     for q in st.queue:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 
 from outbound.engine.rotation import PoolError, daily_cap, pool_mailboxes
 from outbound.engine.window import is_open, next_opening, resolve_zone
+from outbound.spec.domain import Mailbox, SendingDomain
 from outbound.spec.workspace import Workspace
 from outbound.store import mailboxes as mailbox_store
 from outbound.store.status_queries import StatusRows, read_status
@@ -29,6 +30,7 @@ class MailboxStatus:
     in_workspace: bool
     window_open: bool | None = None  # whether a sequence it sends for may send now (None: it sends for none)
     next_opening: datetime | None = None  # when the first of those windows opens, while all are shut
+    provider_limits: str | None = None  # an OAuth2 provider's per-mailbox limits, in words (Microsoft 365: ...)
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,13 @@ class EngineStatus:
                 return [conv(x) for x in v]
             return v
         return conv(asdict(self))  # type: ignore[no-any-return]
+
+
+def _limits(found: tuple[SendingDomain, Mailbox] | None) -> str | None:
+    auth = found[0].auth_for(found[1]) if found else None
+    if auth is None or (auth.preset is None and auth.limits is None):
+        return None
+    return f"{auth.preset.label if auth.preset else auth.provider}: {auth.provider_limits.describe()}"
 
 
 def engine_status(engine: Engine, workspace: Workspace, now: datetime) -> EngineStatus:
@@ -112,6 +121,8 @@ def shape_status(rows: StatusRows, workspace: Workspace, now: datetime) -> Engin
             address, row.domain, row.state, row.pause_reason, usage.sent_today, cap, usage.sending_day,
             row.next_allowed_at if row.next_allowed_at and row.next_allowed_at > now else None, found is not None,
             *windows.get(address, (None, None))))
+        if limits := _limits(found):
+            status.mailboxes[-1] = replace(status.mailboxes[-1], provider_limits=limits)
     for q in sorted(rows.queue, key=lambda q: (q.sequence, q.step)):  # Python's order, not the database's collation
         loaded = workspace.sequences.get(q.sequence)
         steps = loaded.sequence.steps if loaded else []

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -29,6 +30,7 @@ from outbound.store.effects import change_senders
 from outbound.store.tables import Send, SendState
 from tests.acceptance.conftest import Cli, Result, copy_workspace, spawn, stop, write_csv
 from tests.fixtures.common import DATA, free_port, wait_for_port
+from tests.fixtures.oauth_server import CLIENT_ID, CLIENT_SECRET, OAuthServer
 from tests.fixtures.smtp_sink import SmtpSink, _Handler
 
 # founders-q3 holidays (workspace_template/sequences/founders-q3.yaml): no sends on these days
@@ -283,6 +285,28 @@ def test_mailboxes_resume_lifts_pauses_of_a_domain(world: World) -> None:
     resumed = world.cli("mailboxes", "resume", "@tryacme.io").ok()
     assert "resumed: alex@tryacme.io, maria@tryacme.io" in resumed.out
     assert "no paused mailbox matches @tryacme.io" in world.cli("mailboxes", "resume", "@tryacme.io").failed(1).err
+
+
+def test_mailboxes_connect_and_list(world: World, oauth_server: OAuthServer) -> None:
+    """The workspace plus a domain whose mailbox logs in with OAuth2, on the same database."""
+    ws = world.root / "ws-oauth"
+    if not ws.exists():
+        shutil.copytree(world.cli.config.parent, ws, ignore=shutil.ignore_patterns("outbound.db*"))  # type: ignore[union-attr]
+        (ws / "domains" / "oauth.test.yaml").write_text(json.dumps({
+            "domain": "oauth.test", "auth": oauth_server.auth_yaml(), "tracking_host": "t.oauth.test",
+            "smtp": {"host": "127.0.0.1", "port": world.sink.port, "tls": "none"},
+            "mailboxes": [{"address": "kim@oauth.test"}]}))
+    env = {"OUTBOUND_DATABASE_URL": world.url, "OUTBOUND_TOKEN_KEY": "backends-token-key-0001",
+           "TEST_OAUTH_CLIENT_ID": CLIENT_ID, "TEST_OAUTH_CLIENT_SECRET": CLIENT_SECRET, "COLUMNS": "250"}
+    cli = Cli(config=ws / "config.toml", cwd=world.root, env=env)
+    token = oauth_server.issue_refresh("kim@oauth.test")
+    connected = cli("mailboxes", "connect", "kim@oauth.test", "--refresh-token-env", "KIM_RT", env={"KIM_RT": token})
+    assert "connected kim@oauth.test" in connected.ok().out
+    listed = cli("mailboxes", "list", "--json").ok()
+    rows = {r["address"]: r for r in json.loads(listed.out)}
+    assert rows["kim@oauth.test"]["token"] == "connected" and rows["alex@acme-mail.com"]["auth"] == "none"
+    assert token not in listed.text and token not in connected.text
+    assert "oauth2 (custom)" in cli("mailboxes", "list").ok().out
 
 
 def test_reconcile_counts_unknown_sends(world: World) -> None:

@@ -23,7 +23,8 @@ def workspace(tmp_path: Path, oauth_server: OAuthServer) -> Path:
     (tmp_path / "sequences").mkdir()
     (tmp_path / "domains").mkdir()
     (tmp_path / "config.toml").write_text(f'[database]\nurl = "sqlite:///{tmp_path / "db.sqlite"}"\n')
-    domain = {"domain": "example.test", "tracking_host": "t.example.test", "auth": oauth_server.auth_yaml(),
+    auth = {**oauth_server.auth_yaml(), "limits": {"max_connections": 3, "per_minute": 30}}
+    domain = {"domain": "example.test", "tracking_host": "t.example.test", "auth": auth,
               "smtp": {"host": "127.0.0.1", "port": 2525, "tls": "none"},
               "mailboxes": [{"address": ADDRESS}]}
     (tmp_path / "domains" / "example.test.yaml").write_text(json.dumps(domain))
@@ -106,6 +107,13 @@ def test_refresh_token_from_the_environment(workspace: Path, oauth_server: OAuth
     # a refresh token the server does not know is refused, with the reason, and nothing is stored
     bad = cli("mailboxes", "connect", ADDRESS, "--refresh-token-env", "MY_RT", env={"MY_RT": "rt-unknown"}).failed(1)
     assert "invalid_grant" in bad.err
+    # the provider's limits are named by list and status
+    rows = {r["address"]: r for r in json.loads(cli("mailboxes", "list", "--json").ok().out)}
+    assert rows[ADDRESS]["limits"] == {"max_connections": 3, "per_minute": 30, "per_day": None}
+    status = json.loads(cli("status", "--json").ok().out)
+    boxes = {m["address"]: m for m in status["mailboxes"]}
+    assert boxes[ADDRESS]["provider_limits"] == "custom: 3 SMTP connections, 30/min"
+    assert f"{ADDRESS}: custom: 3 SMTP connections, 30/min" in cli("status").ok().out
 
 
 def test_connect_names_what_is_missing(workspace: Path, oauth_server: OAuthServer) -> None:
