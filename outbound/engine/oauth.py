@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import authlib.deprecate  # noqa: F401  (installs its "always" filter first, so the "ignore" below outranks it)
 from sqlalchemy import Engine
 
 from outbound.core.sealing import Sealer, SealError
