@@ -40,7 +40,13 @@ from outbound.store import mailboxes as mailbox_store
 from outbound.store.db import session_scope
 from outbound.store.enrollments import record_version, steps_passed
 from outbound.store.prepared import Prepared
-from outbound.store.prospects import prospect_columns, prospect_data, stopped_accounts_among, suppressed_among
+from outbound.store.prospects import (
+    first_touches_by_account,
+    prospect_columns,
+    prospect_data,
+    stopped_accounts_among,
+    suppressed_among,
+)
 from outbound.store.tables import Enrollment, EnrollmentState, Event, Send, SendState
 
 FACT_EVENTS = {ev.REPLIED: "replied", ev.OPENED: "opened", ev.CLICKED: "clicked"}
@@ -393,6 +399,8 @@ def _assign(ctx: EngineContext, session: Session, due: list[_Due], now: datetime
         for d in admission.deferred:
             d.enrollment.set(now, next_due_at=_next_day(now), reason=admission.reason)
             waiting[admission.reason] = waiting.get(admission.reason, 0) + 1
+    # counted under the mailbox locks, as the day's first touches are: several daemons never exceed it
+    per_account = _first_touches_by_account(ctx, session, due, now)
     lease_until = now + ctx.settings.daemon.lease
     existing = _existing_sends(session, due)
     reserved: list[_Reserved] = []
@@ -414,6 +422,12 @@ def _assign(ctx: EngineContext, session: Session, due: list[_Due], now: datetime
             continue
         if len(reserved) >= limit:
             break
+        account = _account_key(ctx, d)
+        if account is not None and per_account[account] >= (most := _account_limit(ctx, d)):
+            why = f"account_daily_limit: {most} first touches per company per day"
+            enr.set(now, next_due_at=_next_day(now), reason=f"waiting: {why} ({account[1]} reached it today)")
+            waiting[why] = waiting.get(why, 0) + 1
+            continue
         rdom = prospect.email.rsplit("@", 1)[1]
         pick = pick_mailbox(pool, usage, enr.mailbox, rdom, now)
         if pick.mailbox is None or pick.domain is None:
@@ -431,12 +445,41 @@ def _assign(ctx: EngineContext, session: Session, due: list[_Due], now: datetime
         usage[mb.address] = replace(u, sent_today=u.sent_today + 1, last_send_at=now,
                                     next_allowed_at=draw_next_allowed(mb, now, ctx.rng), sent_last_hour_by_domain=by_dom)
         counted[mb.address] += 1
+        if account is not None:
+            per_account[account] += 1
         enr.set(now, next_due_at=lease_until, mailbox=mb.address, reason=None)
         reserved.append(held)
     for address, count in counted.items():
         mailbox_store.count_claims(states[address], now, count, usage[address].next_allowed_at)
     _insert_new(session, reserved)
     report.claims.extend(_claim_of(r, lease_until) for r in reserved)
+
+
+def _account_limit(ctx: EngineContext, d: _Due) -> int:
+    return ctx.workspace.sequences[d.enrollment.sequence_name].sequence.account_daily_limit or 0
+
+
+def _account_key(ctx: EngineContext, d: _Due) -> tuple[str, str] | None:
+    """(sequence, company domain) of a first touch its sequence's ``account_daily_limit`` holds, else None."""
+    if d.step_index != 0 or not d.prospect.company_domain or not _account_limit(ctx, d):
+        return None
+    return d.enrollment.sequence_name, d.prospect.company_domain
+
+
+def _first_touches_by_account(ctx: EngineContext, session: Session, due: list[_Due],
+                              now: datetime) -> defaultdict[tuple[str, str], int]:
+    """Today's (UTC) first touches per (sequence, company domain) among the candidates' accounts."""
+    wanted: dict[str, set[str]] = defaultdict(set)
+    for d in due:
+        key = _account_key(ctx, d)
+        if key is not None:
+            wanted[key[0]].add(key[1])
+    start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    out: defaultdict[tuple[str, str], int] = defaultdict(int)
+    for name, domains in wanted.items():
+        for domain, n in first_touches_by_account(session, name, domains, start).items():
+            out[(name, domain)] = n
+    return out
 
 
 def _hourly_limited(ctx: EngineContext, address: str) -> bool:

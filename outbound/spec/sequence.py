@@ -176,6 +176,8 @@ class Sequence(Strict):
     senders: Senders
     daily_new_limit: Annotated[int, Field(ge=0)] | None = Field(
         None, description="most prospects started on this sequence per day")
+    account_daily_limit: Annotated[int, Field(gt=0)] | None = Field(
+        2, description="most first touches per company domain per day (null: no limit)")
     required_fields: list[str] = Field(default_factory=list)
     stop_on: list[StopEvent] = Field(
         default_factory=lambda: [StopEvent.reply, StopEvent.bounce, StopEvent.unsubscribe, StopEvent.complaint])

@@ -71,9 +71,14 @@ def read_workspace(config: LoadedConfig, *, sequence_checks: Iterable[SequenceCh
         if not folder.is_dir():
             ws.problems.append(Problem(folder, f"the {what} folder does not exist"))
     for path in yaml_files(ws.config.domains_dir):
-        domain = _load(path, SendingDomain, ws.problems)
+        domain_doc = read_yaml(path)
+        if isinstance(domain_doc, Problem):
+            ws.problems.append(domain_doc)
+            continue
+        domain = _validated(domain_doc, SendingDomain, ws.problems)
         if domain is None:
             continue
+        ws.problems.extend(_check_warmup(domain, domain_doc))
         if domain.domain in ws.domains:
             ws.problems.append(Problem(path, f"domain {domain.domain} is also defined in {ws.domain_paths[domain.domain]}"))
             continue
@@ -127,12 +132,12 @@ def _check_domain_auth(domain: SendingDomain, path: Path) -> list[Problem]:
     return [] if isinstance(doc, Problem) else check_auth(domain, doc)
 
 
-def _load(path: Path, model: type[SendingDomain], problems: list[Problem]) -> SendingDomain | None:
-    doc = read_yaml(path)
-    if isinstance(doc, Problem):
-        problems.append(doc)
-        return None
-    return _validated(doc, model, problems)
+def _check_warmup(domain: SendingDomain, doc: YamlDocument) -> list[Problem]:
+    """Warnings: a mailbox without ``warmup`` sends its whole daily cap from its first day."""
+    return [Problem(doc.path, f"mailbox {mb.address} has no warmup: it sends its full cap ({mb.daily_cap} a day) "
+                              "from day one; give a new mailbox a warmup (start, increase, max) to ramp it up",
+                    *doc.position(("mailboxes", i, "address")), severity="warning")
+            for i, mb in enumerate(domain.mailboxes) if mb.warmup is None and mb.daily_cap > 0]
 
 
 def _validated(doc: YamlDocument, model: type[M], problems: list[Problem]) -> M | None:

@@ -13,7 +13,7 @@ from sqlmodel import Session, SQLModel, col, select
 
 from outbound.prospects.values import STANDARD_FIELDS, ProspectData
 from outbound.store.db import session_scope, utcnow
-from outbound.store.tables import Account, Prospect, Suppression
+from outbound.store.tables import Account, Prospect, Send, SendState, Suppression
 
 _COLUMNS = tuple(f for f in STANDARD_FIELDS if f != "email")
 IN_CHUNK = 5000  # keeps an IN list under SQLite's 32,766 and PostgreSQL's 65,535 bound parameters
@@ -130,6 +130,26 @@ def stopped_accounts_among(session: Session | Connection, domains: Iterable[str 
         query = sa_select(table.c.domain, table.c.stopped_reason).where(
             table.c.domain.in_(wanted[start:start + IN_CHUNK]), table.c.stopped_reason.is_not(None))
         out.update((domain, f"account {domain} stopped: {reason}") for domain, reason in session.execute(query))
+    return out
+
+
+def first_touches_by_account(session: Session | Connection, sequence: str, domains: Iterable[str | None],
+                             since: datetime) -> dict[str, int]:
+    """Company domain -> first steps of ``sequence`` claimed for its prospects since ``since`` (a
+    skipped step is no touch), for the sequence's ``account_daily_limit``; one query per 5,000 domains."""
+    wanted = list({d for d in domains if d})
+    if not wanted:
+        return {}
+    sends = table_of(Send)
+    out: dict[str, int] = {}
+    for start in range(0, len(wanted), IN_CHUNK):
+        query = (sa_select(_PROSPECTS.c.company_domain, func.count())
+                 .select_from(sends.join(_PROSPECTS, _PROSPECTS.c.id == sends.c.prospect_id))
+                 .where(sends.c.sequence_name == sequence, sends.c.step_index == 0, sends.c.claimed_at >= since,
+                        sends.c.state != SendState.skipped.value,
+                        _PROSPECTS.c.company_domain.in_(wanted[start:start + IN_CHUNK]))
+                 .group_by(_PROSPECTS.c.company_domain))
+        out.update((str(domain), int(n)) for domain, n in session.execute(query))
     return out
 
 
