@@ -22,7 +22,7 @@ test: venv
 	$(BIN)/ruff check outbound tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n 2
 
 lint: venv
 	$(BIN)/ruff check outbound tests bench
