@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
+from rich.table import Column, Table
 
 from outbound.cli import runtime
 from outbound.cli.context import console, err_console, fail
@@ -81,7 +81,7 @@ def list_mailboxes(as_json: Annotated[bool, typer.Option("--json", help="machine
     if not rows:
         err_console.print("no mailboxes in domains/", highlight=False)
         return
-    table = Table("mailbox", "auth", "token", "limits", "state")
+    table = Table(Column("mailbox", no_wrap=True), Column("auth", no_wrap=True), "token", "limits", "state")
     for r in rows:
         auth = f"oauth2 ({r.provider})" if r.auth == "oauth2" else r.auth
         token = f"{r.token}: {r.token_detail}" if r.token else "—"
