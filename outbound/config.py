@@ -119,6 +119,21 @@ class HealthSettings(_Section):
         return parse_duration(v) if isinstance(v, (str, int, float)) and not isinstance(v, bool) else v
 
 
+class VerifySettings(_Section):
+    """Address verification (``prospects verify``, ``import --verify``, the daemon's re-check); DNS goes
+    to ``[health] nameserver``."""
+
+    max_age: timedelta = Field(timedelta(days=30), description="a result older than this is checked again "
+                               "(by the daemon before a first touch, by `prospects verify` by default)")
+    concurrency: Annotated[int, Field(gt=0)] = 100   # domains looked up at once
+    dns_timeout: timedelta = timedelta(seconds=2)    # per query; the lifetime of a lookup is twice this
+    daemon: bool = True                              # the daemon re-verifies stale addresses before their first touch
+    probe_port: Annotated[int, Field(gt=0, lt=65536)] = 25
+    probe_timeout: timedelta = timedelta(seconds=10)
+    probe_from: str = ""                             # MAIL FROM of the probe; '' is the null sender <>
+    probe_helo: str | None = None                    # EHLO name of the probe; default: this host's name
+
+
 class WebSettings(_Section):
     """The unsubscribe/tracking endpoint inside ``outbound run`` (``outbound serve`` runs it alone)."""
 
@@ -142,6 +157,7 @@ class Settings(_Section):
     sending: SendingSettings = SendingSettings()
     inbox: InboxSettings = InboxSettings()
     health: HealthSettings = HealthSettings()
+    verify: VerifySettings = VerifySettings()
     web: WebSettings = WebSettings()
     metrics: MetricsSettings = MetricsSettings()
 

@@ -10,14 +10,17 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from outbound.cli import runtime
 from outbound.cli.context import console, err_console, fail
+from outbound.cli.verify_cmd import print_report, run_verify, verify_cmd
 from outbound.errors import NotFoundError
 from outbound.prospects.csv_import import inspect_prospect_file, write_error_report
 from outbound.prospects.errors import ImportFileError
 from outbound.spec.sequence import Sequence
 from outbound.spec.workspace import read_workspace
+from outbound.store.db import utcnow
 from outbound.store.enrollments import UnblockResult, enroll, unblock
 from outbound.store.importer import ImportReport, import_prospects
 from outbound.store.prospects import prospect_ids
+from outbound.store.verification import to_verify
 
 prospects_app = typer.Typer(help="The people you write to.", no_args_is_help=True)
 
@@ -26,12 +29,17 @@ def register(app: typer.Typer) -> None:
     app.add_typer(prospects_app, name="prospects")
 
 
+prospects_app.command("verify")(verify_cmd)
+
+
 @prospects_app.command("import")
 def import_cmd(
     file: Annotated[Path, typer.Argument(help="CSV file (comma, semicolon or tab; UTF-8, UTF-16 or Latin-1)")],
     source: Annotated[str | None, typer.Option(help="lead source recorded on each prospect (for reports)")] = None,
     enroll_in: Annotated[str | None, typer.Option("--enroll", help="enroll every imported prospect in this sequence")] = None,
     errors_file: Annotated[Path | None, typer.Option("--errors", help="where to write skipped rows and rows imported with a warning (default: FILE.errors.csv)")] = None,
+    verify: Annotated[bool, typer.Option("--verify", help="verify the imported addresses (as `prospects verify`) "
+                                         "before enrolling: invalid ones are not enrolled")] = False,
 ) -> None:
     """Import prospects: maps common columns, keeps the others as custom fields, skips bad rows with reasons."""
     try:
@@ -67,6 +75,10 @@ def import_cmd(
                       + (f"; {report.still_blocked:,} still lack a required field" if report.still_blocked else ""),
                       highlight=False, markup=False)
     report_failed = _list_rows(report, errors_file or file.with_name(file.name + ".errors.csv"))
+    if verify:
+        ids = prospect_ids(engine, emails=report.emails)
+        targets = to_verify(engine, now=utcnow(), older_than=cfg.settings.verify.max_age, prospect_ids=ids)
+        print_report(run_verify(engine, cfg, targets))
     if sequence is not None:
         result = enroll(engine, sequence, prospect_ids(engine, emails=report.emails))
         console.print(f"{sequence.name}: enrolled {result.enrolled:,}, blocked {result.blocked:,} (missing fields), "

@@ -169,6 +169,26 @@ class Tracking(Strict):
     opens: bool = False
 
 
+VerifyAction = Literal["send", "skip"]
+
+
+class VerifyPolicy(Strict):
+    """What enrollment and the claim do with an address verified ``risky``, per reason (``invalid`` is
+    always skipped, an unverified or ``unknown`` one is sent)."""
+
+    role: VerifyAction = Field("skip", description="info@, sales@, noreply@ ... (RFC 2142 and the common ones)")
+    disposable: VerifyAction = Field("skip", description="a throwaway-mail domain")
+    catch_all: VerifyAction = Field("send", alias="catch-all", description="a domain whose server takes any address")
+
+    def skips(self, code: str) -> bool:
+        return {"role": self.role, "disposable": self.disposable, "catch-all": self.catch_all}.get(code) == "skip"
+
+
+_ACTION = {"enum": ["send", "skip"]}
+VERIFY_POLICY_SCHEMA = {"anyOf": [_ACTION, {"type": "object", "additionalProperties": False, "properties": {
+    "role": _ACTION, "disposable": _ACTION, "catch-all": _ACTION}}]}
+
+
 class Sequence(Strict):
     name: str
     description: str = ""
@@ -183,6 +203,9 @@ class Sequence(Strict):
         default_factory=lambda: [StopEvent.reply, StopEvent.bounce, StopEvent.unsubscribe, StopEvent.complaint])
     stop_account_on_reply: bool = False
     tracking: Tracking = Field(default_factory=Tracking)
+    verify_policy: Annotated[VerifyPolicy, WithJsonSchema(VERIFY_POLICY_SCHEMA)] = Field(
+        default_factory=VerifyPolicy,
+        description="'send' or 'skip' for every risky address, or per reason: role, disposable, catch-all")
     steps: Annotated[list[Step], Field(min_length=1)]
     schema_: str | None = Field(None, alias="$schema", exclude=True)
 
@@ -191,6 +214,15 @@ class Sequence(Strict):
     def _name(cls, v: str) -> str:
         if not _ID.match(v):
             raise ValueError("a sequence name is letters, digits, '_', '-' or '.', at most 64")
+        return v
+
+    @field_validator("verify_policy", mode="before")
+    @classmethod
+    def _one_policy(cls, v: object) -> object:
+        if isinstance(v, str):
+            if v not in ("send", "skip"):
+                raise ValueError("expected 'send', 'skip', or a mapping of role, disposable, catch-all to one of them")
+            return {"role": v, "disposable": v, "catch-all": v}
         return v
 
     @model_validator(mode="after")

@@ -42,6 +42,10 @@ class Prospect(SQLModel, table=True):
     source: str | None = Field(default=None, index=True)
     fields: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     hot: bool = False
+    # address verification (0006): valid | risky | invalid | unknown, its reasons, when it was checked
+    verify_status: str | None = Field(default=None, index=True)
+    verify_reasons: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    verified_at: datetime | None = None
     created_at: datetime
     updated_at: datetime
 

@@ -1,0 +1,75 @@
+"""`outbound prospects verify` and `prospects import --verify` as subprocesses, against NSD on loopback."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.acceptance.conftest import Cli, sqlite_rows, write_csv
+from tests.fixtures.dns_server import DnsServer, DnsServers
+from tests.integration.verify.zones import TIMEOUTS, verify_zones
+
+HEADER = "email,first_name,company"
+ROWS = ["ann@mx.example,Ann,Acme", "info@mx.example,Info,Acme", "bob@nullmx.example,Bob,Null",
+        "cat@gone.mx.example,Cat,Gone", "dan@aonly.example,Dan,Aonly", "eve@mailinator.com,Eve,Temp",
+        "fay@slow0.example,Fay,Slow"]
+EXPECTED = {"ann@mx.example": "valid", "info@mx.example": "risky", "bob@nullmx.example": "invalid",
+            "cat@gone.mx.example": "invalid", "dan@aonly.example": "valid", "eve@mailinator.com": "risky",
+            "fay@slow0.example": "unknown"}
+
+
+@pytest.fixture(scope="module")
+def server(dns_servers: DnsServers) -> Iterator[DnsServer]:
+    srv = dns_servers.start(verify_zones(), timeouts=TIMEOUTS)
+    yield srv
+    srv.stop()
+    dns_servers.running.remove(srv)
+
+
+@pytest.fixture
+def cli(workspace: Cli, server: DnsServer) -> Cli:
+    """The workspace's resolver is the loopback NSD ([health] nameserver), with short timeouts."""
+    assert workspace.config is not None
+    text = workspace.config.read_text()
+    text = text.replace("[health]\n", f'[health]\nnameserver = "{server.address}"\n', 1)
+    text = text.replace("[verify]\n", '[verify]\ndns_timeout = "0.3s"\n', 1)
+    workspace.config.write_text(text)
+    return workspace
+
+
+def statuses(config: Path) -> dict[str, tuple[str | None, str | None]]:
+    return {e: (s, r) for e, s, r in sqlite_rows(config, "SELECT email, verify_status, verify_reasons FROM prospects")}
+
+
+def test_verify_stores_a_result_per_address_and_retries_only_the_unknown(cli: Cli, tmp_path: Path) -> None:
+    assert cli.config is not None
+    csv = write_csv(tmp_path / "leads.csv", HEADER, ROWS)
+    cli("prospects", "import", str(csv), "--source", "vendor-a").ok()
+    cli("prospects", "verify").failed(2)  # which prospects: one of --source, --sequence, --all
+    out = cli("prospects", "verify", "--source", "vendor-a", "--json").ok()
+    doc = json.loads(out.out)
+    assert {r["email"]: r["status"] for r in doc["results"]} == EXPECTED
+    assert doc["summary"]["domains"] == 6 and doc["summary"]["invalid"] == 2
+    stored = statuses(cli.config)
+    assert {e: s for e, (s, _) in stored.items()} == EXPECTED
+    assert "null-mx" in (stored["bob@nullmx.example"][1] or "") and "role" in (stored["info@mx.example"][1] or "")
+    assert all(at is not None for (at,) in sqlite_rows(cli.config, "SELECT verified_at FROM prospects"))
+    # a second run re-checks only the unknown one; --older-than 0 re-checks all
+    again = cli("prospects", "verify", "--all").ok()
+    assert "verified 1 address(es) at 1 domain(s)" in again.out and "fay@slow0.example" in again.out
+    assert "checked again on the next verify" in again.out
+    every = cli("prospects", "verify", "--all", "--older-than", "0").ok()
+    assert "verified 7 address(es)" in every.out and "invalid 2" in every.out
+    assert "bob@nullmx.example: null-mx" in every.out
+
+
+def test_verify_mistakes_are_clear(cli: Cli) -> None:
+    bad_age, bad_ns, no_seq = cli.many(("prospects", "verify", "--all", "--older-than", "soon"),
+                                       ("prospects", "verify", "--all", "--nameserver", "dns.example"),
+                                       ("prospects", "verify", "--sequence", "nope"))
+    assert "--older-than 'soon'" in bad_age.failed(2).err
+    assert "must be an IP address" in bad_ns.failed(2).err
+    assert "nope" in no_seq.failed().err
