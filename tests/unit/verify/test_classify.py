@@ -92,3 +92,16 @@ def test_skip_reason_follows_the_policy() -> None:
     assert skip_reason(catch_all, default) is None and skip_reason(catch_all, VerifyPolicy(catch_all="skip"))
     assert skip_reason(Stored("unknown", ("dns-failed: t",)), default) is None
     assert skip_reason(None, default) is None
+
+
+@pytest.mark.parametrize("local", ["ann", "ann.smith", "ann+tag", "o'neil", "a_b-c", "x" * 64, "zoë", '"ann smith"',
+                                   "a..b", ".a", "a.", "x" * 65, "a b", "a(b)"])
+def test_the_plain_local_part_fast_path_agrees_with_email_validator(local: str) -> None:
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        validate_email(f"{local}@acme.com", check_deliverability=False, allow_smtputf8=True)
+        expected = True
+    except EmailNotValidError:
+        expected = False
+    assert isinstance(parse(f"{local}@acme.com"), Parsed) == expected
