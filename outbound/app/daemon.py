@@ -8,6 +8,7 @@ import logging
 from datetime import timedelta
 
 from outbound.app.links import link_app
+from outbound.app.verifying import verify_prospects
 from outbound.engine.context import EngineContext
 from outbound.engine.daemon import Daemon, Job, Service
 from outbound.health.dns import make_resolver
@@ -17,10 +18,13 @@ from outbound.metrics import registry_for, serve_metrics
 from outbound.scoring.job import scoring_job as run_scoring
 from outbound.store.db import utcnow
 from outbound.store.gates import pass_gate
+from outbound.store.verification import to_verify
 from outbound.web.server import bind, serve_in_background
 
 log = logging.getLogger("outbound.daemon")
 SCORING_EVERY = timedelta(minutes=1)
+VERIFY_EVERY = timedelta(minutes=5)
+VERIFY_BATCH = 20_000  # addresses re-verified per run (a few seconds of DNS at 5,000 domains)
 
 
 def build_daemon(ctx: EngineContext) -> Daemon:
@@ -60,10 +64,30 @@ def scoring_job(ctx: EngineContext) -> tuple[Job, timedelta]:
     return run, SCORING_EVERY
 
 
+def verify_job(ctx: EngineContext) -> tuple[Job, timedelta]:
+    """Re-verifies, before their first touch, the enrolled addresses whose result is older than
+    ``[verify] max_age`` (or was ``unknown``); one daemon at a time, a batch per run. Addresses never
+    verified are left alone: verification is asked for (``prospects verify``, ``import --verify``)."""
+    async def run() -> None:
+        now = utcnow()
+        if not pass_gate(ctx.engine, "verify", now, VERIFY_EVERY):
+            return
+        targets = to_verify(ctx.engine, now=now, older_than=ctx.settings.verify.max_age, first_touch_only=True,
+                            unchecked=False, limit=VERIFY_BATCH)
+        if targets:
+            report = await verify_prospects(ctx.engine, ctx.settings, targets, now)
+            log.info("re-verified %d address(es): %s", len(targets),
+                     ", ".join(f"{k} {v}" for k, v in sorted(report.counts.items())))
+
+    return run, VERIFY_EVERY
+
+
 def daemon_jobs(ctx: EngineContext) -> dict[str, tuple[Job, timedelta]]:
     jobs: dict[str, tuple[Job, timedelta]] = {"poll": poll_job(ctx), "scoring": scoring_job(ctx)}
     if ctx.settings.daemon.health_checks:
         jobs["health"] = health_job(ctx)
+    if ctx.settings.verify.daemon:
+        jobs["verify"] = verify_job(ctx)
     return jobs
 
 

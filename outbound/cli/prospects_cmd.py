@@ -82,8 +82,9 @@ def import_cmd(
     if sequence is not None:
         result = enroll(engine, sequence, prospect_ids(engine, emails=report.emails))
         console.print(f"{sequence.name}: enrolled {result.enrolled:,}, blocked {result.blocked:,} (missing fields), "
-                      f"already enrolled {result.already:,}, suppressed {len(result.skipped) - result.account_stopped:,}"
-                      + (f", account stopped {result.account_stopped:,}" if result.account_stopped else ""),
+                      f"already enrolled {result.already:,}, suppressed {result.suppressed:,}"
+                      + (f", account stopped {result.account_stopped:,}" if result.account_stopped else "")
+                      + (f", address invalid or risky {result.address_skipped:,}" if result.address_skipped else ""),
                       highlight=False)
         for address, why in result.skipped[:20]:
             console.print(f"  not enrolled {address}: {why}", highlight=False, markup=False)

@@ -141,7 +141,9 @@ def report(
                           "groups": {k: m.as_json() for k, m in groups.items()},
                           "sources": [{"source": s.source, "prospects": s.prospects, "contacted": s.contacted,
                                        "qualified": s.qualified, "qualified_share": s.qualified_share,
-                                       "cost_per_lead": s.cost_per_lead, "cost_per_qualified": s.cost_per_qualified}
+                                       "cost_per_lead": s.cost_per_lead, "cost_per_qualified": s.cost_per_qualified,
+                                       "verified": s.verified, "invalid": s.invalid, "risky": s.risky,
+                                       "invalid_share": s.invalid_share, "risky_share": s.risky_share}
                                       for s in sources],
                           "variants": [{"step": v.step, "variant": v.variant, "baseline": v.baseline,
                                         **v.metrics.as_json(),
@@ -155,12 +157,16 @@ def report(
     for row in metrics_rows(groups):
         table.add_row(*map(escape, row))
     show(table)
+    verified = any(s.verified for s in sources)  # the invalid and risky columns once addresses were verified
     src = Table(*[Column(h, no_wrap=True) for h in ("source", "prospects", "contacted", "qualified", "share")],
-                "cost / qualified", title="Lead sources")
+                "cost / qualified", *[Column(h, no_wrap=True) for h in ("invalid", "risky") if verified],
+                title="Lead sources")
     for s in sources:
+        # invalid and risky: shares of the source's verified addresses (`prospects verify`), a lead vendor's quality
         src.add_row(s.source, str(s.prospects), str(s.contacted), str(s.qualified),
                     "-" if s.qualified_share is None else f"{s.qualified_share:.1%}",
-                    "-" if s.cost_per_qualified is None else f"{s.cost_per_qualified:.2f}")
+                    "-" if s.cost_per_qualified is None else f"{s.cost_per_qualified:.2f}",
+                    *(["-" if v is None else f"{v:.1%}" for v in (s.invalid_share, s.risky_share)] if verified else []))
     show(src)
     if variants:
         ab = Table(*[Column(h, no_wrap=True) for h in ("step", "variant", "delivered", "reply %", "vs", "difference",

@@ -16,6 +16,7 @@ from outbound.cli.context import console, err_console, fail
 from outbound.config import LoadedConfig
 from outbound.core.durations import parse_duration
 from outbound.core.nameserver import parse_nameserver
+from outbound.errors import NotFoundError
 from outbound.store.db import utcnow
 from outbound.store.verification import ToVerify, to_verify
 from outbound.verify.model import STATUSES
@@ -51,7 +52,7 @@ def verify_cmd(
     if sequence is not None:
         try:
             runtime.workspace().sequence(sequence)
-        except Exception as exc:  # NotFoundError names the sequences there are
+        except NotFoundError as exc:  # it names the sequences there are
             fail(str(exc))
     engine = runtime.open_engine(cfg)
     now = utcnow()

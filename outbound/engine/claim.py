@@ -48,6 +48,7 @@ from outbound.store.prospects import (
     suppressed_among,
 )
 from outbound.store.tables import Enrollment, EnrollmentState, Event, Send, SendState
+from outbound.store.verification import skip_reason, stored_among
 
 FACT_EVENTS = {ev.REPLIED: "replied", ev.OPENED: "opened", ev.CLICKED: "clicked"}
 
@@ -381,6 +382,7 @@ def _assign(ctx: EngineContext, session: Session, due: list[_Due], now: datetime
     waiting = report.waiting if report.waiting is not None else {}
     suppressed = suppressed_among(session, [d.prospect.email for d in due])
     stopped_accounts = stopped_accounts_among(session, [d.prospect.company_domain for d in due])
+    verified = stored_among(session, [d.prospect_id for d in due])  # invalid or risky addresses only
     pools = {}
     for name in {d.enrollment.sequence_name for d in due}:
         pool = pool_mailboxes(ctx.workspace.sequences[name].sequence.senders, ctx.workspace.domains)
@@ -415,6 +417,11 @@ def _assign(ctx: EngineContext, session: Session, due: list[_Due], now: datetime
         if prospect.company_domain in stopped_accounts:  # stopped by a rule or a reply after enrollment
             enr.set(now, state=EnrollmentState.stopped.value, reason=stopped_accounts[prospect.company_domain],
                     next_due_at=None)
+            continue
+        unsendable = skip_reason(verified.get(d.prospect_id), ctx.workspace.sequences[enr.sequence_name].sequence.verify_policy,
+                                 brief=True)
+        if unsendable is not None:  # verified after it was enrolled: blocked, so `status` shows why
+            enr.set(now, state=EnrollmentState.blocked.value, reason=unsendable, next_due_at=None)
             continue
         pool = pools[enr.sequence_name]
         if isinstance(pool, PoolError):

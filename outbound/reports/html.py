@@ -138,9 +138,11 @@ def render_page(facts: Facts, by: str, groups: dict[str, Metrics], source_rows: 
                 f"<h2>By {escape(by)}</h2>",
                 _table(metrics_head(by), metrics_rows(groups)),
                 "<h2>Lead sources</h2>",
-                _table(["source", "prospects", "contacted", "qualified", "qualified share", "cost per qualified"],
+                _table(["source", "prospects", "contacted", "qualified", "qualified share", "cost per qualified",
+                        "invalid share", "risky share"],
                        [[s.source, str(s.prospects), str(s.contacted), str(s.qualified), _fmt(s.qualified_share),
-                         "-" if s.cost_per_qualified is None else f"{s.cost_per_qualified:.2f}"] for s in source_rows])]
+                         "-" if s.cost_per_qualified is None else f"{s.cost_per_qualified:.2f}",
+                         _fmt(s.invalid_share), _fmt(s.risky_share)] for s in source_rows])]
     if variant_rows:
         sections += ["<h2>A/B variants (reply rate)</h2>", _table(
             ["step", "variant", "delivered", "reply %", "vs", "difference", "p-value"],

@@ -22,6 +22,7 @@ from sqlalchemy import Engine
 from outbound.core import events as ev
 from outbound.reports.stats import ZTest, two_proportion_z
 from outbound.store.report_rows import EventRow, SendRow, report_rows
+from outbound.store.verification import SourceShare, shares_by_source
 
 GROUPS = ("sequence", "step", "variant", "source", "domain", "mailbox")
 QUALIFYING = (ev.QUALIFIED, ev.MEETING_BOOKED, ev.WON)
@@ -96,6 +97,17 @@ class SourceRow:
     contacted: int
     qualified: int
     cost_per_lead: float | None
+    verified: int = 0   # prospects with a verification result, and how many of them came out invalid and risky
+    invalid: int = 0
+    risky: int = 0
+
+    @property
+    def invalid_share(self) -> float | None:
+        return None if not self.verified else self.invalid / self.verified
+
+    @property
+    def risky_share(self) -> float | None:
+        return None if not self.verified else self.risky / self.verified
 
     @property
     def qualified_share(self) -> float | None:
@@ -148,6 +160,7 @@ class Facts:
     sends: dict[int, SendFacts] = field(default_factory=dict)
     qualified: set[int] = field(default_factory=set)          # prospect ids
     prospects_by_source: dict[str, int] = field(default_factory=dict)
+    verified_by_source: dict[str, SourceShare] = field(default_factory=dict)
 
     def attempted(self) -> list[SendFacts]:
         return [s for s in self.sends.values() if s.attempted]
@@ -155,7 +168,9 @@ class Facts:
 
 def load_facts(engine: Engine, since: datetime | None = None) -> Facts:
     rows = report_rows(engine, _TYPES, since)
-    return tie(rows.events, rows.sends, rows.source_of, rows.prospects_by_source)
+    facts = tie(rows.events, rows.sends, rows.source_of, rows.prospects_by_source)
+    facts.verified_by_source = shares_by_source(engine)
+    return facts
 
 
 def tie(events: Sequence[EventRow], sends: Iterable[SendRow], source_of: Mapping[int, str | None],
@@ -235,7 +250,9 @@ def sources(facts: Facts, costs: Mapping[str, float | None]) -> list[SourceRow]:
         if pid in source_of:
             qualified[source_of[pid]].add(pid)
     names = sorted(set(facts.prospects_by_source) | set(contacted))
-    return [SourceRow(n, facts.prospects_by_source.get(n, 0), len(contacted[n]), len(qualified[n]), costs.get(n))
+    none = SourceShare("", 0, 0, 0)
+    return [SourceRow(n, facts.prospects_by_source.get(n, 0), len(contacted[n]), len(qualified[n]), costs.get(n),
+                      (v := facts.verified_by_source.get(n, none)).checked, v.invalid, v.risky)
             for n in names]
 
 

@@ -24,6 +24,7 @@ from outbound.store.prospects import (
     table_of,
 )
 from outbound.store.tables import Enrollment, EnrollmentState, Prospect, Send, SendState, SequenceVersion
+from outbound.store.verification import skip_reason, stored_among
 
 
 @dataclass
@@ -32,7 +33,12 @@ class EnrollResult:
     blocked: int = 0
     already: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (email, reason)
-    account_stopped: int = 0  # of the skipped: their account is stopped (the rest are suppressed)
+    account_stopped: int = 0  # of the skipped: their account is stopped
+    address_skipped: int = 0  # of the skipped: verified invalid, or risky and the sequence's verify_policy skips it
+
+    @property
+    def suppressed(self) -> int:
+        return len(self.skipped) - self.account_stopped - self.address_skipped
 
 
 def sequence_hash(sequence: Sequence) -> str:
@@ -68,8 +74,9 @@ def missing_reason(lacking: list[str]) -> str:
 
 def enroll(engine: Engine, sequence: Sequence, prospect_ids: list[int], *, batch: int = 2000,
            now: datetime | None = None) -> EnrollResult:
-    """Enrolls prospects: never a suppressed one nor one whose account is stopped; one lacking a
-    required field is enrolled as blocked.
+    """Enrolls prospects: never a suppressed one, one whose account is stopped, nor one whose address
+    was verified invalid (or risky, as the sequence's ``verify_policy`` says); one lacking a required
+    field is enrolled as blocked.
 
     Core statements per batch (a select of the prospects, of existing enrollments, of suppressions,
     and one multi-row insert): 100,000 prospects enroll in seconds.
@@ -86,6 +93,7 @@ def enroll(engine: Engine, sequence: Sequence, prospect_ids: list[int], *, batch
                 enrollments.c.sequence_name == sequence.name, enrollments.c.prospect_id.in_(chunk))))
             suppressed = suppressed_among(conn, [r.email for r in rows])
             stopped = stopped_accounts_among(conn, [r.company_domain for r in rows])
+            verified = stored_among(conn, [r.id for r in rows])
             new: list[dict[str, Any]] = []
             for r in rows:
                 if r.id in already:
@@ -97,6 +105,11 @@ def enroll(engine: Engine, sequence: Sequence, prospect_ids: list[int], *, batch
                 if r.company_domain in stopped:
                     result.skipped.append((r.email, stopped[r.company_domain]))
                     result.account_stopped += 1
+                    continue
+                unsendable = skip_reason(verified.get(r.id), sequence.verify_policy)
+                if unsendable is not None:
+                    result.skipped.append((r.email, unsendable))
+                    result.address_skipped += 1
                     continue
                 lacking = missing_fields(sequence, prospect_data(r))
                 state, reason = EnrollmentState.active, None

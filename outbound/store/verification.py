@@ -34,12 +34,15 @@ class ToVerify:
 
 def to_verify(engine: Engine, *, now: datetime, older_than: timedelta | None, source: str | None = None,
               sequence: str | None = None, prospect_ids: Iterable[int] | None = None,
-              first_touch_only: bool = False, limit: int | None = None) -> list[ToVerify]:
+              first_touch_only: bool = False, unchecked: bool = True, limit: int | None = None) -> list[ToVerify]:
     """The prospects (of a source, of a sequence's enrollments, among these ids, or all) never
-    checked, last found ``unknown``, or checked before ``now - older_than`` (None: only the first two).
-    ``first_touch_only``: only those with a live enrollment that has sent nothing yet (the daemon's pass)."""
+    checked (unless not ``unchecked``), last found ``unknown``, or checked before ``now - older_than``
+    (None: only the first two). ``first_touch_only``: only those with an active enrollment that has
+    sent nothing yet (the daemon's re-check)."""
     query = sa_select(_P.c.id, _P.c.email).order_by(_P.c.id)
-    due: list[ColumnElement[bool]] = [_P.c.verify_status.is_(None), _P.c.verify_status.in_(STALE_STATUSES)]
+    due: list[ColumnElement[bool]] = [_P.c.verify_status.in_(STALE_STATUSES)]
+    if unchecked:
+        due.append(_P.c.verify_status.is_(None))
     if older_than is not None:
         due.append(_P.c.verified_at < now - older_than)
     query = query.where(or_(*due))
@@ -91,16 +94,18 @@ def stored_among(session: Session | Connection, prospect_ids: Iterable[int]) -> 
     return out
 
 
-def skip_reason(stored: Stored | None, policy: VerifyPolicy) -> str | None:
+def skip_reason(stored: Stored | None, policy: VerifyPolicy, *, brief: bool = False) -> str | None:
     """Why an address is not mailed: always when invalid; when risky, if the sequence's
-    verify_policy skips one of its risky reasons. None: mail it."""
+    verify_policy skips one of its risky reasons. None: mail it. ``brief``: the reason code only
+    (an enrollment's reason, grouped by ``status``), not the detail naming the address or domain."""
     if stored is None:
         return None
     if stored.status == "invalid":
-        return "address invalid: " + (stored.reasons[0] if stored.reasons else "no reason recorded")
+        first = stored.reasons[0] if stored.reasons else "no reason recorded"
+        return "address invalid: " + (first.split(":", 1)[0] if brief else first)
     skipped = [r for r in stored.reasons if policy.skips(r.split(":", 1)[0])]
     if stored.status == "risky" and skipped:
-        return "address risky (verify_policy skip): " + skipped[0]
+        return "address risky (verify_policy skip): " + (skipped[0].split(":", 1)[0] if brief else skipped[0])
     return None
 
 

@@ -227,7 +227,8 @@ def test_report_tables_json_and_html(world: World) -> None:
     assert sum(g["delivered"] for g in by_mailbox["groups"].values()) == 2
     assert by_mailbox["sources"][0] | {"cost_per_qualified": None} == {
         "source": "conference", "prospects": 3, "contacted": 2, "qualified": 0, "qualified_share": 0.0,
-        "cost_per_lead": 4.0, "cost_per_qualified": None}
+        "cost_per_lead": 4.0, "cost_per_qualified": None, "verified": 0, "invalid": 0, "risky": 0,
+        "invalid_share": None, "risky_share": None}
     assert "wrote " in world.done["report html"].ok().out
     page = (world.root / "report.html").read_text(encoding="utf-8")
     assert page.lstrip().lower().startswith("<!doctype html") and "founders-q3" in page

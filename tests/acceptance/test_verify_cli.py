@@ -73,3 +73,37 @@ def test_verify_mistakes_are_clear(cli: Cli) -> None:
     assert "--older-than 'soon'" in bad_age.failed(2).err
     assert "must be an IP address" in bad_ns.failed(2).err
     assert "nope" in no_seq.failed().err
+
+
+def test_import_verify_enrolls_neither_invalid_nor_skipped_risky_addresses(cli: Cli, tmp_path: Path) -> None:
+    assert cli.config is not None
+    csv = write_csv(tmp_path / "leads.csv", HEADER, ROWS)
+    out = cli("prospects", "import", str(csv), "--source", "vendor-b", "--verify", "--enroll", "agencies-reengage").ok().out
+    assert "verified 7 address(es) at 6 domain(s): valid 2, risky 2, invalid 2, unknown 1" in out
+    assert "address invalid or risky 4" in out
+    assert "not enrolled bob@nullmx.example: address invalid: null-mx: nullmx.example accepts no mail" in out
+    assert "not enrolled cat@gone.mx.example: address invalid: nxdomain" in out
+    assert "not enrolled info@mx.example: address risky (verify_policy skip): role" in out
+    assert "not enrolled eve@mailinator.com: address risky (verify_policy skip): disposable" in out
+    enrolled = {e for (e,) in sqlite_rows(cli.config, "SELECT p.email FROM enrollments e JOIN prospects p "
+                                                      "ON p.id = e.prospect_id")}
+    assert enrolled == {"ann@mx.example", "dan@aonly.example", "fay@slow0.example"}  # unknown is not held back
+    # a sequence whose verify_policy sends role addresses enrolls info@ (never the invalid ones)
+    seq = cli.config.parent / "sequences" / "agencies-reengage.yaml"
+    lax = seq.read_text().replace("name: agencies-reengage", "name: lax\nverify_policy: {role: send}")
+    (seq.parent / "lax.yaml").write_text(lax)
+    again = cli("enroll", "lax", "--source", "vendor-b").ok().out
+    assert "skipped bob@nullmx.example: address invalid" in again and "skipped info@mx.example" not in again
+    assert "skipped eve@mailinator.com: address risky (verify_policy skip): disposable" in again
+
+
+def test_report_by_source_shows_each_sources_share_of_invalid_and_risky(cli: Cli, tmp_path: Path) -> None:
+    cli("prospects", "import", str(write_csv(tmp_path / "a.csv", HEADER, ROWS)), "--source", "vendor-a", "--verify").ok()
+    cli("prospects", "import", str(write_csv(tmp_path / "b.csv", HEADER, ["zed@mx.example,Zed,Acme"])),
+        "--source", "vendor-b").ok()  # not verified: no share
+    doc, text = cli.many(("report", "--by", "source", "--json"), ("report", "--by", "source"))
+    by = {s["source"]: s for s in json.loads(doc.ok().out)["sources"]}
+    assert (by["vendor-a"]["verified"], by["vendor-a"]["invalid"], by["vendor-a"]["risky"]) == (7, 2, 2)
+    assert by["vendor-a"]["invalid_share"] == pytest.approx(2 / 7)
+    assert by["vendor-b"]["verified"] == 0 and by["vendor-b"]["invalid_share"] is None
+    assert text.ok().out.count("28.6%") == 2  # vendor-a's invalid and risky shares, each 2 of 7
