@@ -3,10 +3,10 @@
 Each module runs alone too (`python -m bench.bench_send`, ...); here each is run as a child with
 ``--json`` (and ``--quick`` under ``--quick``) and the last line of its output read as its figures.
 Baselines are measured in the same run: plain aiosmtplib for sending, flufl.bounce for
-classification, checkdmarc for domain checks. bench_import, bench_import_parse and bench_scoring
+classification, checkdmarc for domain checks, email-validator's own DNS check for verification. bench_import, bench_import_parse and bench_scoring
 stay separate (`python -m bench.bench_scoring`, ...).
 
-usage: .venv/bin/python -m bench [--quick] [--only send,tick,classify,domains] [--json]
+usage: .venv/bin/python -m bench [--quick] [--only send,tick,classify,domains,verify] [--json]
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-BENCHES = {"send": "bench_send", "tick": "bench_tick", "classify": "bench_classify", "domains": "bench_domains"}
+BENCHES = {"send": "bench_send", "tick": "bench_tick", "classify": "bench_classify", "domains": "bench_domains",
+           "verify": "bench_verify"}
 
 
 def run(module: str, quick: bool) -> tuple[dict[str, Any] | None, str]:
@@ -68,6 +69,10 @@ def rows(name: str, f: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         out.append((f"domain checks, {f['domains']} domains on local NSD", f"{f['outbound_s']:.2f} s",
                     f"checkdmarc {f['checkdmarc_s']:.2f} s" if "checkdmarc_s" in f else "checkdmarc not installed",
                     f"{f['ratio']:.1f}x faster" if "ratio" in f else ""))
+    elif name == "verify":
+        out.append((f"address verification, {f['addresses']:,} addresses / {f['domains']:,} domains on local NSD",
+                    f"{f['per_s']:,}/s, {f['dns_queries']:,} DNS queries",
+                    f"email-validator {f['baseline_per_s']:,}/s", f"{f['ratio']:.1f}x"))
     return out
 
 
