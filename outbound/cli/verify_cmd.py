@@ -7,6 +7,7 @@ import json
 import sys
 from typing import Annotated
 
+import dns.exception
 import typer
 from sqlalchemy import Engine
 
@@ -70,7 +71,7 @@ def run_verify(engine: Engine, cfg: LoadedConfig, targets: list[ToVerify], *, pr
                nameserver: str | None = None) -> VerifyReport:
     try:
         return asyncio.run(verify_prospects(engine, cfg.settings, targets, utcnow(), probe=probe, nameserver=nameserver))
-    except OSError as exc:  # no /etc/resolv.conf and no nameserver configured
+    except (OSError, dns.exception.DNSException) as exc:  # no /etc/resolv.conf and no nameserver configured
         fail(f"cannot set up DNS: {exc}; set [health] nameserver or pass --nameserver HOST[:PORT]", code=2)
 
 

@@ -7,13 +7,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from outbound.health.dns import Lookup
+from outbound.health.dns import Lookup, make_resolver
 from outbound.verify.model import Verdict
 from outbound.verify.probe import ProbeSettings
 from outbound.verify.run import RunStats, verify_addresses
 from tests.fixtures.dns_server import DnsServer, DnsServers
 from tests.fixtures.smtp_sink import SmtpSink
-from tests.integration.verify.zones import SLOW, TIMEOUTS, verify_zones
+from tests.integration.verify.zones import SLOW, TIMEOUTS, SlowForwarder, verify_zones
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +80,21 @@ async def test_domains_are_looked_up_concurrently_within_the_limit(server: DnsSe
     started = time.monotonic()
     await verify(server, *emails, concurrency=1)
     assert time.monotonic() - started >= 0.6 * len(SLOW) * 0.9  # the limit holds: one domain at a time
+
+
+async def test_a_slow_server_that_answers_in_time_gives_the_real_result(server: DnsServer) -> None:
+    slow = SlowForwarder(server.nsd_port, {"mx.example", "aonly.example", "nullmx.example"}, delay=0.4)
+    try:
+        lk = Lookup(make_resolver(slow.address, timeout=1.0, lifetime=2.0))
+        started = time.monotonic()
+        found = {v.email: v.status for v in await verify_addresses(
+            ["a@mx.example", "b@aonly.example", "c@nullmx.example", "d@gone.mx.example"], lk)}
+        elapsed = time.monotonic() - started
+    finally:
+        slow.stop()
+    assert found == {"a@mx.example": "valid", "b@aonly.example": "valid", "c@nullmx.example": "invalid",
+                     "d@gone.mx.example": "invalid"}
+    assert elapsed < 1.5, elapsed  # three slow domains side by side (aonly's A and AAAA too), not one after another
 
 
 async def test_probe_flags_a_catch_all_domain_and_sends_nothing(server: DnsServer, smtp_sink: SmtpSink) -> None:

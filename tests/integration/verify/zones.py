@@ -4,6 +4,14 @@ proxy's drop list time out."""
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import threading
+import time
+
+import dns.message
+
+from tests.fixtures.common import free_port
 from tests.fixtures.dns_server import Record, txt
 
 SLOW = [f"slow{i}.example" for i in range(8)]  # every query dropped: the lookup times out
@@ -28,3 +36,46 @@ def verify_zones() -> dict[str, list[Record]]:
 
 
 TIMEOUTS: dict[str, set[str]] = {name: set() for name in SLOW}
+
+
+class SlowForwarder:
+    """UDP forwarder to NSD that holds back the answers for some names by ``delay`` seconds: a slow
+    server that does answer, within the resolver's timeout."""
+
+    def __init__(self, upstream: int, slow: set[str], delay: float) -> None:
+        self.upstream, self.slow, self.delay = upstream, {n.lower() for n in slow}, delay
+        self.port = free_port()
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", self.port))
+        self.running = True
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def _serve(self) -> None:
+        while self.running:
+            try:
+                data, client = self.sock.recvfrom(65535)
+            except OSError:
+                return
+            threading.Thread(target=self._answer, args=(data, client), daemon=True).start()
+
+    def _answer(self, data: bytes, client: tuple[str, int]) -> None:
+        name = dns.message.from_wire(data).question[0].name.to_text(omit_final_dot=True).lower()
+        if name in self.slow:
+            time.sleep(self.delay)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as up:
+            up.settimeout(3)
+            up.sendto(data, ("127.0.0.1", self.upstream))
+            try:
+                reply = up.recv(65535)
+            except OSError:
+                return
+        with contextlib.suppress(OSError):
+            self.sock.sendto(reply, client)
+
+    def stop(self) -> None:
+        self.running = False
+        self.sock.close()
