@@ -7,6 +7,8 @@ import asyncio
 import logging
 from datetime import timedelta
 
+import dns.exception
+
 from outbound.app.links import link_app
 from outbound.app.verifying import verify_prospects
 from outbound.engine.context import EngineContext
@@ -75,7 +77,11 @@ def verify_job(ctx: EngineContext) -> tuple[Job, timedelta]:
         targets = to_verify(ctx.engine, now=now, older_than=ctx.settings.verify.max_age, first_touch_only=True,
                             unchecked=False, limit=VERIFY_BATCH)
         if targets:
-            report = await verify_prospects(ctx.engine, ctx.settings, targets, now)
+            try:
+                report = await verify_prospects(ctx.engine, ctx.settings, targets, now)
+            except dns.exception.DNSException as exc:  # no resolver configured: says so, retried next run
+                log.warning("re-verify: cannot set up DNS: %s; set [health] nameserver", exc)
+                return
             log.info("re-verified %d address(es): %s", len(targets),
                      ", ".join(f"{k} {v}" for k, v in sorted(report.counts.items())))
 

@@ -42,14 +42,23 @@ def probe_settings(settings: Settings) -> ProbeSettings:
 
 
 async def verify_prospects(engine: Engine, settings: Settings, targets: list[ToVerify], now: datetime, *,
-                           probe: bool = False, nameserver: str | None = None) -> VerifyReport:
-    """Verifies and stores a result for each target; the report counts them by status."""
+                           probe: bool = False, nameserver: str | None = None, batch: int = 50_000) -> VerifyReport:
+    """Verifies and stores a result for each target, ``batch`` addresses at a time (each batch saved
+    as it is done; the lookup cache spans them, so a domain is still asked once); the report counts
+    them by status."""
     started = time.monotonic()
     lookup = lookup_for(settings, nameserver)
     stats = RunStats()
-    verdicts = await verify_addresses([t.email for t in targets], lookup, concurrency=settings.verify.concurrency,
-                                      probe=probe_settings(settings) if probe else None, stats=stats)
-    by_email = {v.email: v for v in verdicts}
-    save_results(engine, [(t.prospect_id, by_email[t.email].status, by_email[t.email].reasons) for t in targets], now)
-    return VerifyReport(verdicts, Counter(v.status for v in verdicts), stats.domains, lookup.queries, stats.probed,
-                        stats.probe_errors, time.monotonic() - started)
+    report = VerifyReport()
+    for start in range(0, len(targets), batch):
+        chunk = targets[start:start + batch]
+        verdicts = await verify_addresses([t.email for t in chunk], lookup, concurrency=settings.verify.concurrency,
+                                          probe=probe_settings(settings) if probe else None, stats=stats)
+        by_email = {v.email: v for v in verdicts}
+        save_results(engine, [(t.prospect_id, by_email[t.email].status, by_email[t.email].reasons) for t in chunk], now)
+        report.verdicts.extend(verdicts)
+    report.counts = Counter(v.status for v in report.verdicts)
+    report.domains = stats.domains
+    report.queries, report.probed, report.probe_errors = lookup.queries, stats.probed, stats.probe_errors
+    report.seconds = time.monotonic() - started
+    return report

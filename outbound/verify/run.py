@@ -17,21 +17,26 @@ from outbound.verify.probe import ProbeSettings, probe_domain
 @dataclass
 class RunStats:
     addresses: int = 0
-    domains: int = 0
+    seen: set[str] = field(default_factory=set)  # the domains looked up (over several calls sharing these stats)
     probed: int = 0
     probe_errors: list[str] = field(default_factory=list)
+
+    @property
+    def domains(self) -> int:
+        return len(self.seen)
 
 
 async def verify_addresses(emails: Iterable[str], lookup: LookupLike, *, concurrency: int = 100,
                            probe: ProbeSettings | None = None, stats: RunStats | None = None) -> list[Verdict]:
-    """One verdict per address, in the order given."""
+    """One verdict per distinct address, in the order given."""
     stats = stats if stats is not None else RunStats()
     parsed = {e: parse(e) for e in dict.fromkeys(emails)}
     by_domain: dict[str, list[str]] = defaultdict(list)
     for email, p in parsed.items():
         if isinstance(p, Parsed):
             by_domain[p.domain].append(email)
-    stats.addresses, stats.domains = len(parsed), len(by_domain)
+    stats.addresses += len(parsed)
+    stats.seen.update(by_domain)
     gate = asyncio.Semaphore(max(1, concurrency))
 
     async def one(domain: str) -> tuple[str, DomainVerdict, ProbeVerdict | None]:
