@@ -107,3 +107,16 @@ def test_report_by_source_shows_each_sources_share_of_invalid_and_risky(cli: Cli
     assert by["vendor-a"]["invalid_share"] == pytest.approx(2 / 7)
     assert by["vendor-b"]["verified"] == 0 and by["vendor-b"]["invalid_share"] is None
     assert text.ok().out.count("28.6%") == 2  # vendor-a's invalid and risky shares, each 2 of 7
+
+
+def test_addresses_verified_after_enrollment_are_blocked_at_claim_with_the_reason_in_status(cli: Cli,
+                                                                                          tmp_path: Path) -> None:
+    csv = write_csv(tmp_path / "late.csv", HEADER, ["bob@nullmx.example,Bob,Null", "info@mx.example,Info,Acme"])
+    cli("prospects", "import", str(csv), "--source", "late", "--enroll", "agencies-reengage").ok()  # not verified yet
+    cli("prospects", "verify", "--sequence", "agencies-reengage").ok()
+    for now in ("2026-12-02T10:00:00+00:00", "2026-12-03T11:55:00+00:00"):  # planned in the window, then due
+        cli("send", "--once", "--now", now)
+    status = json.loads(cli("status", "--json", "--now", "2026-12-03T11:55:00+00:00").ok().out)
+    text = json.dumps(status)
+    assert "address invalid: null-mx" in text and "address risky (verify_policy skip): role" in text
+    assert cli.config is not None and sqlite_rows(cli.config, "SELECT count(*) FROM sends") == [(0,)]  # nothing claimed

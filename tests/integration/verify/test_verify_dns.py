@@ -97,6 +97,18 @@ async def test_a_slow_server_that_answers_in_time_gives_the_real_result(server: 
     assert elapsed < 1.5, elapsed  # three slow domains side by side (aonly's A and AAAA too), not one after another
 
 
+async def test_servfail_is_unknown_not_invalid(server: DnsServer) -> None:
+    failing = SlowForwarder(server.nsd_port, set(), 0, servfail=("mx.example",))
+    try:
+        lk = Lookup(make_resolver(failing.address, timeout=0.5, lifetime=1.0))
+        found = {v.email: v for v in await verify_addresses(["a@mx.example", "b@nullmx.example"], lk)}
+    finally:
+        failing.stop()
+    assert found["a@mx.example"].status == "unknown" and found["a@mx.example"].codes == ("dns-failed",)
+    assert "SERVFAIL" in found["a@mx.example"].reasons[0]
+    assert found["b@nullmx.example"].status == "invalid"  # the same server answers the other domains
+
+
 async def test_probe_flags_a_catch_all_domain_and_sends_nothing(server: DnsServer, smtp_sink: SmtpSink) -> None:
     settings = ProbeSettings(port=smtp_sink.port, timeout=5)
     stats = RunStats()

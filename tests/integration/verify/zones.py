@@ -1,6 +1,6 @@
-"""Domains for the verification tests, the CLI test and the benchmark: one NSD zone each, so a name
-outside them is REFUSED (the resolver's SERVFAIL path: every server failed) and names fronted by the
-proxy's drop list time out."""
+"""Domains for the verification tests and the CLI test: one NSD zone each, so a name outside them is
+REFUSED (the resolver's SERVFAIL path: every server failed) and names fronted by the proxy's drop
+list time out; ``SlowForwarder`` answers slowly for some names and SERVFAIL for others."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import threading
 import time
 
 import dns.message
+import dns.rcode
 
 from tests.fixtures.common import free_port
 from tests.fixtures.dns_server import Record, txt
@@ -39,11 +40,12 @@ TIMEOUTS: dict[str, set[str]] = {name: set() for name in SLOW}
 
 
 class SlowForwarder:
-    """UDP forwarder to NSD that holds back the answers for some names by ``delay`` seconds: a slow
-    server that does answer, within the resolver's timeout."""
+    """UDP forwarder to NSD that holds back the answers for some names by ``delay`` seconds (a slow
+    server that does answer, within the resolver's timeout) and answers SERVFAIL for others."""
 
-    def __init__(self, upstream: int, slow: set[str], delay: float) -> None:
+    def __init__(self, upstream: int, slow: set[str], delay: float, servfail: tuple[str, ...] = ()) -> None:
         self.upstream, self.slow, self.delay = upstream, {n.lower() for n in slow}, delay
+        self.servfail = {n.lower() for n in servfail}
         self.port = free_port()
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", self.port))
@@ -63,7 +65,14 @@ class SlowForwarder:
             threading.Thread(target=self._answer, args=(data, client), daemon=True).start()
 
     def _answer(self, data: bytes, client: tuple[str, int]) -> None:
-        name = dns.message.from_wire(data).question[0].name.to_text(omit_final_dot=True).lower()
+        query = dns.message.from_wire(data)
+        name = query.question[0].name.to_text(omit_final_dot=True).lower()
+        if name in self.servfail:
+            failed = dns.message.make_response(query)
+            failed.set_rcode(dns.rcode.SERVFAIL)
+            with contextlib.suppress(OSError):
+                self.sock.sendto(failed.to_wire(), client)
+            return
         if name in self.slow:
             time.sleep(self.delay)
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as up:
