@@ -139,7 +139,9 @@ def _print_unblock(result: UnblockResult, force: bool) -> None:
     console.print(f"unblocked {result.unblocked:,} (missing fields now present), "
                   f"still missing fields {result.still_missing:,}"
                   + (f", forced {result.forced:,} blocked for other reasons" if force else "")
-                  + (f", {result.no_sequence:,} of sequences not in the workspace (left alone)" if result.no_sequence else ""),
+                  + (f", {result.no_sequence:,} of sequences not in the workspace (left alone)" if result.no_sequence else "")
+                  + (f"; address now let through {result.address_ok:,}" if result.address_ok else "")
+                  + (f", address still invalid or risky {result.address_still:,}" if result.address_still else ""),
                   highlight=False, markup=False)
     if result.other:
         console.print(f"{len(result.other):,} blocked for other reasons, left alone (--force makes them active again):",

@@ -24,7 +24,7 @@ from outbound.store.prospects import (
     table_of,
 )
 from outbound.store.tables import Enrollment, EnrollmentState, Prospect, Send, SendState, SequenceVersion
-from outbound.store.verification import skip_reason, stored_among
+from outbound.store.verification import INVALID, RISKY, skip_reason, stored_among
 
 
 @dataclass
@@ -66,6 +66,9 @@ def missing_fields(sequence: Sequence, prospect: ProspectData) -> list[str]:
 
 # the reason of an enrollment blocked because its prospect lacks a required field (re-checked by ``unblock``)
 MISSING_FIELDS = "missing required field(s): "
+
+
+ADDRESS_BLOCKS = (INVALID, RISKY)  # the reasons the claim blocks a verified address with
 
 
 def missing_reason(lacking: list[str]) -> str:
@@ -155,6 +158,8 @@ class UnblockResult:
     forced: int = 0           # blocked for another reason and made active by ``force``
     other: list[BlockedEnrollment] = field(default_factory=list)  # blocked for another reason, left alone
     no_sequence: int = 0      # blocked for missing fields, but their sequence is not in the workspace
+    address_ok: int = 0       # blocked at claim for their verified address, which a new check now lets through
+    address_still: int = 0    # blocked for their address, and still invalid or skipped by the policy
 
 
 UNBLOCK_BATCH = 2000
@@ -219,8 +224,18 @@ def _unblock_rows(conn: Connection, sequences: Mapping[str, Sequence], rows: lis
     active: list[int] = []
     forced: list[int] = []
     reasons: list[dict[str, object]] = []
+    address_ok: list[int] = []
+    verified = stored_among(conn, [r.id for r in rows if _address_block(r.reason)])
     for r in rows:
         reason = r.reason or ""
+        if _address_block(reason) and (current := sequences.get(r.sequence_name)) is not None:
+            # blocked at claim for a verified address: goes on once a new verify (or the policy) lets it through
+            if skip_reason(verified.get(r.id), current.verify_policy) is None:
+                address_ok.append(r.enrollment_id)
+                continue
+            if not force:
+                result.address_still += 1
+                continue
         if not reason.startswith(MISSING_FIELDS):
             if force:
                 forced.append(r.enrollment_id)
@@ -239,9 +254,10 @@ def _unblock_rows(conn: Connection, sequences: Mapping[str, Sequence], rows: lis
         result.still_missing += 1
         if missing_reason(lacking) != reason:  # e.g. one of two missing fields is there now
             reasons.append({"p_id": r.enrollment_id, "p_reason": missing_reason(lacking), "p_now": now})
-    if active or forced:
-        conn.execute(_UNBLOCK, [{"p_id": i, "p_now": now} for i in active + forced])
+    if active or forced or address_ok:
+        conn.execute(_UNBLOCK, [{"p_id": i, "p_now": now} for i in active + forced + address_ok])
     result.unblocked += len(active)
+    result.address_ok += len(address_ok)
     result.forced += len(forced)
     if forced:
         # a send that gave up is the step's row (one per step): back to ``retry`` from its first attempt
@@ -249,6 +265,10 @@ def _unblock_rows(conn: Connection, sequences: Mapping[str, Sequence], rows: lis
                      .values(state=SendState.retry.value, attempts=0, not_before=now, lease_owner=None, lease_until=None))
     if reasons:
         conn.execute(_STILL_MISSING, reasons)
+
+
+def _address_block(reason: str | None) -> bool:
+    return reason is not None and reason.startswith(ADDRESS_BLOCKS)
 
 
 def steps_passed(session: Session | Connection, enrollment_ids: list[int]) -> dict[int, list[str]]:

@@ -94,6 +94,10 @@ def stored_among(session: Session | Connection, prospect_ids: Iterable[int]) -> 
     return out
 
 
+INVALID = "address invalid: "
+RISKY = "address risky (verify_policy skip): "
+
+
 def skip_reason(stored: Stored | None, policy: VerifyPolicy, *, brief: bool = False) -> str | None:
     """Why an address is not mailed: always when invalid; when risky, if the sequence's
     verify_policy skips one of its risky reasons. None: mail it. ``brief``: the reason code only
@@ -102,10 +106,10 @@ def skip_reason(stored: Stored | None, policy: VerifyPolicy, *, brief: bool = Fa
         return None
     if stored.status == "invalid":
         first = stored.reasons[0] if stored.reasons else "no reason recorded"
-        return "address invalid: " + (first.split(":", 1)[0] if brief else first)
+        return INVALID + (first.split(":", 1)[0] if brief else first)
     skipped = [r for r in stored.reasons if policy.skips(r.split(":", 1)[0])]
     if stored.status == "risky" and skipped:
-        return "address risky (verify_policy skip): " + (skipped[0].split(":", 1)[0] if brief else skipped[0])
+        return RISKY + (skipped[0].split(":", 1)[0] if brief else skipped[0])
     return None
 
 

@@ -11,6 +11,7 @@ from sqlmodel import select
 from outbound.engine.smtp import SmtpPool
 from outbound.engine.tick import run_tick
 from outbound.store.db import session_scope
+from outbound.store.enrollments import unblock
 from outbound.store.prospects import prospect_ids
 from outbound.store.tables import Enrollment, Prospect
 from outbound.store.verification import save_results
@@ -50,3 +51,13 @@ async def test_invalid_and_skipped_risky_addresses_are_blocked_at_claim(smtp_sin
     assert reasons[strict[0]] == ("blocked", "address invalid: nxdomain")
     assert reasons[strict[1]] == ("blocked", "address risky (verify_policy skip): role")
     assert reasons[lax[1]] == ("blocked", "address invalid: null-mx")
+    # a new check finds strict[0] valid: unblock lets it go on; strict[1] is still a role address the policy skips
+    save_results(tw.engine, [(ids[strict[0]], "valid", [])], START + timedelta(days=1))
+    sequences = {n: s.sequence for n, s in tw.ctx.workspace.sequences.items()}
+    result = unblock(tw.engine, sequences)
+    assert (result.address_ok, result.address_still, result.unblocked, result.other) == (1, 2, 0, [])
+    with session_scope(tw.engine) as s:
+        states = {email: state for email, state in s.exec(
+            select(Prospect.email, Enrollment.state).join(Enrollment, Enrollment.prospect_id == Prospect.id))}
+    assert states[strict[0]] == "active" and states[strict[1]] == states[lax[1]] == "blocked"
+    assert unblock(tw.engine, sequences, force=True).forced == 2  # --force makes them active whatever the check says
