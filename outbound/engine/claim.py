@@ -382,7 +382,7 @@ def _assign(ctx: EngineContext, session: Session, due: list[_Due], now: datetime
     waiting = report.waiting if report.waiting is not None else {}
     suppressed = suppressed_among(session, [d.prospect.email for d in due])
     stopped_accounts = stopped_accounts_among(session, [d.prospect.company_domain for d in due])
-    verified = stored_among(session, [d.prospect_id for d in due])  # invalid or risky addresses only
+    verified = stored_among(session, [d.prospect_id for d in due])  # the addresses not found valid
     pools = {}
     for name in {d.enrollment.sequence_name for d in due}:
         pool = pool_mailboxes(ctx.workspace.sequences[name].sequence.senders, ctx.workspace.domains)

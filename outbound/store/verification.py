@@ -84,12 +84,12 @@ def save_results(engine: Engine, results: Sequence[tuple[int, str, Sequence[str]
 
 
 def stored_among(session: Session | Connection, prospect_ids: Iterable[int]) -> dict[int, Stored]:
-    """Prospect id -> its stored result, for the invalid and risky ones among these (one query per 5,000)."""
+    """Prospect id -> its stored result, for the invalid, risky and unknown ones among these (one query per 5,000)."""
     wanted = sorted(set(prospect_ids))
     out: dict[int, Stored] = {}
     for start in range(0, len(wanted), IN_CHUNK):
         query = sa_select(_P.c.id, _P.c.verify_status, _P.c.verify_reasons).where(
-            _P.c.id.in_(wanted[start:start + IN_CHUNK]), _P.c.verify_status.in_(["invalid", "risky"]))
+            _P.c.id.in_(wanted[start:start + IN_CHUNK]), _P.c.verify_status.in_(["invalid", "risky", "unknown"]))
         out.update((int(i), Stored(str(s), tuple(r or ()))) for i, s, r in session.execute(query))
     return out
 
@@ -108,7 +108,7 @@ def skip_reason(stored: Stored | None, policy: VerifyPolicy, *, brief: bool = Fa
         first = stored.reasons[0] if stored.reasons else "no reason recorded"
         return INVALID + (first.split(":", 1)[0] if brief else first)
     skipped = [r for r in stored.reasons if policy.skips(r.split(":", 1)[0])]
-    if stored.status == "risky" and skipped:
+    if stored.status in ("risky", "unknown") and skipped:  # a role address is one whatever DNS said
         return RISKY + (skipped[0].split(":", 1)[0] if brief else skipped[0])
     return None
 

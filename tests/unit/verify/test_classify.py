@@ -91,6 +91,7 @@ def test_skip_reason_follows_the_policy() -> None:
     assert skip_reason(role, VerifyPolicy(role="send")) is None
     assert skip_reason(catch_all, default) is None and skip_reason(catch_all, VerifyPolicy(catch_all="skip"))
     assert skip_reason(Stored("unknown", ("dns-failed: t",)), default) is None
+    assert skip_reason(Stored("unknown", ("dns-failed: t", "role: info@ is a role address")), default)
     assert skip_reason(None, default) is None
 
 
