@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 from sqlalchemy import Engine
 
 from outbound.core.sealing import Sealer
-from outbound.engine.oauth import OAuthError, describe_error, oauth_client, sealer_from_env
+from outbound.engine.oauth import describe_error, oauth_client, oauth_error_type, sealer_from_env
 from outbound.errors import ConfigError, OutboundError
 from outbound.spec.auth import OAuth2
 from outbound.spec.workspace import Workspace
@@ -176,15 +176,16 @@ async def connect_device(ws: Workspace, engine: Engine, address: str, *, say: Sa
             try:
                 token = await client.fetch_token(auth.token_endpoint, grant_type=DEVICE_GRANT,
                                                  device_code=grant["device_code"])
-            except OAuthError as exc:
-                if exc.error == "authorization_pending":
+            except Exception as exc:
+                if not isinstance(exc, oauth_error_type()):
+                    raise ConnectError(describe_error(exc)[0]) from None
+                error = getattr(exc, "error", None)
+                if error == "authorization_pending":
                     continue
-                if exc.error == "slow_down":
+                if error == "slow_down":
                     interval += 5
                     continue
                 raise ConnectError(f"the device code was not accepted: {describe_error(exc)[0]}") from None
-            except Exception as exc:
-                raise ConnectError(describe_error(exc)[0]) from None
             return _store(engine, sealer, address, auth, dict(token))
     raise ConnectError("the code was not entered in time; run connect --device again")
 

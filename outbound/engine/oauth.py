@@ -12,6 +12,7 @@ is transient: retried with backoff, nothing paused. Tokens are never logged: onl
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import random
@@ -30,13 +31,6 @@ from outbound.rulebook.facts import TokenRefused
 from outbound.spec.auth import OAuth2
 from outbound.store import oauth_tokens as store
 from outbound.store.db import utcnow
-
-with warnings.catch_warnings():  # Authlib announces its move to httpx2; httpx is what is installed
-    warnings.simplefilter("ignore")
-    from authlib.integrations.httpx_client import AsyncOAuth2Client
-    from authlib.integrations.httpx_client import OAuthError as OAuthError  # for the connect flows
-
-import httpx
 
 log = logging.getLogger("outbound.oauth")
 Secrets = Callable[[str], "str | None"]
@@ -80,7 +74,21 @@ class Bearer:
     expires_at: datetime
 
 
-def oauth_client(auth: OAuth2, secrets: Secrets = os.environ.get, **kwargs: Any) -> AsyncOAuth2Client:
+@functools.cache
+def _authlib() -> Any:
+    """Authlib's httpx client module, imported on first use (most commands never need it)."""
+    with warnings.catch_warnings():  # Authlib announces its move to httpx2; httpx is what is installed
+        warnings.simplefilter("ignore")
+        from authlib.integrations import httpx_client
+    return httpx_client
+
+
+def oauth_error_type() -> type[Exception]:
+    """Authlib's error for an OAuth2 error answer (``error``, ``description``)."""
+    return _authlib().OAuthError  # type: ignore[no-any-return]
+
+
+def oauth_client(auth: OAuth2, secrets: Secrets = os.environ.get, **kwargs: Any) -> Any:
     """Authlib's client for the mailbox's OAuth client (id and secret from their environment variables)."""
     client_id = secrets(auth.client_id_env)
     if not client_id:
@@ -89,15 +97,25 @@ def oauth_client(auth: OAuth2, secrets: Secrets = os.environ.get, **kwargs: Any)
     if auth.client_secret_env and not secret:
         raise ClientMissing(f"the environment variable {auth.client_secret_env} (OAuth client secret) is not set")
     method = "client_secret_post" if secret else "none"
-    return AsyncOAuth2Client(client_id, secret, scope=" ".join(auth.scope_list), token_endpoint_auth_method=method,
+    return _authlib().AsyncOAuth2Client(client_id, secret, scope=" ".join(auth.scope_list), token_endpoint_auth_method=method,
                              timeout=kwargs.pop("timeout", 15.0), **kwargs)
+
+
+def is_token_failure(exc: BaseException) -> bool:
+    """An error of a token request (an OAuth2 error answer, HTTP, a malformed answer), not a bug."""
+    import httpx
+
+    return isinstance(exc, (oauth_error_type(), httpx.HTTPError, ValueError, KeyError))
 
 
 def describe_error(exc: BaseException) -> tuple[str, bool]:
     """(what went wrong in words, final?) of a failed token request."""
-    if isinstance(exc, OAuthError):
-        error = str(exc.error or "error")
-        text = f"{error}: {exc.description}" if exc.description else error
+    import httpx
+
+    if isinstance(exc, oauth_error_type()):
+        error = str(getattr(exc, "error", None) or "error")
+        description = getattr(exc, "description", None)
+        text = f"{error}: {description}" if description else error
         return text[:300], error in PERMANENT
     if isinstance(exc, httpx.HTTPStatusError):
         return f"the token server answered HTTP {exc.response.status_code}", False
@@ -203,7 +221,9 @@ class TokenManager:
             await asyncio.to_thread(store.record_failure, self.engine, address, self.worker, "OAuth client not set",
                                     now, refused=False)
             raise
-        except (OAuthError, httpx.HTTPError, ValueError, KeyError) as exc:
+        except Exception as exc:
+            if not is_token_failure(exc):
+                raise
             return await self._failed(address, exc, now, generation)
         access = str(token.get("access_token") or "")
         if not access:
