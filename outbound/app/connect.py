@@ -51,6 +51,9 @@ def mailbox_auth(ws: Workspace, address: str) -> OAuth2:
     if auth is None:
         raise ConnectError(f"{address} logs in with a password (add auth: {{type: oauth2, provider: ...}} to its "
                            "domain file to connect it with OAuth2)")
+    if auth.service_account_key_env:
+        raise ConnectError(f"{address} signs in through a service account with domain-wide delegation "
+                           f"(${auth.service_account_key_env}): there is nothing to connect")
     return auth
 
 

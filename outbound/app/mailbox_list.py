@@ -66,6 +66,8 @@ def mailbox_rows(ws: Workspace, engine: Engine, now: datetime) -> list[MailboxAu
             continue
         row = tokens.get(address)
         token, detail = _token_state(row, now)
+        if auth.service_account_key_env:
+            token, detail = "service account", f"domain-wide delegation (${auth.service_account_key_env})"
         limits = auth.provider_limits
         out.append(MailboxAuthRow(address, domain.domain, "oauth2", auth.provider, token, detail,
                                   row.access_expires_at if row else None, row.failing_since if row else None,

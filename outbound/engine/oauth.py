@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import logging
 import os
 import random
@@ -20,6 +21,7 @@ import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import authlib.deprecate  # noqa: F401  (installs its "always" filter first, so the "ignore" below outranks it)
@@ -50,6 +52,34 @@ def sealer_from_env(env_name: str) -> Sealer:
     return Sealer(value.encode())
 
 
+JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+
+
+@dataclass(frozen=True)
+class ServiceAccount:
+    """The fields of a service account's JSON key file that the JWT bearer grant (RFC 7523) needs."""
+
+    client_email: str
+    private_key: str = field(repr=False)
+    private_key_id: str | None
+    token_uri: str | None
+
+
+def service_account(auth: OAuth2, secrets: Secrets = os.environ.get) -> ServiceAccount:
+    env = auth.service_account_key_env
+    assert env is not None
+    path = secrets(env)
+    if not path:
+        raise ClientMissing(f"the environment variable {env} (path of the service account key file) is not set")
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        return ServiceAccount(str(data["client_email"]), str(data["private_key"]), data.get("private_key_id"),
+                              data.get("token_uri"))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ClientMissing(f"the service account key file named by {env} cannot be read "
+                            f"({type(exc).__name__}: needs client_email and private_key)") from None
+
+
 class TokenError(Exception):
     """No access token for a mailbox; the message says why (it never holds a token)."""
 
@@ -77,9 +107,11 @@ class Bearer:
 @functools.cache
 def _authlib() -> Any:
     """Authlib's httpx client module, imported on first use (most commands never need it)."""
-    with warnings.catch_warnings():  # Authlib announces its move to httpx2; httpx is what is installed
-        warnings.simplefilter("ignore")
-        from authlib.integrations import httpx_client
+    from authlib.deprecate import AuthlibDeprecationWarning  # installs an "always" filter for its notices
+
+    # its deprecation notices (httpx2, joserfc) are for Authlib's maintainers, not our users' terminals
+    warnings.filterwarnings("ignore", category=AuthlibDeprecationWarning)
+    from authlib.integrations import httpx_client
     return httpx_client
 
 
@@ -90,6 +122,8 @@ def oauth_error_type() -> type[Exception]:
 
 def oauth_client(auth: OAuth2, secrets: Secrets = os.environ.get, **kwargs: Any) -> Any:
     """Authlib's client for the mailbox's OAuth client (id and secret from their environment variables)."""
+    if auth.client_id_env is None:
+        raise ClientMissing("the auth block names no client_id_env")
     client_id = secrets(auth.client_id_env)
     if not client_id:
         raise ClientMissing(f"the environment variable {auth.client_id_env} (OAuth client id) is not set")
@@ -171,7 +205,38 @@ class TokenManager:
             if newer and self._fresh(cached, self.clock()):
                 assert cached is not None
                 return cached
+            if auth.service_account_key_env:
+                return await self._delegated(address, username, auth, stale)
             return await self._obtain(address, username, auth, stale)
+
+    async def _delegated(self, address: str, username: str, auth: OAuth2, stale: Bearer | None) -> Bearer:
+        """A service account with domain-wide delegation signs in as the mailbox (the JWT bearer grant,
+        through Authlib's assertion client): nothing stored, each process asks for its own token."""
+        now = self.clock()
+        held = self._backoff.get(address)
+        if held is not None and held.until > now:
+            raise TokenUnavailable(f"no token for {address} now; next try at {held.until:%H:%M:%S}Z")
+        account = service_account(auth, self.secrets)
+        token_uri = account.token_uri or auth.token_endpoint
+        header = {"alg": "RS256", **({"kid": account.private_key_id} if account.private_key_id else {})}
+        try:
+            async with _authlib().AsyncAssertionClient(
+                    token_uri, account.client_email, address, audience=token_uri, scope=" ".join(auth.scope_list),
+                    key=account.private_key, header=header, timeout=self.http_timeout) as client:
+                self.refreshes += 1
+                token = await client.refresh_token()
+        except Exception as exc:
+            if not is_token_failure(exc):
+                raise
+            return await self._failed(address, exc, now, 0, stored=False)
+        access = str(token.get("access_token") or "")
+        if not access:
+            return await self._failed(address, ValueError("no access_token"), now, 0, stored=False)
+        generation = (stale.generation if stale else 0) + 1
+        bearer = Bearer(username, access, generation, now + timedelta(seconds=int(token.get("expires_in") or 3600)))
+        self._backoff.pop(address, None)
+        self._cache[address] = bearer
+        return bearer
 
     async def _obtain(self, address: str, username: str, auth: OAuth2, stale: Bearer | None) -> Bearer:
         waited = timedelta(0)
@@ -244,9 +309,11 @@ class TokenManager:
         if self.on_refused is not None:
             await self.on_refused(fact)
 
-    async def _failed(self, address: str, exc: BaseException, now: datetime, generation: int) -> Bearer:
+    async def _failed(self, address: str, exc: BaseException, now: datetime, generation: int, *,
+                      stored: bool = True) -> Bearer:
         what, final = describe_error(exc)
-        await asyncio.to_thread(store.record_failure, self.engine, address, self.worker, what, now, refused=final)
+        if stored:
+            await asyncio.to_thread(store.record_failure, self.engine, address, self.worker, what, now, refused=final)
         self._cache.pop(address, None)
         if final:
             log.warning("the OAuth2 token of %s was refused: %s", address, what)

@@ -97,7 +97,7 @@ class OAuth2Limits(Strict):
 class OAuth2(Strict):
     type: Literal["oauth2"]
     provider: Provider
-    client_id_env: str = Field(description="environment variable holding the OAuth client id")
+    client_id_env: str | None = Field(None, description="environment variable holding the OAuth client id")
     client_secret_env: str | None = Field(None, description="environment variable holding the client secret "
                                           "(none for a public client)")
     tenant: str | None = Field(None, description="Microsoft: the directory (tenant) id or domain; default organizations")
@@ -106,8 +106,11 @@ class OAuth2(Strict):
     device_authorization_url: str | None = None
     scopes: list[str] | None = None
     limits: OAuth2Limits | None = Field(None, description="overrides of the provider's per-mailbox limits")
+    service_account_key_env: str | None = Field(
+        None, description="Google Workspace: environment variable holding the path of a service account's JSON "
+        "key with domain-wide delegation; it signs in as each mailbox (nothing to connect)")
 
-    @field_validator("client_id_env", "client_secret_env")
+    @field_validator("client_id_env", "client_secret_env", "service_account_key_env")
     @classmethod
     def _env(cls, v: str | None) -> str | None:
         if v is not None and not _ENV.match(v):
@@ -133,6 +136,10 @@ class OAuth2(Strict):
                              "to connect a mailbox)")
         if self.tenant is not None and self.provider != "microsoft":
             raise ValueError("tenant is for provider: microsoft only")
+        if self.service_account_key_env is None and self.client_id_env is None:
+            raise ValueError("client_id_env is required (or service_account_key_env for a Google service account)")
+        if self.service_account_key_env is not None and self.provider == "microsoft":
+            raise ValueError("service_account_key_env is for provider: google (domain-wide delegation)")
         return self
 
     @property

@@ -103,6 +103,7 @@ def test_refresh_token_from_the_environment(workspace: Path, oauth_server: OAuth
     token = oauth_server.issue_refresh(ADDRESS)
     done = cli("mailboxes", "connect", ADDRESS, "--refresh-token-env", "MY_RT", env={"MY_RT": token}).ok()
     assert f"connected {ADDRESS}" in done.out and token not in done.text
+    assert "Warning" not in done.err, done.err  # no library notices on the user's terminal
     assert oauth_server.refreshes() == 1, "the token was proven by one refresh before it was stored"
     # a refresh token the server does not know is refused, with the reason, and nothing is stored
     bad = cli("mailboxes", "connect", ADDRESS, "--refresh-token-env", "MY_RT", env={"MY_RT": "rt-unknown"}).failed(1)

@@ -173,3 +173,36 @@ async def test_two_daemons_on_postgresql_refresh_one_token_once(
     assert oauth_server.refreshes() == 1
     assert got[0] is not None and got[1] is not None
     assert got[0].generation == got[1].generation  # type: ignore[union-attr]
+
+
+async def test_a_service_account_with_domain_wide_delegation_signs_in_as_each_mailbox(
+        oauth_server: OAuthServer, xoauth2_smtp: Any, oauth_dovecot: DovecotServer, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    sink, handler = xoauth2_smtp
+    address = oauth_dovecot.make_user().address
+    key = oauth_server.service_account_key(tmp_path / "sa.json")
+    monkeypatch.setenv("TEST_SA_KEY", str(key))
+    auth = {"type": "oauth2", "provider": "custom", "token_url": f"{oauth_server.url}/token",
+            "service_account_key_env": "TEST_SA_KEY", "scopes": ["https://mail.google.com/"]}
+    box = {"address": address, "daily_cap": 50, "gap": {"min": "2s", "max": "2s"},
+           "smtp": {"host": "127.0.0.1", "port": sink.port, "tls": "none"},
+           "imap": {"host": oauth_dovecot.host, "port": oauth_dovecot.port, "tls": "none", "folders": ["INBOX"]}}
+    seq = three_step_sequence(domains=["example.test"], window={"days": ["mon", "tue", "wed", "thu", "fri"],
+                                                                "start": "00:00", "end": "23:59", "timezone": "UTC"})
+    tw = build(tmp_path / "ws", f"sqlite:///{tmp_path / 'db.sqlite'}", [seq],
+               [{"domain": "example.test", "tracking_host": "t.example.test", "auth": auth, "mailboxes": [box]}])
+    add_prospects(tw, 1, "seq")
+    # not delegated (yet) for this mailbox: refused for good, the mailbox is paused with the reason
+    assert await tick(tw, START) == ["mailbox paused"]
+    assert "unauthorized_client" in (mailbox_row(tw, address).pause_reason or "")
+    oauth_server.delegated.add(address)
+    tw.ctx.creds = None  # a new process
+    assert tw.ctx.credentials() is not None
+    from outbound.store.operator import resume_senders
+
+    resume_senders(tw.engine, address, utcnow())
+    assert await tick(tw, START + timedelta(minutes=1)) == ["delivered"]
+    assert handler.logins == [address] and "jwt-bearer" in oauth_server.grants
+    summary = await poll_job(tw.ctx, once=True)
+    assert summary.mailboxes[address].status == "ok", summary.mailboxes[address].failures
+    assert oauth_tokens.get(tw.engine, address) is None, "nothing is stored for a delegated mailbox"

@@ -47,6 +47,8 @@ def test_google_preset_and_overrides() -> None:
     ({"provider": "google", "tenant": "x"}, "tenant is for provider: microsoft"),
     ({"provider": "google", "client_id_env": "not a name"}, "environment variable"),
     ({"provider": "custom", "token_url": "http://auth.example.com/token"}, "https"),
+    ({"provider": "google", "client_id_env": None}, "client_id_env is required"),
+    ({"provider": "microsoft", "service_account_key_env": "SA"}, "service_account_key_env is for provider: google"),
 ])
 def test_bad_auth_blocks_are_refused(auth: dict[str, Any], needle: str) -> None:
     with pytest.raises(ValidationError, match=needle):
