@@ -206,3 +206,23 @@ async def test_a_service_account_with_domain_wide_delegation_signs_in_as_each_ma
     summary = await poll_job(tw.ctx, once=True)
     assert summary.mailboxes[address].status == "ok", summary.mailboxes[address].failures
     assert oauth_tokens.get(tw.engine, address) is None, "nothing is stored for a delegated mailbox"
+
+
+async def test_imap_refuses_an_expired_token_it_is_refreshed_once_and_the_poll_goes_on(
+        oauth_server: OAuthServer, xoauth2_smtp: Any, oauth_dovecot: DovecotServer, tmp_path: Path) -> None:
+    sink, _ = xoauth2_smtp
+    address = oauth_dovecot.make_user().address
+    tw = oauth_workspace(tmp_path, oauth_server, sink.port, oauth_dovecot, address)
+    connect(tw, oauth_server, address)
+    assert (await poll_job(tw.ctx, once=True)).mailboxes[address].status == "ok"
+    oauth_server.expire_access(address)
+    started = asyncio.get_running_loop().time()
+    summary = await poll_job(tw.ctx, once=True)
+    assert summary.mailboxes[address].status == "ok", summary.mailboxes[address].failures
+    assert oauth_server.refreshes() == 2
+    assert asyncio.get_running_loop().time() - started < 10, "a refused XOAUTH2 is answered, not waited out"
+    # revoked for good: the refresh after the refusal fails, and the mailbox is paused by the rulebook
+    oauth_server.revoke(address)
+    summary = await poll_job(tw.ctx, once=True)
+    assert summary.mailboxes[address].status == "failed"
+    assert mailbox_row(tw, address).state == "paused"
