@@ -226,3 +226,28 @@ async def test_imap_refuses_an_expired_token_it_is_refreshed_once_and_the_poll_g
     summary = await poll_job(tw.ctx, once=True)
     assert summary.mailboxes[address].status == "failed"
     assert mailbox_row(tw, address).state == "paused"
+
+
+def test_dovecot_takes_oauthbearer_too(oauth_server: OAuthServer, oauth_dovecot: DovecotServer) -> None:
+    """The fixture's Dovecot checks XOAUTH2 and OAUTHBEARER (RFC 7628) against the same server."""
+    import imaplib
+
+    address = oauth_dovecot.make_user().address
+    oauth_server.approved_user = address
+    token = oauth_server._tokens(address)["access_token"]
+    imap = imaplib.IMAP4(oauth_dovecot.host, oauth_dovecot.port)
+    try:
+        typ, _ = imap.authenticate("OAUTHBEARER", lambda _: f"n,a={address},\1auth=Bearer {token}\1\1".encode())
+        assert typ == "OK"
+    finally:
+        imap.logout()
+    imap = imaplib.IMAP4(oauth_dovecot.host, oauth_dovecot.port)
+    try:
+        refused = False
+        try:
+            imap.authenticate("OAUTHBEARER", lambda _: f"n,a={address},\1auth=Bearer at-bogus\1\1".encode())
+        except imaplib.IMAP4.error:
+            refused = True
+        assert refused
+    finally:
+        imap.shutdown()
