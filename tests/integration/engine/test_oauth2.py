@@ -251,3 +251,21 @@ def test_dovecot_takes_oauthbearer_too(oauth_server: OAuthServer, oauth_dovecot:
         assert refused
     finally:
         imap.shutdown()
+
+
+async def test_a_rotated_refresh_token_replaces_the_stored_one(oauth_server: OAuthServer, tmp_path: Path) -> None:
+    """Microsoft rotates refresh tokens: the new one is stored (sealed) and the old one never used again."""
+    oauth_server.rotate = True
+    address = "t-rotate@example.test"
+    tw = oauth_workspace(tmp_path, oauth_server, 2525, None, address)
+    first = connect(tw, oauth_server, address)
+    auth = tw.ctx.workspace.domains["example.test"].auth
+    assert auth is not None
+    creds = tw.ctx.credentials()
+    one = await creds.login(address, address, auth, None)
+    assert first not in oauth_server.refresh, "the server retired the first refresh token"
+    two = await creds.login(address, address, auth, None, stale=one)  # type: ignore[arg-type]
+    assert oauth_server.refreshes() == 2 and oauth_server.grants.count("refresh_token") == 2
+    assert two is not None and one is not None and two.generation > one.generation  # type: ignore[union-attr]
+    row = oauth_tokens.get(tw.engine, address)
+    assert row is not None and row.failing_since is None and row.refused_at is None
