@@ -39,7 +39,7 @@ class MailboxAuthRow:
 
 def _token_state(row: TokenRow | None, now: datetime) -> tuple[str, str]:
     if row is None:
-        return "never connected", "run `outbound mailboxes connect ADDRESS`"
+        return "never connected", ""
     if row.refused_at is not None:
         return "refused", f"since {row.refused_at:%Y-%m-%d %H:%M}Z: {row.failure}; connect it again"
     if row.failing_since is not None:

@@ -84,7 +84,10 @@ def list_mailboxes(as_json: Annotated[bool, typer.Option("--json", help="machine
     table = Table(Column("mailbox", no_wrap=True), Column("auth", no_wrap=True), "token", "limits", "state")
     for r in rows:
         auth = f"oauth2 ({r.provider})" if r.auth == "oauth2" else r.auth
-        token = f"{r.token}: {r.token_detail}" if r.token else "—"
+        token = (f"{r.token}: {r.token_detail}" if r.token_detail else r.token) if r.token else "—"
         state = f"paused: {r.pause_reason}" if r.paused else "active"
         table.add_row(escape(r.address), auth, escape(token), _limits(r.limits), escape(state))
     show(table)
+    if any(r.token in ("never connected", "refused") for r in rows):
+        console.print("connect a mailbox with `outbound mailboxes connect ADDRESS` (`--device` without a browser)",
+                      highlight=False, markup=False)
