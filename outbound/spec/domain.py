@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from pydantic import Field, WithJsonSchema, field_validator, model_validator
 
 from outbound.core.durations import DURATION_SCHEMA, parse_duration
-from outbound.spec.auth import OAuth2, Preset
+from outbound.spec.auth import PRESETS, OAuth2, Preset
 from outbound.spec.sequence import Strict
 
 _ENV = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -150,11 +150,15 @@ class SendingDomain(Strict):
         if not isinstance(data, dict) or not isinstance(data.get("mailboxes"), list):
             return data
         merged = []
+        domain_preset = _preset_servers(data.get("auth"))
+        data = {**data, **{k: {**domain_preset[k], **v} for k, v in data.items()
+                           if k in domain_preset and isinstance(v, dict)}}
         for box in data["mailboxes"]:
             if isinstance(box, dict):
                 box = dict(box)
+                preset = _preset_servers(box.get("auth") or data.get("auth"))  # an OAuth2 provider's servers
                 for key in ("smtp", "imap"):
-                    base, own = data.get(key), box.get(key)
+                    base, own = data.get(key, preset.get(key)), box.get(key)
                     if isinstance(base, dict) and isinstance(own, dict):
                         known = _SERVERS[key].model_fields  # an unknown key is reported once, on the domain
                         box[key] = {**{k: v for k, v in base.items() if k in known}, **own}
@@ -217,6 +221,17 @@ class SendingDomain(Strict):
         imap = self.imap_for(mailbox)
         found = [("smtp", self.smtp_for(mailbox).password_env), ("imap", imap.password_env if imap else None)]
         return [(kind, env) for kind, env in found if env]
+
+
+def _preset_servers(auth: object) -> dict[str, dict[str, object]]:
+    """The servers an OAuth2 provider's preset fills, as YAML keys: the base that a domain's or a
+    mailbox's own ``smtp``/``imap`` keys override one by one (``imap: {folders: [INBOX]}`` keeps the host)."""
+    preset = PRESETS.get(str(auth.get("provider"))) if isinstance(auth, dict) else None
+    if preset is None:
+        return {}
+    host, port, tls = preset.smtp
+    return {"smtp": {"host": host, "port": port, "tls": tls},
+            "imap": {"host": preset.imap[0], "port": preset.imap[1], "tls": "implicit", "sent_folder": preset.sent_folder}}
 
 
 def _preset_of(auth: OAuth2 | None) -> Preset | None:

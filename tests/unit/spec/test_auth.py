@@ -87,3 +87,16 @@ def test_validate_refuses_a_gap_faster_than_microsofts_per_minute_limit(tmp_path
     d["mailboxes"][0]["gap"] = {"min": "1s", "max": "5s"}
     errors = _workspace(tmp_path, d)
     assert any("30 messages a minute" in e for e in errors), errors
+
+
+def test_a_mailbox_overrides_single_keys_of_the_preset() -> None:
+    d = SendingDomain.model_validate({**_domain(provider="google"), "imap": {"folders": ["INBOX"]},
+                                      "mailboxes": [{"address": "a@acme.com", "smtp": {"port": 465, "tls": "implicit"}},
+                                                    {"address": "b@acme.com"}]})
+    a, b = d.mailboxes
+    assert (d.smtp_for(a).host, d.smtp_for(a).port, d.smtp_for(a).tls) == ("smtp.gmail.com", 465, "implicit")
+    assert (d.smtp_for(b).port, d.smtp_for(b).tls) == (587, "starttls")
+    for mb in (a, b):
+        imap = d.imap_for(mb)
+        assert imap is not None and (imap.host, imap.folders, imap.sent_folder) == ("imap.gmail.com", ["INBOX"],
+                                                                                    "[Gmail]/Sent Mail")
