@@ -45,6 +45,23 @@ def secret_problems(ws: Workspace, secrets: Callable[[str], str | None] = os.env
                         else "its replies are not read")
                 out.append(Problem(ws.domain_paths[name], f"mailbox {mailbox.address}: {kind}.password_env names "
                                    f"{env}, which is not set: {then}", *where, severity="warning"))
+            auth = domain.auth_for(mailbox)
+            named = ([("client_id_env", auth.client_id_env), ("client_secret_env", auth.client_secret_env),
+                      ("service_account_key_env", auth.service_account_key_env)] if auth else [])
+            for field, auth_env in named:
+                if not auth_env or secrets(auth_env):
+                    continue
+                if doc is None:
+                    doc = read_yaml(ws.domain_paths[name])
+                own = isinstance(doc, YamlDocument) and "auth" in doc.data["mailboxes"][i]
+                loc = ("mailboxes", i, "auth", field) if own else ("auth", field)
+                where = doc.position(loc) if isinstance(doc, YamlDocument) else (None, None)
+                out.append(Problem(ws.domain_paths[name], f"mailbox {mailbox.address}: auth.{field} names {auth_env}, "
+                                   "which is not set: it gets no OAuth2 access token", *where, severity="warning"))
+    key_env = ws.config.settings.sending.token_key_env
+    if not secrets(key_env) and any(d.auth_for(m) for d, m in ws.mailboxes().values()):
+        out.append(Problem(ws.config.path or ws.config.root, f"{key_env} is not set: it encrypts the OAuth2 tokens, "
+                           "and send, run and mailboxes connect refuse to start without it", severity="warning"))
     path = ws.config.root / SCORING_FILE
     scoring = read_yaml(path) if path.exists() else None
     spec = validate_document(scoring, ScoringSpec) if isinstance(scoring, YamlDocument) else None

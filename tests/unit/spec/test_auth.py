@@ -100,3 +100,21 @@ def test_a_mailbox_overrides_single_keys_of_the_preset() -> None:
         imap = d.imap_for(mb)
         assert imap is not None and (imap.host, imap.folders, imap.sent_folder) == ("imap.gmail.com", ["INBOX"],
                                                                                     "[Gmail]/Sent Mail")
+
+
+def test_validate_warns_of_unset_oauth_variables_and_token_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ACME_CLIENT_ID", raising=False)
+    monkeypatch.delenv("OUTBOUND_TOKEN_KEY", raising=False)
+    (tmp_path / "sequences").mkdir()
+    (tmp_path / "domains").mkdir()
+    (tmp_path / "config.toml").write_text("")
+    (tmp_path / "domains" / "acme.com.yaml").write_text(json.dumps(_domain(provider="google"), indent=1))
+    ws = inspect_workspace(tmp_path / "config.toml")
+    warnings = [p.message for p in ws.problems if p.severity == "warning"]
+    assert any("auth.client_id_env names ACME_CLIENT_ID, which is not set" in w for w in warnings), warnings
+    assert any(w.startswith("OUTBOUND_TOKEN_KEY is not set") for w in warnings), warnings
+    assert not ws.errors
+    monkeypatch.setenv("ACME_CLIENT_ID", "id")
+    monkeypatch.setenv("OUTBOUND_TOKEN_KEY", "k" * 20)
+    assert not [p for p in inspect_workspace(tmp_path / "config.toml").problems if "OAuth2" in p.message
+                or "client_id_env" in p.message]
