@@ -317,7 +317,8 @@ class TokenManager:
         self._cache.pop(address, None)
         if final:
             log.warning("the OAuth2 token of %s was refused: %s", address, what)
-            await self._refused(TokenRefused(address, what, now, generation=generation))
+            source = "refresh" if stored else "service_account"
+            await self._refused(TokenRefused(address, what, now, source, generation))
             raise TokenRefusedError(f"the token of {address} was refused ({what}): run "
                                     f"`outbound mailboxes connect {address}`")
         held = self._backoff.get(address)

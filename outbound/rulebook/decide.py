@@ -307,8 +307,9 @@ def _mailbox_health(f: MailboxHealthVerdict) -> Effects:
     word = "mailbox paused" if f.action == "pause" else "mailbox resumed"
     return Effects(word, records=(), senders=(SenderChange(f.action, "mailbox", f.address, f.reason, by="health"),))
 def _token_refused(f: TokenRefused) -> Effects:
-    reason = (f"OAuth2 token refused ({f.error}): reconnect with `outbound mailboxes connect {f.mailbox}`, "
-              f"then `outbound mailboxes resume {f.mailbox}`")
+    fix = ("check the service account's domain-wide delegation" if f.source == "service_account"
+           else f"reconnect with `outbound mailboxes connect {f.mailbox}`")
+    reason = f"OAuth2 token refused ({f.error}): {fix}, then `outbound mailboxes resume {f.mailbox}`"
     return Effects("mailbox paused", senders=(SenderChange("pause", "mailbox", f.mailbox, reason),),
                    records=(Record(ev.TOKEN_REFUSED, {"error": f.error, "source": f.source},
                                    key=f"token_refused:{f.mailbox}:{f.generation}", mailbox=f.mailbox, at=f.at),))

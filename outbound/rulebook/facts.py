@@ -219,7 +219,7 @@ class TokenRefused:
     mailbox: str
     error: str                           # the server's error and description (never a token)
     at: datetime
-    source: str = "refresh"              # refresh | smtp | imap: the path that found it
+    source: str = "refresh"              # refresh | imap | service_account: the path that found it
     generation: int = 0                  # the stored token's generation (0: never connected): one record each
 
 

@@ -194,7 +194,8 @@ async def test_a_service_account_with_domain_wide_delegation_signs_in_as_each_ma
     add_prospects(tw, 1, "seq")
     # not delegated (yet) for this mailbox: refused for good, the mailbox is paused with the reason
     assert await tick(tw, START) == ["mailbox paused"]
-    assert "unauthorized_client" in (mailbox_row(tw, address).pause_reason or "")
+    reason = mailbox_row(tw, address).pause_reason or ""
+    assert "unauthorized_client" in reason and "domain-wide delegation" in reason
     oauth_server.delegated.add(address)
     tw.ctx.creds = None  # a new process
     assert tw.ctx.credentials() is not None
