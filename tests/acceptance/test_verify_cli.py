@@ -10,7 +10,7 @@ import pytest
 
 from tests.acceptance.conftest import Cli, sqlite_rows, write_csv
 from tests.fixtures.dns_server import DnsServer, DnsServers
-from tests.integration.verify.zones import TIMEOUTS, verify_zones
+from tests.integration.verify.zones import verify_nsd
 
 HEADER = "email,first_name,company"
 ROWS = ["ann@mx.example,Ann,Acme", "info@mx.example,Info,Acme", "bob@nullmx.example,Bob,Null",
@@ -23,10 +23,8 @@ EXPECTED = {"ann@mx.example": "valid", "info@mx.example": "risky", "bob@nullmx.e
 
 @pytest.fixture(scope="module")
 def server(dns_servers: DnsServers) -> Iterator[DnsServer]:
-    srv = dns_servers.start(verify_zones(), timeouts=TIMEOUTS)
-    yield srv
-    srv.stop()
-    dns_servers.running.remove(srv)
+    with verify_nsd(dns_servers) as srv:
+        yield srv
 
 
 @pytest.fixture

@@ -19,15 +19,13 @@ from outbound.store.tables import Enrollment, Prospect
 from outbound.store.verification import save_results
 from tests.fixtures.dns_server import DnsServer, DnsServers
 from tests.integration.engine.workspace import build, domain, three_step_sequence
-from tests.integration.verify.zones import TIMEOUTS, verify_zones
+from tests.integration.verify.zones import verify_nsd
 
 
 @pytest.fixture(scope="module")
 def server(dns_servers: DnsServers) -> Iterator[DnsServer]:
-    srv = dns_servers.start(verify_zones(), timeouts=TIMEOUTS)
-    yield srv
-    srv.stop()
-    dns_servers.running.remove(srv)
+    with verify_nsd(dns_servers) as srv:
+        yield srv
 
 
 async def test_stale_results_are_verified_again_before_the_first_touch(server: DnsServer, tmp_path: Path) -> None:

@@ -13,15 +13,13 @@ from outbound.verify.probe import ProbeSettings
 from outbound.verify.run import RunStats, verify_addresses
 from tests.fixtures.dns_server import DnsServer, DnsServers
 from tests.fixtures.smtp_sink import SmtpSink
-from tests.integration.verify.zones import SLOW, TIMEOUTS, SlowForwarder, verify_zones
+from tests.integration.verify.zones import SLOW, SlowForwarder, verify_nsd
 
 
 @pytest.fixture(scope="module")
 def server(dns_servers: DnsServers) -> Iterator[DnsServer]:
-    srv = dns_servers.start(verify_zones(), timeouts=TIMEOUTS)
-    yield srv
-    srv.stop()
-    dns_servers.running.remove(srv)
+    with verify_nsd(dns_servers) as srv:
+        yield srv
 
 
 def lookup(server: DnsServer) -> Lookup:

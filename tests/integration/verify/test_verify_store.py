@@ -14,15 +14,13 @@ from outbound.store.db import open_store, utcnow
 from outbound.store.prospects import upsert_prospects
 from outbound.store.verification import to_verify
 from tests.fixtures.dns_server import DnsServer, DnsServers
-from tests.integration.verify.zones import TIMEOUTS, verify_zones
+from tests.integration.verify.zones import verify_nsd
 
 
 @pytest.fixture(scope="module")
 def server(dns_servers: DnsServers) -> Iterator[DnsServer]:
-    srv = dns_servers.start(verify_zones(), timeouts=TIMEOUTS)
-    yield srv
-    srv.stop()
-    dns_servers.running.remove(srv)
+    with verify_nsd(dns_servers) as srv:
+        yield srv
 
 
 async def test_batches_share_one_lookup_and_each_is_saved(server: DnsServer, tmp_path: Path) -> None:

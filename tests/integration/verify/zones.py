@@ -8,12 +8,13 @@ import contextlib
 import socket
 import threading
 import time
+from collections.abc import Iterator
 
 import dns.message
 import dns.rcode
 
 from tests.fixtures.common import free_port
-from tests.fixtures.dns_server import Record, txt
+from tests.fixtures.dns_server import DnsServer, DnsServers, Record, txt
 
 SLOW = [f"slow{i}.example" for i in range(8)]  # every query dropped: the lookup times out
 
@@ -88,3 +89,14 @@ class SlowForwarder:
     def stop(self) -> None:
         self.running = False
         self.sock.close()
+
+
+@contextlib.contextmanager
+def verify_nsd(dns_servers: DnsServers) -> Iterator[DnsServer]:
+    """An NSD serving :func:`verify_zones` for one test module (the module's ``server`` fixture)."""
+    srv = dns_servers.start(verify_zones(), timeouts=TIMEOUTS)
+    try:
+        yield srv
+    finally:
+        srv.stop()
+        dns_servers.running.remove(srv)
