@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, bindparam, delete, func, insert, or_, update
+from sqlalchemy import Connection, Engine, Table, bindparam, delete, distinct, func, insert, or_, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, SQLModel, col, select
 
@@ -133,20 +133,26 @@ def stopped_accounts_among(session: Session | Connection, domains: Iterable[str 
     return out
 
 
+# a send in one of these states went out, or may have: it is a touch of the prospect's company
+_TOUCHED = tuple(s.value for s in (SendState.claimed, SendState.sending, SendState.sent, SendState.unknown,
+                                   SendState.bounced))
+
+
 def first_touches_by_account(session: Session | Connection, sequence: str, domains: Iterable[str | None],
                              since: datetime) -> dict[str, int]:
-    """Company domain -> first steps of ``sequence`` claimed for its prospects since ``since`` (a
-    skipped step is no touch), for the sequence's ``account_daily_limit``; one query per 5,000 domains."""
+    """Company domain -> prospects whose first step of ``sequence`` was claimed since ``since`` and went
+    out or may have (a skipped step, or one refused before it left, such as an AUTH failure that is
+    retried, is no touch), for the sequence's ``account_daily_limit``; one query per 5,000 domains."""
     wanted = list({d for d in domains if d})
     if not wanted:
         return {}
     sends = table_of(Send)
     out: dict[str, int] = {}
     for start in range(0, len(wanted), IN_CHUNK):
-        query = (sa_select(_PROSPECTS.c.company_domain, func.count())
+        query = (sa_select(_PROSPECTS.c.company_domain, func.count(distinct(sends.c.prospect_id)))
                  .select_from(sends.join(_PROSPECTS, _PROSPECTS.c.id == sends.c.prospect_id))
                  .where(sends.c.sequence_name == sequence, sends.c.step_index == 0, sends.c.claimed_at >= since,
-                        sends.c.state != SendState.skipped.value,
+                        sends.c.state.in_(_TOUCHED),
                         _PROSPECTS.c.company_domain.in_(wanted[start:start + IN_CHUNK]))
                  .group_by(_PROSPECTS.c.company_domain))
         out.update((str(domain), int(n)) for domain, n in session.execute(query))
