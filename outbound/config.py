@@ -87,9 +87,22 @@ class SendingSettings(_Section):
         return v
 
 
+FORWARD_INTENTS = ("interested", "meeting_request", "information_request")
+
+
 class InboxSettings(_Section):
     soft_bounce_limit: Annotated[int, Field(gt=0)] = 3
     auto_reply_pause: timedelta = timedelta(days=7)
+    forward_to: str | None = Field(None, description="forward each reply of forward_intents here, once, "
+                                   "through the mailbox that received it")
+    forward_intents: list[str] = Field(default_factory=lambda: list(FORWARD_INTENTS))
+
+    @field_validator("forward_to")
+    @classmethod
+    def _forward_to(cls, v: str | None) -> str | None:
+        if v is not None and (not re.fullmatch(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+", v.strip())):
+            raise ValueError(f"{v!r} is not an email address")
+        return v.strip().lower() if v else None
 
 
 class HealthSettings(_Section):

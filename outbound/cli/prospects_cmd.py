@@ -1,16 +1,23 @@
-"""Prospect commands: import from CSV (with optional enrollment), re-check blocked enrollments."""
+"""Prospect commands: import from CSV (with optional enrollment), re-check blocked enrollments, one
+person's view (`prospects show`) and the list (`prospects list`)."""
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Column, Table
 
 from outbound.cli import runtime
 from outbound.cli.context import console, err_console, fail
+from outbound.cli.tables import show
 from outbound.cli.verify_cmd import print_report, run_verify, verify_cmd
+from outbound.core import events as ev
 from outbound.errors import NotFoundError
 from outbound.prospects.csv_import import inspect_prospect_file, write_error_report
 from outbound.prospects.errors import ImportFileError
@@ -19,7 +26,9 @@ from outbound.spec.workspace import read_workspace
 from outbound.store.db import utcnow
 from outbound.store.enrollments import UnblockResult, enroll, unblock
 from outbound.store.importer import ImportReport, import_prospects
+from outbound.store.people import TimelineItem, people, person
 from outbound.store.prospects import prospect_ids
+from outbound.store.tables import EnrollmentState
 from outbound.store.verification import to_verify
 
 prospects_app = typer.Typer(help="The people you write to.", no_args_is_help=True)
@@ -158,3 +167,110 @@ def _count_lines(path: Path) -> int | None:
             return max(0, sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b"")) - 1)
     except OSError:
         return None
+
+
+def _what(item: TimelineItem) -> str:
+    """One line of a person's timeline."""
+    d = item.data
+    if item.type == ev.SENT:
+        return f"step {d.get('step') or '?'}: {item.subject or ''}".strip()
+    if item.type == ev.REPLIED:
+        text = " / ".join(line.strip() for line in str(d.get("text") or "").splitlines() if line.strip())
+        return f"intent {d.get('intent') or '—'}: {text[:300]}"
+    if item.type == ev.BOUNCED:
+        return f"{'hard' if d.get('hard') or d.get('outcome') == 'hard_bounce' else 'soft'}: {d.get('reason') or ''}"
+    if item.type in (ev.OPENED, ev.CLICKED):
+        return (str(d.get("url") or "") + (" (machine)" if d.get("machine") else "")).strip()
+    if item.type == ev.REPLY_ANSWERED:
+        return f"answered: {item.subject or ''}"
+    return str(d.get("reason") or d.get("note") or d.get("how") or d.get("subject") or "")
+
+
+def _item_json(item: TimelineItem) -> dict[str, Any]:
+    return {"id": item.id, "at": item.at.isoformat(), "type": item.type, "sequence": item.sequence,
+            "mailbox": item.mailbox, "subject": item.subject, "intent": item.data.get("intent"),
+            "text": item.data.get("text"), "detail": _what(item)}
+
+
+def _when(at: datetime | None) -> str:
+    return at.strftime("%Y-%m-%d %H:%M") if at else ""
+
+
+@prospects_app.command("show")
+def show_cmd(
+    email: Annotated[str, typer.Argument(help="the prospect's address")],
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object")] = False,
+) -> None:
+    """One person: fields, source, account, every enrollment with its state and reason, the timeline
+    of events (sends, replies with intent and text, bounces, opens and clicks), score and hot flag."""
+    found = person(runtime.open_engine(), email)
+    if found is None:
+        fail(f"no prospect {email.strip().lower()}")
+    p, acc = found.prospect, found.account
+    if as_json:
+        print(json.dumps({
+            "email": p.email, "first_name": p.first_name, "last_name": p.last_name, "company": p.company,
+            "company_domain": p.company_domain, "title": p.title, "timezone": p.timezone, "source": p.source,
+            "fields": p.fields, "verify_status": p.verify_status, "hot": p.hot, "score": found.score,
+            "account": None if acc is None else {"domain": acc.domain, "name": acc.name, "stopped": acc.stopped_reason},
+            "enrollments": [{"sequence": e.sequence, "state": e.state, "reason": e.reason, "next_step": e.next_step + 1,
+                             "next_due_at": e.next_due_at.isoformat() if e.next_due_at else None, "mailbox": e.mailbox}
+                            for e in found.enrollments],
+            "timeline": [_item_json(i) for i in found.timeline]}, ensure_ascii=False, indent=2, default=str))
+        return
+    name = " ".join(x for x in (p.first_name, p.last_name) if x)
+    lines = [f"{name} <{p.email}>" if name else p.email,
+             *(f"  {label}: {value}" for label, value in (
+                 ("title", p.title), ("company", p.company), ("timezone", p.timezone), ("source", p.source),
+                 ("address check", p.verify_status)) if value),
+             f"  account: {acc.domain if acc else p.company_domain or '—'}"
+             + (f" (stopped: {acc.stopped_reason})" if acc and acc.stopped_reason else ""),
+             f"  score: {found.score:.1f}" if found.score is not None else "  score: —",
+             f"  hot: {'yes' if p.hot else 'no'}"]
+    lines += [f"  {k}: {v}" for k, v in sorted(p.fields.items())]
+    for line in lines:
+        console.print(line, highlight=False, markup=False)
+    if found.enrollments:
+        table = Table(Column("sequence", no_wrap=True), Column("state", no_wrap=True), Column("next", no_wrap=True),
+                      Column("mailbox", no_wrap=True), "reason", title="Enrollments")
+        for e in found.enrollments:
+            table.add_row(escape(e.sequence), e.state, f"step {e.next_step + 1} {_when(e.next_due_at)}".strip(),
+                          escape(e.mailbox or ""), escape(e.reason or ""))
+        show(table)
+    if found.timeline:
+        table = Table(Column("at", no_wrap=True), Column("event", no_wrap=True), Column("sequence", no_wrap=True),
+                      "detail", title="Timeline")
+        for item in found.timeline:
+            table.add_row(_when(item.at), item.type, escape(item.sequence or ""), escape(_what(item)))
+        show(table)
+
+
+@prospects_app.command("list")
+def list_cmd(
+    sequence: Annotated[str | None, typer.Option(help="only prospects enrolled in this sequence")] = None,
+    state: Annotated[str | None, typer.Option(help="only those with an enrollment in this state "
+                                              "(active, paused, blocked, completed, stopped)")] = None,
+    hot: Annotated[bool, typer.Option("--hot", help="only hot prospects")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON array")] = False,
+    limit: Annotated[int, typer.Option(help="at most this many (by address)")] = 1000,
+) -> None:
+    """Prospects with their enrollments, score and hot flag."""
+    states = [s.value for s in EnrollmentState]
+    if state is not None and state not in states:
+        fail(f"--state {state!r}: expected one of {', '.join(states)}")
+    rows = people(runtime.open_engine(), sequence=sequence, state=state, hot=hot, limit=limit)
+    if as_json:
+        print(json.dumps([{"email": r.email, "name": r.name, "company": r.company, "source": r.source, "hot": r.hot,
+                           "score": r.score, "enrollments": [{"sequence": s, "state": st} for s, st in r.enrollments]}
+                          for r in rows], ensure_ascii=False, indent=2))
+        return
+    if not rows:
+        console.print("no prospects match", highlight=False)
+        return
+    table = Table(Column("email", no_wrap=True), "name", "company", Column("source", no_wrap=True), "enrollments",
+                  Column("score", no_wrap=True), Column("hot", no_wrap=True), title=f"Prospects ({len(rows)})")
+    for r in rows:
+        table.add_row(escape(r.email), escape(r.name), escape(r.company or ""), escape(r.source or ""),
+                      escape(", ".join(f"{s} {st}" for s, st in r.enrollments)),
+                      f"{r.score:.1f}" if r.score is not None else "", "hot" if r.hot else "")
+    show(table)

@@ -108,6 +108,15 @@ INBOUND_OTHER = define("inbound_other", "inbox", fields=_INBOX, dedupe=_INBOX_KE
 UNMATCHED_INBOUND = define("unmatched_inbound", "inbox", fields=(*_INBOX, "classified_as"), dedupe=_INBOX_KEY,
                            doc="tied to no send of ours (no prospect): kept so nothing is lost")
 
+REPLY_HANDLED = define("reply_handled", "inbox", fields=("reply", "how", "by"), dedupe="handled:{reply event id}",
+                       doc="a reply was worked: answered or marked done (`outbound replies answer/done`)")
+REPLY_ANSWERED = define("reply_answered", "inbox", fields=("reply", "subject", "message_id", "text", "in_reply_to"),
+                        dedupe="answer:{Message-ID of our answer}",
+                        doc="our answer to a reply, sent in its thread (`outbound replies answer`)")
+REPLY_FORWARDED = define("reply_forwarded", "inbox", fields=("reply", "to", "outcome", "reason"),
+                         dedupe="forward:{reply event id}",
+                         doc="a reply forwarded to [inbox] forward_to, once (outcome: sent or failed)")
+
 # ---------------------------------------------------------------- tracking (optional, off by default)
 OPENED = define("opened", "tracking", fields=("machine", "why", "user_agent", "sequence", *_CRM),
                 dedupe=f"open:{{send_id}}:{{person|machine}}; CRM: {_CRM_KEY}", crm=True, weighable=True,

@@ -47,6 +47,7 @@ class Handled:
     duplicate: bool = False
     send_id: int | None = None
     actions: tuple[str, ...] = ()
+    key: str = ""  # the message's dedupe key (its event's, when one was recorded)
 
     @property
     def matched(self) -> bool:
@@ -57,8 +58,8 @@ def handle_inbound(engine: Engine, inbound: Inbound, policy_for: PolicyFor, now:
     """Match and apply one message in one transaction; a message already recorded is a no-op."""
     done = inbound_store.once(engine, inbound.dedupe_key, lambda s: _handle(s, inbound, policy_for, now))
     if done is None:
-        return Handled(inbound.classification.kind, "none", None, "already recorded (concurrently)", duplicate=True)
-    return done
+        done = Handled(inbound.classification.kind, "none", None, "already recorded (concurrently)", duplicate=True)
+    return replace(done, key=inbound.dedupe_key)
 
 
 def _handle(session: Session, inbound: Inbound, policy_for: PolicyFor, now: datetime) -> Handled:

@@ -20,9 +20,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from outbound.core import events as ev
 from outbound.core.logline import counted, fields
 from outbound.engine.context import EngineContext
 from outbound.inbox.classify import classify
+from outbound.inbox.forward import forward_reply
 from outbound.inbox.handling import Handled, PolicyFor, handle_inbound
 from outbound.inbox.imap import ImapError
 from outbound.inbox.match import read_inbound
@@ -31,6 +33,7 @@ from outbound.inbox.reconcile import find_in_sent
 from outbound.rulebook.facts import Policy
 from outbound.store import outcomes
 from outbound.store.db import utcnow
+from outbound.store.replies import reply_by_key
 from outbound.store.tables import Send
 from outbound.store.watermarks import DbWatermarkStore, acquire_poll_leases, release_poll_leases
 
@@ -112,6 +115,21 @@ def process_message(ctx: EngineContext, fetched: FetchedMessage, rules: PolicyFo
     return handle_inbound(ctx.engine, read_inbound(fetched, classification), rules, now)
 
 
+async def forward_if_wanted(ctx: EngineContext, fetched: FetchedMessage, handled: Handled, now: datetime) -> str | None:
+    """A reply of ``[inbox] forward_intents`` goes to ``forward_to`` once (also when polled again:
+    a forward a crash left undone is made then; one already made is not)."""
+    if not ctx.settings.inbox.forward_to or handled.event != ev.REPLIED or not handled.key:
+        return None
+    reply = await asyncio.to_thread(reply_by_key, ctx.engine, handled.key)
+    if reply is None:
+        return None
+    try:
+        return await forward_reply(ctx, reply, fetched.raw, now)
+    except Exception as exc:  # a forward must never cost the poll its pass (the reply is recorded)
+        log.warning("could not forward reply %d: %s", reply.id, exc)
+        return "failed"
+
+
 async def poll_job(ctx: EngineContext, *, once: bool, secrets: Secrets = os.environ.get,
                    options: PollerOptions | None = None, clock: Callable[[], datetime] = utcnow,
                    grace: timedelta = RECONCILE_GRACE) -> PollSummary:
@@ -138,6 +156,7 @@ async def poll_job(ctx: EngineContext, *, once: bool, secrets: Secrets = os.envi
 
     async def handler(msg: FetchedMessage) -> None:
         handled = await asyncio.to_thread(process_message, ctx, msg, rules, clock())
+        await forward_if_wanted(ctx, msg, handled, clock())
         summary.mailboxes[msg.mailbox].add(handled)
         summary.handled.append((msg.mailbox, handled))
 

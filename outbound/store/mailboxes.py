@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import Engine, and_, case, func, literal, update
@@ -116,3 +117,22 @@ def all_states(engine: Engine) -> list[MailboxState]:
 
 def sent_on(row: MailboxState, day: date) -> int:
     return row.sent_on_last_day if row.last_send_day == day.isoformat() else 0
+
+
+def take_slot(engine: Engine, address: str, workspace: Workspace, now: datetime,
+              refuse: Callable[[MailboxUsage], str | None]) -> str | None:
+    """One slot of the mailbox's daily cap for a message sent by hand (an answer), under the row lock
+    the claim takes, so it counts against the same cap; the reason ``refuse`` gives instead, if any."""
+    with session_scope(engine) as session:
+        row = lock(session, [address], workspace, for_update=engine.dialect.name == "postgresql")[address]
+        why = refuse(usage(row, now, {}))
+        if why is None:
+            count_claims(row, now, 1, row.next_allowed_at)
+            session.add(row)
+        return why
+
+
+def give_back(engine: Engine, address: str, taken_at: datetime) -> None:
+    """The slot of ``take_slot`` back, when nothing went out."""
+    with session_scope(engine) as session:
+        release(session, address, taken_at)
