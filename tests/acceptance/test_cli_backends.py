@@ -23,11 +23,13 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 from sqlalchemy import Engine, update
+from sqlmodel import col, select
 
+from outbound.core import events as ev
 from outbound.rulebook.effects import SenderChange
 from outbound.store.db import open_store, session_scope, utcnow
 from outbound.store.effects import change_senders
-from outbound.store.tables import Send, SendState
+from outbound.store.tables import Event, Send, SendState
 from tests.acceptance.conftest import Cli, Result, copy_workspace, spawn, stop, write_csv
 from tests.fixtures.common import DATA, free_port, wait_for_port
 from tests.fixtures.oauth_server import CLIENT_ID, CLIENT_SECRET, OAuthServer
@@ -343,6 +345,51 @@ def test_score_applies_events_and_rebuilds(world: World) -> None:
     assert match and int(match[1]) >= 2 and int(match[2]) >= 2, scored  # both qualified prospects
     rebuilt = re.match(r"rebuilt from (\d+) events: (\d+) prospect\(s\) scored", world.cli("score", "--rebuild").ok().out)
     assert rebuilt and int(rebuilt[1]) >= 2 and int(rebuilt[2]) >= 2
+
+
+def _record_reply(engine: Engine, email: str) -> tuple[int, str]:
+    """A human reply to the prospect's first send, as the poller records it; its id and our Message-ID."""
+    with session_scope(engine) as s:
+        send = s.exec(select(Send).where(col(Send.to_address) == email)).first()
+        assert send is not None and send.message_id is not None
+        event = Event(type=ev.REPLIED, at=utcnow(), prospect_id=send.prospect_id, enrollment_id=send.enrollment_id,
+                      send_id=send.id, mailbox=send.mailbox, dedupe_key=f"msg:<reply-{send.id}@analytical.io>",
+                      data={"kind": "human_reply", "from": email, "subject": f"Re: {send.subject}",
+                            "message_id": f"<reply-{send.id}@analytical.io>", "sequence": send.sequence_name,
+                            "step": send.step_id, "step_index": send.step_index, "text": "Tell me more.",
+                            "intent": "information_request"})
+        s.add(event)
+        s.flush()
+        assert event.id is not None
+        return event.id, send.message_id
+
+
+def test_replies_list_show_answer_done_and_the_person_view(world: World) -> None:
+    engine = world.engine()
+    try:
+        reply_id, ours = _record_reply(engine, ADA)
+    finally:
+        engine.dispose()
+    body = world.root / "answer.txt"
+    body.write_text("Here is more.\n", encoding="utf-8")
+    listed, shown, person, people = world.cli.many(("replies", "--json", "--intent", "information_request"),
+                                                   ("replies", "show", str(reply_id)),
+                                                   ("prospects", "show", ADA, "--json"), ("prospects", "list"))
+    [row] = json.loads(listed.ok().out)
+    assert (row["id"], row["email"], row["intent"], row["state"]) == (reply_id, ADA, "information_request", "open")
+    assert "Tell me more." in shown.ok().out
+    view = json.loads(person.ok().out)
+    assert view["source"] == "conference" and {e["sequence"] for e in view["enrollments"]} == {"founders-q3",
+                                                                                               "agencies-reengage"}
+    assert {"sent", "replied"} <= {i["type"] for i in view["timeline"]}
+    assert ADA in people.ok().out and GRACE in people.out
+    before = len(world.sink.messages)
+    assert f"sent to {ADA}" in world.cli("replies", "answer", str(reply_id), "--body-file", str(body)).ok().out
+    [answer] = world.sink.messages[before:]
+    assert answer.message["In-Reply-To"] == row["message_id"] and answer.rcpt_tos == [ADA]
+    assert answer.message["References"].split()[-1] == row["message_id"] and ours in answer.message["References"]
+    done, opened = world.cli.many(("replies", "done", str(reply_id)), ("replies", "--open", "--json"))
+    assert "already handled" in done.ok().out and json.loads(opened.ok().out) == []
 
 
 def _log_has(log: Path, text: str, timeout: float) -> bool:
