@@ -4,6 +4,7 @@ An answer goes out from the mailbox that received the reply, through the engine'
 and credentials, after the checks any send gets: the address or its domain suppressed, the
 mailbox paused, the mailbox at its daily cap (an answer takes a slot of it, given back when
 nothing went out). It does not wait for the mailbox's gap: a person answering is not a sequence.
+Its copy goes to the mailbox's Sent folder unless the provider files one itself.
 """
 
 from __future__ import annotations
@@ -16,11 +17,16 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 
 from outbound.core.mailbox import MailboxUsage
+from outbound.core.outcome import SendOutcome
 from outbound.engine.context import EngineContext
 from outbound.engine.direct import send_message
 from outbound.engine.rotation import remaining_capacity
 from outbound.errors import NotFoundError, OutboundError
+from outbound.inbox.imap import ImapError
+from outbound.inbox.poller import PollerOptions
+from outbound.inbox.sent_copy import save_sent_copy
 from outbound.render.headers import SMTP_POLICY, make_message_id
+from outbound.spec.domain import Mailbox, SendingDomain
 from outbound.store import mailboxes as mailbox_store
 from outbound.store import replies as store
 from outbound.store.db import session_scope
@@ -41,6 +47,7 @@ class Answered:
     to: str
     subject: str
     message_id: str
+    sent_copy: str = ""  # where its copy is: appended to Sent, kept by the provider, or why there is none
 
 
 def find(ctx: EngineContext, reply_id: int) -> Reply:
@@ -117,11 +124,24 @@ def answer(ctx: EngineContext, reply_id: int, body: str, now: datetime) -> Answe
     message_id = make_message_id(domain.domain)
     sender = Address(mailbox.display_name, addr_spec=mailbox.address)
     payload = answer_message(target, sender, body, message_id, now)
-    outcome = asyncio.run(send_message(ctx, mailbox.address, target.to, payload))
+    outcome, copy = asyncio.run(_send_and_file(ctx, domain, mailbox, target.to, payload))
     if outcome.kind != "delivered":
         if outcome.kind != "ambiguous":
             mailbox_store.give_back(ctx.engine, mailbox.address, now)
         raise AnswerRefused(f"the answer to {target.to} was not sent: {outcome.describe()}")
     subject = re_subject(reply.subject)
     store.record_answer(ctx.engine, reply, message_id, subject, body, now)
-    return Answered(reply, mailbox.address, target.to, subject, message_id)
+    return Answered(reply, mailbox.address, target.to, subject, message_id, copy)
+
+
+async def _send_and_file(ctx: EngineContext, domain: SendingDomain, mailbox: Mailbox, to: str,
+                         payload: bytes) -> tuple[SendOutcome, str]:
+    """The answer sent, then its copy in the Sent folder (where the provider does not file one itself)."""
+    outcome = await send_message(ctx, mailbox.address, to, payload)
+    if outcome.kind != "delivered":
+        return outcome, ""
+    try:
+        copy = await save_sent_copy(domain, mailbox, payload, options=PollerOptions(credentials=ctx.credentials()))
+    except (ImapError, OSError) as exc:  # the answer went out: a missing copy is a note, not a failure
+        copy = f"no copy in Sent: {exc}"
+    return outcome, copy

@@ -183,6 +183,8 @@ def _what(item: TimelineItem) -> str:
         return (str(d.get("url") or "") + (" (machine)" if d.get("machine") else "")).strip()
     if item.type == ev.REPLY_ANSWERED:
         return f"answered: {item.subject or ''}"
+    if item.type == ev.REPLY_FORWARDED:
+        return f"to {d.get('to') or '?'}: {d.get('outcome') or ''}" + (f" ({d['reason']})" if d.get("reason") else "")
     return str(d.get("reason") or d.get("note") or d.get("how") or d.get("subject") or "")
 
 
@@ -234,7 +236,9 @@ def show_cmd(
         table = Table(Column("sequence", no_wrap=True), Column("state", no_wrap=True), Column("next", no_wrap=True),
                       Column("mailbox", no_wrap=True), "reason", title="Enrollments")
         for e in found.enrollments:
-            table.add_row(escape(e.sequence), e.state, f"step {e.next_step + 1} {_when(e.next_due_at)}".strip(),
+            upcoming = e.state in (EnrollmentState.active, EnrollmentState.paused, EnrollmentState.blocked)
+            table.add_row(escape(e.sequence), e.state,
+                          f"step {e.next_step + 1} {_when(e.next_due_at)}".strip() if upcoming else "",
                           escape(e.mailbox or ""), escape(e.reason or ""))
         show(table)
     if found.timeline:

@@ -149,8 +149,8 @@ def answer_cmd(
         sent = answer(ctx, reply_id, body, _now())
     except OutboundError as exc:
         fail(str(exc))
-    console.print(f"answered reply {reply_id}: sent to {sent.to} from {sent.mailbox} ({sent.subject}); marked handled",
-                  highlight=False, markup=False)
+    console.print(f"answered reply {reply_id}: sent to {sent.to} from {sent.mailbox} ({sent.subject}); marked handled"
+                  + (f"; {sent.sent_copy}" if sent.sent_copy else ""), highlight=False, markup=False)
 
 
 @replies_app.command("done")

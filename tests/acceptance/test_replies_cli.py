@@ -114,7 +114,8 @@ def test_a_reply_is_listed_shown_answered_in_its_thread_and_forwarded_once(smtp_
     assert out < back and "Subject: Hello Ann" in shown and "can we talk on Thursday?" in shown
     assert "no reply 999" in missing
 
-    assert f"sent to {ANN} from {BOX}" in _cli(tw, "replies", "answer", str(reply_id), "--body-file", str(body))
+    answered = _cli(tw, "replies", "answer", str(reply_id), "--body-file", str(body))
+    assert f"sent to {ANN} from {BOX}" in answered and "no copy in Sent (no IMAP server)" in answered
     [answer] = [m for m in smtp_sink.messages if m.rcpt_tos == [ANN]][1:]
     msg = answer.message
     assert msg["Subject"] == "Re: Hello Ann" and msg["In-Reply-To"] == "<r1@acme.test>"
