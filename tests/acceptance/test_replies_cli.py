@@ -127,10 +127,11 @@ def test_a_reply_is_listed_shown_answered_in_its_thread_and_forwarded_once(smtp_
     refused = _cli(tw, "replies", "answer", str(reply_id), "--body-file", str(body), code=1)
     assert "suppressed (ann@acme.test): asked by phone: nothing sent" in refused
     assert len([m for m in smtp_sink.messages if m.rcpt_tos == [ANN]]) == 2
-    opened, done, person, people = _side_by_side(lambda: _cli(tw, "replies", "--open", "--json"),
+    opened, done, person, people, nobody = _side_by_side(lambda: _cli(tw, "replies", "--open", "--json"),
                                                  lambda: _cli(tw, "replies", "done", str(reply_id)),
                                                  lambda: _cli(tw, "prospects", "show", ANN, "--json"),
-                                                 lambda: _cli(tw, "prospects", "list", "--state", "stopped", "--json"))
+                                                 lambda: _cli(tw, "prospects", "list", "--state", "stopped", "--json"),
+                                                 lambda: _cli(tw, "prospects", "show", "nobody@x.test", code=1))
     assert json.loads(opened) == [] and "already handled" in done
     view = json.loads(person)
     assert view["source"] == "fair" and view["account"]["domain"] == "acme.test" and view["hot"] is False
@@ -139,3 +140,4 @@ def test_a_reply_is_listed_shown_answered_in_its_thread_and_forwarded_once(smtp_
     assert types[:2] == ["sent", "replied"] and "reply_answered" in types
     assert view["timeline"][0]["subject"] == "Hello Ann" and view["timeline"][1]["intent"] == "interested"
     assert [p["email"] for p in json.loads(people)] == [ANN]
+    assert "no prospect nobody@x.test" in nobody
