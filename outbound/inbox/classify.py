@@ -15,7 +15,7 @@ from email.message import Message
 from email.utils import parsedate_to_datetime
 
 from outbound.core.bounces import read_failure
-from outbound.inbox import arf, autoreply, bounce, mime, ses_json
+from outbound.inbox import arf, autoreply, bounce, intent, mime, ses_json
 from outbound.inbox.addresses import header_addresses
 from outbound.inbox.original import original_message_id
 from outbound.inbox.reply_text import extract_reply
@@ -92,29 +92,45 @@ def _decide(msg: Message, mailbox: str | None, answers_something: bool) -> Class
     subject = mime.header(msg, "Subject")
     own = extract_reply(body)
     sent = _sent_date(msg)
+    author = next(iter(header_addresses(mime.headers(msg, "From"))), None)
     header_why = autoreply.header_signal(msg)
-    if header_why or autoreply.subject_signal(subject):
-        return _auto_reply(subject, own, sent, header_why or f"auto-reply subject: {subject[:60]}")
+    # a person who says they are away and proposes a time is answering, not an auto-responder
+    by_hand = not header_why and intent.proposes_meeting(own)
+    if header_why or (autoreply.subject_signal(subject) and not by_hand):
+        return _auto_reply(subject, own, sent, header_why or f"auto-reply subject: {subject[:60]}", author)
 
-    if is_unsubscribe_request(own, subject):
+    if is_unsubscribe_request(own, subject) and not intent.keeps_in_touch(own):
         return Classification(
-            kind="unsubscribe", reason="unsubscribe_request", reply_text=own, why="asks to be removed"
+            kind="unsubscribe", reason="unsubscribe_request", reply_text=own, why="asks to be removed",
+            intent="do_not_contact",
         )
 
-    if autoreply.body_signal(own) or (autoreply.bulk_precedence(msg) and autoreply.is_vacation(subject, own)):
-        return _auto_reply(subject, own, sent, "out-of-office wording in the message's own text")
+    if not by_hand and (
+        autoreply.body_signal(own) or (autoreply.bulk_precedence(msg) and autoreply.is_vacation(subject, own))
+    ):
+        return _auto_reply(subject, own, sent, "out-of-office wording in the message's own text", author)
 
     if answers_something or _REPLY_SUBJECT.match(subject):
-        return Classification(kind="human_reply", reason="reply", reply_text=own, why="a person answering")
+        reading = intent.read_intent(own, kind="human_reply", sent=sent, own_address=author)
+        return _read(Classification(kind="human_reply", reason="reply", reply_text=own, why="a person answering"),
+                     reading)
     return Classification(
         kind="other", reason="unrecognised", reply_text=own or None, why="not a reply, bounce or report"
     )
 
 
-def _auto_reply(subject: str, own: str, sent: dt.date | None, why: str) -> Classification:
+def _read(c: Classification, reading: intent.Reading) -> Classification:
+    return replace(c, intent=reading.intent, follow_up_on=reading.follow_up_on,
+                   referral=reading.referral.as_json() if reading.referral else None)
+
+
+def _auto_reply(subject: str, own: str, sent: dt.date | None, why: str, author: str | None = None) -> Classification:
     when = find_return_date(subject + "\n" + own, sent)
+    vacation = autoreply.is_vacation(subject, own) or autoreply.body_signal(own)
     reason = "vacation" if autoreply.is_vacation(subject, own) or when else "auto_reply"
-    return Classification(kind="auto_reply", reason=reason, return_date=when, why=why)
+    reading = intent.read_intent(own, kind="auto_reply", sent=sent, vacation=vacation, own_address=author)
+    return _read(Classification(kind="auto_reply", reason=reason, return_date=when, why=why),
+                 reading)
 
 
 def _from_bounce(msg: Message, report: bounce.BounceReport) -> Classification:

@@ -60,6 +60,9 @@ class Classification:
     per_recipient: tuple[RecipientResult, ...] = field(default=())
     why: str = ""
     fault: Fault | None = None
+    intent: str | None = None            # human and auto-replies, unsubscribe requests (outbound.inbox.intent)
+    referral: dict[str, str | None] | None = None   # {"email", "name"} of the person the reply points to
+    follow_up_on: dt.date | None = None  # intent "later": when to write again
 
     def as_json(self) -> dict[str, object]:
         """The CLI's JSON fields (without the file name)."""
@@ -70,4 +73,7 @@ class Classification:
             "reason": self.reason,
             "fault": self.fault,
             "return_date": self.return_date.isoformat() if self.return_date else None,
+            "intent": self.intent,
+            "referral": self.referral,
+            "follow_up_on": self.follow_up_on.isoformat() if self.follow_up_on else None,
         }

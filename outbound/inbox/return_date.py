@@ -33,6 +33,7 @@ for _number, _names in enumerate(
     for _name in _names.split():
         _MONTHS.setdefault(_name, _number)
 
+MONTHS = _MONTHS  # month names of every supported language -> number (the follow-up dates read them too)
 _MONTH_ALT = "|".join(sorted((re.escape(m) for m in _MONTHS), key=len, reverse=True))
 _ORD = r"(?:st|nd|rd|th|er|e|º|°|\.)?"
 _YEAR = r"(?:,?\s*(\d{4}))?"

@@ -29,7 +29,8 @@ def test_classify_json_on_corpus_files() -> None:
     assert proc.returncode == 0, proc.stderr
     rows = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
     assert [Path(r["file"]).name for r in rows] == [f.name for f in files]
-    assert set(rows[0]) == {"file", "kind", "recipients", "status", "reason", "fault", "return_date"}
+    assert set(rows[0]) == {"file", "kind", "recipients", "status", "reason", "fault", "return_date", "intent", "referral",
+                            "follow_up_on"}
     bounce, complaint, vacation, reply = rows
     assert bounce["kind"] == "hard_bounce" and bounce["recipients"] == [
         "otsu-sakaba-hunter-neko-nyaaaaaaan@ezweb.ne.jp"

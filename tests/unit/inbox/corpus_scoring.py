@@ -95,3 +95,64 @@ def hard_soft_score(corpora: Path) -> tuple[Score, Score]:
         hard_soft.add((kind == "hard_bounce") == (row["kind"] == "hard_bounce") and kind != "other", path.name)
         exact.add(kind == row["kind"], path.name)
     return hard_soft, exact
+
+
+_SHORT = {"do_not_contact": "dnc", "information_request": "info", "interested": "int", "left_company": "left",
+          "meeting_request": "meet", "not_interested": "no", "out_of_office": "ooo", "wrong_person": "wrong"}
+
+
+@dataclass
+class IntentScore:
+    """The intent classifier against ``reply-intent``: confusion matrix, per class and per language."""
+
+    confusion: dict[tuple[str, str], int] = field(default_factory=dict)   # (label, predicted) -> count
+    languages: dict[str, Score] = field(default_factory=dict)
+    overall: Score = field(default_factory=Score)
+    referrals: Score = field(default_factory=Score)
+    follow_ups: Score = field(default_factory=Score)
+
+    def recall(self, label: str) -> float:
+        total = sum(n for (want, _), n in self.confusion.items() if want == label)
+        return self.confusion.get((label, label), 0) / total if total else 0.0
+
+    def table(self) -> str:
+        """The confusion matrix as markdown (rows: label, columns: predicted)."""
+        labels = sorted({want for want, _ in self.confusion} | {got for _, got in self.confusion})
+        short = [_SHORT.get(name, name) for name in labels]
+        lines = ["| label \\ predicted | " + " | ".join(short) + " | recall |",
+                 "|---|" + "---|" * (len(labels) + 1)]
+        for want in labels:
+            cells = [str(self.confusion.get((want, got), 0) or "·") for got in labels]
+            lines.append(f"| {want} | " + " | ".join(cells) + f" | {self.recall(want):.0%} |")
+        return "\n".join(lines)
+
+
+def intent_score(corpora: Path) -> IntentScore:
+    score = IntentScore()
+    folder = corpora / "reply-intent"
+    for line in (folder / "labels.jsonl").read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        result = classify((folder / str(row["file"])).read_bytes())
+        want, got = str(row["intent"]), str(result.intent)
+        score.confusion[(want, got)] = score.confusion.get((want, got), 0) + 1
+        score.overall.add(want == got, f"{row['file']}:{want}->{got}")
+        score.languages.setdefault(str(row["language"]), Score()).add(want == got, str(row["file"]))
+        if row.get("referral"):
+            referral = result.referral or {}
+            score.referrals.add(referral.get("email") == row["referral"]["email"], str(row["file"]))
+        if row.get("follow_up_on"):
+            got_date = result.follow_up_on.isoformat() if result.follow_up_on else None
+            score.follow_ups.add(got_date == row["follow_up_on"], f"{row['file']}:{got_date}")
+    return score
+
+
+if __name__ == "__main__":  # python -m tests.unit.inbox.corpus_scoring: the figures for the README
+    from tests.fixtures.common import corpora_dir
+
+    result = intent_score(corpora_dir())
+    print(f"overall {result.overall.right}/{result.overall.total} = {result.overall.rate:.1%}")
+    print(", ".join(f"{lang} {s.right}/{s.total}" for lang, s in sorted(result.languages.items())))
+    print(f"referral address {result.referrals.right}/{result.referrals.total}; "
+          f"follow-up date {result.follow_ups.right}/{result.follow_ups.total}")
+    print(result.table())
+    print("misses:", result.overall.misses, result.referrals.misses, result.follow_ups.misses)

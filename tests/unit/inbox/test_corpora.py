@@ -106,3 +106,22 @@ def test_talon_standard_replies(corpora: Path) -> None:
     print(f"\ntalon standard replies: {right}/{len(cases)}")
     assert cases
     assert right >= len(cases) - 2
+
+
+def test_reply_intents(corpora: Path) -> None:
+    """Intent on ``reply-intent``; its figures (printed with -s) are the README's. The floors sit below
+    the measured figures because these phrases were written while reading this corpus."""
+    from tests.unit.inbox.corpus_scoring import intent_score
+
+    score = intent_score(corpora)
+    print(f"\nintent {score.overall.right}/{score.overall.total} = {score.overall.rate:.1%}; "
+          + ", ".join(f"{lang} {s.rate:.0%}" for lang, s in sorted(score.languages.items()))
+          + f"\n{score.table()}\nmisses {score.overall.misses}")
+    assert score.overall.total >= 100
+    assert score.overall.rate >= 0.9
+    assert all(s.rate >= 0.75 for s in score.languages.values()), score.languages
+    for label in ("do_not_contact", "interested", "meeting_request", "not_interested", "later", "wrong_person",
+                  "left_company", "out_of_office", "information_request"):
+        assert score.recall(label) >= 0.8, (label, score.recall(label))
+    assert score.recall("do_not_contact") == 1.0  # a missed removal request is mail to someone who said stop
+    assert score.referrals.rate >= 0.85 and score.follow_ups.rate >= 0.8
