@@ -96,6 +96,8 @@ class InboxSettings(_Section):
     forward_to: str | None = Field(None, description="forward each reply of forward_intents here, once, "
                                    "through the mailbox that received it")
     forward_intents: list[str] = Field(default_factory=lambda: list(FORWARD_INTENTS))
+    import_referrals: bool = Field(False, description="a wrong-person or left-company reply naming someone makes them "
+                                   "a prospect (source referral), enrolled in the sequence's referral_sequence")
 
     @field_validator("forward_to")
     @classmethod

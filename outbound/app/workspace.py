@@ -23,7 +23,23 @@ def inspect_workspace(config_path: Path | None = None, *, check_templates: bool 
     ws = read_workspace(load_config(config_path), sequence_checks=[_templates] if check_templates else [])
     ws.problems.extend(check_scoring_file(ws.config.root / SCORING_FILE, set(ws.sequences)))
     ws.problems.extend(secret_problems(ws))
+    ws.problems.extend(referral_problems(ws))
     return ws
+
+
+def referral_problems(ws: Workspace) -> list[Problem]:
+    """A sequence's ``referral_sequence`` must name a sequence of the workspace."""
+    out: list[Problem] = []
+    for name, loaded in ws.sequences.items():
+        target = loaded.sequence.referral_sequence
+        if target is None or target in ws.sequences:
+            continue
+        doc = read_yaml(loaded.path)
+        where = doc.position(("referral_sequence",)) if isinstance(doc, YamlDocument) else (None, None)
+        known = ", ".join(sorted(ws.sequences))
+        out.append(Problem(loaded.path, f"sequence {name!r}: referral_sequence {target!r} is not a sequence "
+                           f"(known: {known})", *where))
+    return out
 
 
 def secret_problems(ws: Workspace, secrets: Callable[[str], str | None] = os.environ.get) -> list[Problem]:

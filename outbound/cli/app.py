@@ -39,13 +39,14 @@ def _register_all() -> None:
         mailboxes_cmd,
         prospects_cmd,
         replies_cmd,
+        replies_intent_cmd,
         scoring_cmd,
         serve_cmd,
         workspace_cmd,
     )
 
     for module in (workspace_cmd, engine_cmd, mailboxes_cmd, db_cmd, prospects_cmd, audience_cmd, domains_cmd, inbox_cmd,
-                   replies_cmd, classify_cmd, scoring_cmd, serve_cmd):
+                   replies_cmd, replies_intent_cmd, classify_cmd, scoring_cmd, serve_cmd):
         module.register(app)
 
 

@@ -103,18 +103,23 @@ def _fact(session: Session, inbound: Inbound, found: Match, kind: str, policy_fo
         others = soft_bounces(session, send.to_address, send.send_id)
         return Dsn(send, hard, c.status, c.reason, now, fault=fault, policy=policy, soft_bounces=others), subject, {
             "soft_bounces": others + (0 if hard or send.state == "bounced" else 1)}
+    named = (c.referral or {}).get("email")
+    referral = (named, (c.referral or {}).get("name")) if named else None
     if kind == "auto_reply":
         until, why = return_pause(c.return_date, now, policy.auto_reply_pause)
-        return (AutoReply(send, now, until, why, c.reason or "auto_reply", policy), subject,
-                {"return_date": c.return_date.isoformat() if c.return_date else None})
+        who = inbound_store.prospect_of(session, send.prospect_id)
+        return (AutoReply(send, now, until, why, c.reason or "auto_reply", policy, intent=c.intent, referral=referral,
+                          company_domain=who[1] if who else None), subject,
+                {"return_date": c.return_date.isoformat() if c.return_date else None, "intent": c.intent})
     if kind == "human_reply":
         who = inbound_store.prospect_of(session, send.prospect_id)
         return (HumanReply(now, send.prospect_id, send, who[1] if who else None, who[0] if who else send.to_address,
-                           policy), subject, {"text": (c.reply_text or "")[:4000], "positive": None})
+                           policy, intent=c.intent, follow_up_on=c.follow_up_on, referral=referral),
+                subject, {"text": (c.reply_text or "")[:4000]})
     if kind == "unsubscribe":
         also: tuple[str, ...] = (sender,) if sender and not is_system(sender) and sender != inbound.mailbox else ()
         return (OptOut(send.to_address, "reply", now, send.prospect_id, send, also, mailbox=send.mailbox), subject,
-                {"how": "reply"})
+                {"how": "reply", "intent": c.intent, "text": (c.reply_text or "")[:4000]})
     if kind == "complaint":
         also = tuple(r for r in c.recipients if r.lower() != inbound.mailbox)
         return (Complaint(send.to_address, "arf", now, send.prospect_id, send, also, c.reason, mailbox=send.mailbox),

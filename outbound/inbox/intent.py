@@ -32,19 +32,6 @@ Intent = Literal[
     "other",
 ]
 INTENTS: tuple[Intent, ...] = typing.get_args(Intent)
-POSITIVE: frozenset[str] = frozenset({"interested", "meeting_request", "information_request"})
-NEGATIVE: frozenset[str] = frozenset({"not_interested", "do_not_contact"})
-
-
-def tone(intent: str | None) -> bool | None:
-    """The replied event's ``positive``: True, False or None (neither)."""
-    if intent in POSITIVE:
-        return True
-    if intent in NEGATIVE:
-        return False
-    return None
-
-
 @dataclass(frozen=True)
 class Referral:
     email: str

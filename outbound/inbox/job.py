@@ -99,12 +99,15 @@ def rules_for(ctx: EngineContext) -> PolicyFor:
 
     def get(sequence_name: str) -> Policy:
         loaded = ctx.workspace.sequences.get(sequence_name)
-        base = Policy(soft_bounce_limit=inbox.soft_bounce_limit, auto_reply_pause=inbox.auto_reply_pause)
+        base = Policy(soft_bounce_limit=inbox.soft_bounce_limit, auto_reply_pause=inbox.auto_reply_pause,
+                      import_referrals=inbox.import_referrals)
         if loaded is None:
             return base
         seq = loaded.sequence
+        referrals = seq.referral_sequence if seq.referral_sequence in ctx.workspace.sequences else None
         return Policy(stop_on=frozenset(str(s) for s in seq.stop_on), stop_account_on_reply=seq.stop_account_on_reply,
-                     soft_bounce_limit=base.soft_bounce_limit, auto_reply_pause=base.auto_reply_pause)
+                     soft_bounce_limit=base.soft_bounce_limit, auto_reply_pause=base.auto_reply_pause,
+                     import_referrals=base.import_referrals, referral_sequence=referrals)
 
     return get
 

@@ -6,11 +6,12 @@ one by link, and a bounce at SMTP time those of the same bounce in a DSN.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from outbound.core import events as ev
 from outbound.rulebook.effects import (
+    AddReferral,
     Effects,
     EnrollmentChange,
     Reach,
@@ -194,6 +195,11 @@ def _dsn(f: Dsn) -> Effects:
 
 def _auto_reply(f: AutoReply) -> Effects:
     record = Record(ev.AUTO_REPLIED, {})
+    if f.intent == "left_company":  # the responder says the person is gone: nobody will read a next step
+        return Effects("stopped", records=(record,), referral=_referral(f.referral, f.policy, f.company_domain,
+                                                                         f.send.to_address, f.at),
+                       enrollments=(EnrollmentChange("stop", "prospect", f"{f.send.to_address} has left the company "
+                                                     f"(auto-reply on {f.at:%Y-%m-%d})"),))
     if "auto_reply" in f.policy.stop_on:
         return Effects("stopped", records=(record,), enrollments=(
             EnrollmentChange("stop", "enrollment", f"auto-reply ({f.reason}) (stop_on: auto_reply)"),))
@@ -203,20 +209,58 @@ def _auto_reply(f: AutoReply) -> Effects:
         extend_only=True),))
 
 
+POSITIVE_INTENTS = frozenset({"interested", "meeting_request", "information_request"})
+NEGATIVE_INTENTS = frozenset({"not_interested", "do_not_contact"})
+
+
+def reply_tone(intent: str | None) -> bool | None:
+    """The replied event's ``positive``: what the report's positive-reply rate and the rules read."""
+    return True if intent in POSITIVE_INTENTS else False if intent in NEGATIVE_INTENTS else None
+
+
 def _human_reply(f: HumanReply) -> Effects:
-    record = Record(ev.REPLIED, {}, at=f.at)
+    if f.intent == "do_not_contact" and f.who:
+        # "do not contact me" in a reply is an unsubscribe by reply, whatever else the reply says
+        return _opt_out(OptOut(f.who, "reply", f.at, f.prospect_id, f.send,
+                               mailbox=f.send.mailbox if f.send else None))
+    data: dict[str, object] = {"positive": reply_tone(f.intent)}
+    if f.intent is not None:
+        data |= {"intent": f.intent, "follow_up_on": f.follow_up_on.isoformat() if f.follow_up_on else None,
+                 "referral": {"email": f.referral[0], "name": f.referral[1]} if f.referral else None}
+    record = Record(ev.REPLIED, data, at=f.at)
     changes: list[EnrollmentChange] = []
-    if f.send is None:
-        changes.append(EnrollmentChange("stop", "prospect", f"replied (recorded {_by(f.via)}) on {f.at:%Y-%m-%d}"))
+    when = f"on {f.at:%Y-%m-%d}"
+    if f.send is not None and f.intent == "later":
+        until = datetime.combine(f.follow_up_on, time(0, 0), tzinfo=UTC) if f.follow_up_on else None
+        if until is not None and until > f.at:
+            reason = f"asked to be contacted again on {until:%Y-%m-%d} (replied {when})"
+        else:
+            until, reason = None, f"asked to be contacted later, no date stated (replied {when}): resume by hand"
+        return Effects("paused", records=(record,), enrollments=(EnrollmentChange("pause", "enrollment", reason,
+                                                                                  at=until),))
+    referral = None
+    if f.intent in ("wrong_person", "left_company"):
+        what = "is the wrong person" if f.intent == "wrong_person" else "has left the company"
+        changes.append(EnrollmentChange("stop", "prospect", f"{f.who or 'the prospect'} {what} (replied {when})"))
+        referral = _referral(f.referral, f.policy, f.company_domain, f.who, f.at)
+    elif f.send is None:
+        changes.append(EnrollmentChange("stop", "prospect", f"replied (recorded {_by(f.via)}) {when}"))
     elif "reply" in f.policy.stop_on:
         changes.append(EnrollmentChange("stop", "enrollment", f"replied to step {f.send.step_index + 1} "
-                                        f"({f.send.step_id}) on {f.at:%Y-%m-%d}"))
+                                        f"({f.send.step_id}) {when}"))
     account = None
     if f.policy.stop_account_on_reply and f.company_domain:
         why = f"{f.who} at {f.company_domain} replied (stop_account_on_reply)"
         account = StopAccount(f.company_domain, why)
         changes.append(EnrollmentChange("stop", "account", why))
-    return Effects("replied", enrollments=tuple(changes), account=account, records=(record,))
+    return Effects("replied", enrollments=tuple(changes), account=account, records=(record,), referral=referral)
+
+
+def _referral(named: tuple[str, str | None] | None, policy: Policy, domain: str | None, who: str,
+              at: datetime) -> AddReferral | None:
+    if not named or not policy.import_referrals or not policy.referral_sequence or named[0].lower() == who.lower():
+        return None
+    return AddReferral(named[0], named[1], domain, policy.referral_sequence, f"referred by {who} on {at:%Y-%m-%d}")
 
 
 def _by(via: str) -> str:

@@ -64,6 +64,17 @@ class StopAccount:
 
 
 @dataclass(frozen=True)
+class AddReferral:
+    """A person a reply points to becomes a prospect of the same account, enrolled once."""
+
+    email: str
+    name: str | None
+    company_domain: str | None
+    sequence: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class Record:
     """An event to write; the store fills prospect, enrollment, send and mailbox from the subject."""
 
@@ -83,6 +94,7 @@ class Effects:
     senders: tuple[SenderChange, ...] = ()
     account: StopAccount | None = None
     records: tuple[Record, ...] = field(default=())
+    referral: AddReferral | None = None
 
     def describe(self) -> list[str]:
         """The effects in words, one line each (the rulebook table and ``--explain``)."""
@@ -95,5 +107,7 @@ class Effects:
         out += [f"{s.action} {s.scope} {s.target}: {s.reason}" for s in self.senders]
         if self.account is not None:
             out.append(f"stop account {self.account.domain}: {self.account.reason}")
+        if self.referral is not None:
+            out.append(f"add prospect {self.referral.email} to {self.referral.sequence}: {self.referral.reason}")
         out += [f"record {r.type}" for r in self.records]
         return out

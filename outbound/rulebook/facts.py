@@ -27,6 +27,8 @@ class Policy:
     soft_bounce_limit: int = 3
     auto_reply_pause: timedelta = timedelta(days=7)
     retry: RetryPolicy = DEFAULT_POLICY
+    import_referrals: bool = False       # [inbox] import_referrals: a referred person becomes a prospect
+    referral_sequence: str | None = None  # the sequence's referral_sequence: where such a prospect is enrolled
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,9 @@ class AutoReply:
     why: str                             # how ``until`` was chosen
     reason: str = "auto_reply"           # vacation, auto_reply, ...
     policy: Policy = Policy()
+    intent: str | None = None            # left_company: "no longer with us" answered by a responder
+    referral: tuple[str, str | None] | None = None  # (address, name) the responder points to
+    company_domain: str | None = None
 
 
 @dataclass(frozen=True)
@@ -94,6 +99,9 @@ class HumanReply:
     who: str = ""                        # the prospect's address, for reasons
     policy: Policy = Policy()
     via: str = "reply"                   # reply | crm | hand
+    intent: str | None = None            # outbound.inbox.intent: interested, later, wrong_person, ...
+    follow_up_on: date | None = None     # intent later: when to write again
+    referral: tuple[str, str | None] | None = None  # (address, name) the reply points to
 
 
 OptOutHow = Literal["link", "reply", "hand", "crm"]

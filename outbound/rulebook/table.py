@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from outbound.core import events as ev
 from outbound.core.outcome import SendOutcome
@@ -70,9 +70,22 @@ def examples() -> list[tuple[str, str, Fact]]:
         ("auto-reply", "inbox", AutoReply(_SEND, _AT, until, "back on 2026-12-08")),
         ("auto-reply", "inbox, stop_on has auto_reply",
          AutoReply(_SEND, _AT, until, "", policy=Policy(stop_on=frozenset({"auto_reply"})))),
+        ("auto-reply", "inbox, intent left_company (\"no longer with us\"), import_referrals",
+         AutoReply(_SEND, _AT, until, "", intent="left_company", referral=("jane@example.com", None),
+                   policy=Policy(import_referrals=True, referral_sequence="referrals"), company_domain="example.com")),
         ("human reply", "inbox", HumanReply(_AT, 1, _SEND, "example.com", "bob@example.com")),
         ("human reply", "inbox, stop_account_on_reply", HumanReply(_AT, 1, _SEND, "example.com", "bob@example.com",
                                                                    _ACCOUNT)),
+        ("human reply", "inbox, intent interested, meeting_request or information_request (positive: true; "
+         "not_interested: false)", HumanReply(_AT, 1, _SEND, "example.com", "bob@example.com", intent="meeting_request")),
+        ("human reply", "inbox, intent do_not_contact (as an unsubscribe by reply)",
+         HumanReply(_AT, 1, _SEND, "example.com", "bob@example.com", intent="do_not_contact")),
+        ("human reply", "inbox, intent later (until follow_up_on; none stated: until resumed by hand)",
+         HumanReply(_AT, 1, _SEND, "example.com", "bob@example.com", intent="later", follow_up_on=date(2027, 3, 1))),
+        ("human reply", "inbox, intent wrong_person or left_company naming someone, import_referrals",
+         HumanReply(_AT, 1, _SEND, "example.com", "bob@example.com", intent="left_company",
+                    referral=("jane@example.com", "Jane Doe"),
+                    policy=Policy(import_referrals=True, referral_sequence="referrals"))),
         ("replied", "CRM or by hand (events add/import)", HumanReply(_AT, 1, via="crm")),
         ("unsubscribe", "one-click link or page", OptOut("bob@example.com", "link", _AT, 1)),
         ("unsubscribe", "reply asking to be removed", OptOut("bob@example.com", "reply", _AT, 1, _SEND)),
@@ -117,6 +130,8 @@ def _cells(e: Effects) -> list[str]:
                             + (f" except {c.keep_sequence}" if c.keep_sequence else "") for c in e.enrollments) or "—"
     if e.account is not None:
         enrollments += "; account marked stopped"
+    if e.referral is not None:
+        enrollments += "; the person named becomes a prospect (source referral), enrolled in referral_sequence"
     suppressed = "—" if e.suppress is None else ("address (repeated soft bounces)" if "repeated" in e.suppress.reason
                                                  else "addresses and domains" if any(v.startswith("@") for v in
                                                                                     e.suppress.values) else "address")

@@ -68,7 +68,8 @@ def evaluate(rules: list[Rule], change: ProspectChange) -> list[Decision]:
 def _triggers(when: When, c: ProspectChange) -> list[tuple[EventView, str]]:
     if when.event:
         hits = [e for e in c.events if e.type in when.event
-                and (when.positive is None or e.data.get("positive") is when.positive)]
+                and (when.positive is None or e.data.get("positive") is when.positive)
+                and (not when.intent or e.data.get("intent") in when.intent)]
         if not hits or not _scores_hold(when, c.after, c.account_after):
             return []
         return [(e, _why(e, when, c)) for e in hits]

@@ -69,16 +69,22 @@ def _unknown_event(name: str) -> str:
                                                 f"expected one of: {', '.join(sorted(ev.ALL))}")
 
 
+# the intents outbound.inbox.intent gives a reply (the scoring layer sits below inbox, so spelled out here)
+REPLY_INTENTS = ("interested", "meeting_request", "information_request", "not_interested", "do_not_contact",
+                 "wrong_person", "left_company", "later", "out_of_office", "other")
+
+
 class When(_Strict):
     """What triggers a rule: event types (and a reply's tone) and/or score thresholds."""
 
     event: list[str] = Field(default_factory=list)
     positive: bool | None = None
+    intent: list[str] = Field(default_factory=list, description="event: replied only: the reply's intents")
     score_at_least: float | None = None
     score_below: float | None = None
     account_score_at_least: float | None = None
 
-    @field_validator("event", mode="before")
+    @field_validator("event", "intent", mode="before")
     @classmethod
     def _one_or_many(cls, v: Any) -> Any:
         return [v] if isinstance(v, str) else v
@@ -97,6 +103,11 @@ class When(_Strict):
             raise ValueError("a rule needs an event or a score condition (score_at_least, score_below, account_score_at_least)")
         if self.positive is not None and self.event != [ev.REPLIED]:
             raise ValueError("'positive' only applies to event: replied")
+        if self.intent and self.event != [ev.REPLIED]:
+            raise ValueError("'intent' only applies to event: replied")
+        unknown = [i for i in self.intent if i not in REPLY_INTENTS]
+        if unknown:
+            raise ValueError(f"unknown intent {unknown[0]!r}; expected one of: {', '.join(REPLY_INTENTS)}")
         return self
 
     @property

@@ -202,6 +202,9 @@ class Sequence(Strict):
     stop_on: list[StopEvent] = Field(
         default_factory=lambda: [StopEvent.reply, StopEvent.bounce, StopEvent.unsubscribe, StopEvent.complaint])
     stop_account_on_reply: bool = False
+    referral_sequence: str | None = Field(
+        None, description="with [inbox] import_referrals: the sequence a person named in a wrong-person or "
+        "left-company reply is enrolled in")
     tracking: Tracking = Field(default_factory=Tracking)
     verify_policy: Annotated[VerifyPolicy, WithJsonSchema(VERIFY_POLICY_SCHEMA)] = Field(
         default_factory=VerifyPolicy,

@@ -21,9 +21,28 @@ from sqlmodel import Session
 
 from outbound.core import events as ev
 from outbound.rulebook.decide import UNCONFIRMED
-from outbound.rulebook.effects import Effects, EnrollmentChange, Record, SendChange, SenderChange, StopAccount
+from outbound.rulebook.effects import (
+    AddReferral,
+    Effects,
+    EnrollmentChange,
+    Record,
+    SendChange,
+    SenderChange,
+    StopAccount,
+)
 from outbound.store import mailboxes as mailbox_store
-from outbound.store.tables import Account, Enrollment, EnrollmentState, Event, MailboxState, Prospect, Send, SendState
+from outbound.store.prospects import stopped_accounts_among, suppressed_among
+from outbound.store.tables import (
+    Account,
+    Enrollment,
+    EnrollmentState,
+    Event,
+    MailboxState,
+    Prospect,
+    Send,
+    SendState,
+    SequenceVersion,
+)
 from outbound.store.tables import Suppression as SuppressionRow
 
 _E = Enrollment.__table__  # type: ignore[attr-defined]
@@ -84,6 +103,10 @@ def apply(session: Session, effects: Effects, subject: Subject, now: datetime, *
     if effects.account is not None:
         stop_account(session, effects.account, now)
         done.actions.append(f"account {effects.account.domain} stopped: {effects.account.reason}")
+    if effects.referral is not None:
+        referred = add_referral(session, effects.referral, now)
+        if referred:
+            done.actions.append(referred)
     # the records come last, so the path's own record can say what its fact changed
     for record in effects.records:
         said = {"actions": done.actions, "enrollments_changed": done.moved}
@@ -270,3 +293,34 @@ def stop_account(session: Session, stop: StopAccount, now: datetime) -> None:
     conn.execute(update(_A).where(_A.c.domain == domain, _A.c.stopped_reason.is_(None))
                  .values(stopped_reason=stop.reason[:1000]))
     insert_once(session, _A, {"domain": domain, "stopped_reason": stop.reason[:1000], "created_at": now}, "domain")
+
+
+# ------------------------------------------------------------------ referrals
+
+_V = SequenceVersion.__table__  # type: ignore[attr-defined]
+
+
+def add_referral(session: Session, referral: AddReferral, now: datetime) -> str | None:
+    """Creates the prospect (an existing one is kept as it is) and its enrollment; says what it did, or
+    None when nothing changed (enrolled already). A suppressed address or a stopped account is never enrolled."""
+    email = referral.email.strip().lower()
+    conn = session.connection()
+    first, _, last = (referral.name or "").partition(" ")
+    domain = (referral.company_domain or email.rsplit("@", 1)[-1]).lower()
+    created = insert_once(session, _P, {
+        "email": email, "first_name": first or None, "last_name": last or None, "company_domain": domain,
+        "source": "referral", "fields": {"referred": referral.reason}, "hot": False, "created_at": now,
+        "updated_at": now}, "email")
+    prospect_id = conn.execute(select(_P.c.id).where(_P.c.email == email)).scalar_one()
+    blocked = suppressed_among(conn, [email]).get(email) or stopped_accounts_among(conn, [domain]).get(domain)
+    if blocked:
+        return f"referral {email} {'added' if created else 'known'}, not enrolled: {blocked}"
+    already = conn.execute(select(_E.c.id).where(_E.c.prospect_id == prospect_id,
+                                                 _E.c.sequence_name == referral.sequence)).first()
+    if already is not None:
+        return None
+    version = conn.execute(select(func.max(_V.c.version)).where(_V.c.name == referral.sequence)).scalar() or 1
+    conn.execute(_E.insert().values(prospect_id=prospect_id, sequence_name=referral.sequence, sequence_version=version,
+                                    state=EnrollmentState.active.value, next_step=0, reason=None, created_at=now,
+                                    updated_at=now))
+    return f"referral {email} {'added' if created else 'known'} and enrolled in {referral.sequence}: {referral.reason}"

@@ -8,7 +8,7 @@ import pytest
 
 from outbound.inbox.classify import classify
 from outbound.inbox.follow_up import follow_up_date
-from outbound.inbox.intent import read_intent, tone
+from outbound.inbox.intent import read_intent
 
 SENT = dt.date(2025, 10, 15)
 
@@ -85,7 +85,3 @@ def test_classify_json_prints_intent() -> None:
     assert row["referral"] == {"email": "jo.kim@client.example", "name": None}
     assert "follow_up_on" in row
     assert classify(_reply("unsubscribe")).as_json()["intent"] == "do_not_contact"
-
-
-def test_tone() -> None:
-    assert [tone(i) for i in ("meeting_request", "not_interested", "later", None)] == [True, False, None, None]

@@ -1,0 +1,110 @@
+"""Replies of several intents through real servers (Postfix delivers them into Dovecot, the poller reads
+them): each gets its intent's effects, a referral becomes a prospect once, and a corrected intent is what
+the scores use."""
+
+from __future__ import annotations
+
+import asyncio
+import smtplib
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlmodel import col, select
+
+from outbound.core import events as ev
+from outbound.inbox.handling import Handled
+from outbound.inbox.job import PollSummary, poll_job
+from outbound.scoring.apply import read_scores, rebuild_scores, score_pass
+from outbound.scoring.intent_fix import set_intent
+from outbound.scoring.spec import ScoringSpec
+from outbound.store.db import session_scope
+from outbound.store.tables import Enrollment, EnrollmentState, Prospect
+from tests.fixtures.mail_servers import MailUser, PostfixServer
+from tests.fixtures.smtp_sink import SmtpSink
+from tests.integration.engine.workspace import build, three_step_sequence
+from tests.integration.inbox.conftest import PW_ENV, secrets_for
+from tests.integration.inbox.test_inbox_loop import (
+    ALWAYS,
+    OPTS,
+    enrollment_of,
+    events,
+    mail,
+    send_first_step,
+    suppressed,
+)
+
+
+async def test_replies_of_each_intent_get_their_effects(tmp_path: Path, postfix: PostfixServer,
+                                                        imap_mailbox: MailUser, smtp_sink: SmtpSink) -> None:
+    me = imap_mailbox.address
+    dovecot = postfix.dovecot
+    domain = {"domain": "example.test", "tracking_host": "t.example.test",
+              "smtp": {"host": "127.0.0.1", "port": smtp_sink.port, "tls": "none"},
+              "imap": {"host": dovecot.host, "port": dovecot.port, "tls": "none", "password_env": PW_ENV,
+                       "folders": ["INBOX"]},
+              "mailboxes": [{"address": me, "display_name": "Alex", "daily_cap": 50, "gap": {"min": 0, "max": 0}}]}
+    tw = build(tmp_path / "ws", f"sqlite:///{tmp_path / 'db.sqlite'}",
+               [three_step_sequence(domains=["example.test"], window=ALWAYS, referral_sequence="intros"),
+                three_step_sequence("intros", domains=["example.test"], window=ALWAYS)],
+               [domain], settings="[inbox]\nimport_referrals = true\n")
+    people = ["ann@acme.test", "ben@acme.test", "cat@beta.test", "dov@gamma.test"]
+    sends = await send_first_step(tw, people)
+    ann, ben, cat, dov = (sends[p] for p in people)
+    replies = [
+        (ann, "Happy to talk. How about a call on Thursday at 3pm?"),
+        (ben, "Please don't take me off your list, but not now: try me again in March."),
+        (cat, "Please do not contact me again."),
+        (dov, "I'm not the right person for this - please contact Jane Roe (jane.roe@gamma.test), she runs it."),
+    ]
+    with smtplib.SMTP(postfix.host, postfix.port, timeout=10) as smtp:
+        for send, text in replies:
+            raw = mail(send.to_address, me, "Re: Hello", f"{text}\r\n\r\nThanks", f"<r-{send.id}@{send.to_domain}>",
+                       In_Reply_To=send.message_id or "")
+            smtp.sendmail(send.to_address, [me], raw)
+
+    deadline, summary, handled = time.monotonic() + 15, PollSummary(), list[Handled]()
+    while len(handled) < len(replies):
+        assert time.monotonic() < deadline, f"only {len(handled)} replies handled within 15 s: {summary}"
+        summary = await poll_job(tw.ctx, once=True, secrets=secrets_for(imap_mailbox.password), options=OPTS)
+        handled += [h for _, h in summary.handled]
+        await asyncio.sleep(0.1)
+
+    by_send = {e.send_id: e for e in events(tw) if e.type in (ev.REPLIED, ev.UNSUBSCRIBED)}
+    assert by_send[ann.id].data["intent"] == "meeting_request" and by_send[ann.id].data["positive"] is True
+    assert enrollment_of(tw, ann).state == EnrollmentState.stopped
+
+    assert by_send[ben.id].type == ev.REPLIED and by_send[ben.id].data["intent"] == "later"
+    ben_enr = enrollment_of(tw, ben)
+    march = datetime(datetime.now(UTC).year + (datetime.now(UTC).month >= 3), 3, 1, tzinfo=UTC)
+    assert (ben_enr.state, ben_enr.paused_until) == (EnrollmentState.paused, march), ben_enr.reason
+
+    assert by_send[cat.id].type == ev.UNSUBSCRIBED and "cat@beta.test" in suppressed(tw)
+    assert enrollment_of(tw, cat).state == EnrollmentState.stopped
+    assert "ben@acme.test" not in suppressed(tw)
+
+    assert by_send[dov.id].data["intent"] == "wrong_person"
+    assert by_send[dov.id].data["referral"] == {"email": "jane.roe@gamma.test", "name": "Jane Roe"}
+    assert enrollment_of(tw, dov).state == EnrollmentState.stopped
+    with session_scope(tw.engine) as s:
+        jane = s.exec(select(Prospect).where(col(Prospect.email) == "jane.roe@gamma.test")).one()
+        assert (jane.source, jane.first_name, jane.last_name, jane.company_domain) == ("referral", "Jane", "Roe",
+                                                                                       "gamma.test")
+        enrolled = list(s.exec(select(Enrollment).where(col(Enrollment.prospect_id) == jane.id)))
+    assert [(e.sequence_name, e.state) for e in enrolled] == [("intros", EnrollmentState.active)]
+
+    # a correction moves the score as a rebuild from the corrected events would
+    spec = ScoringSpec()
+    now = datetime.now(UTC) + timedelta(minutes=1)
+    score_pass(tw.engine, spec, now)
+    before = read_scores(tw.engine)[str(dov.prospect_id)].at(now, spec.half_life.total_seconds())
+    done = set_intent(tw.engine, spec, by_send[dov.id].id or 0, "interested", now)
+    assert (done.was, done.now, done.score_delta) == ("wrong_person", "interested",
+                                                      spec.weights.replied_positive - spec.weights.replied)
+    corrected = read_scores(tw.engine)[str(dov.prospect_id)].at(now, spec.half_life.total_seconds())
+    assert corrected > before
+    rebuild_scores(tw.engine, spec, now)
+    rebuilt = read_scores(tw.engine)[str(dov.prospect_id)].at(now, spec.half_life.total_seconds())
+    assert rebuilt == pytest.approx(corrected)
+    assert [e.data["positive"] for e in events(tw) if e.id == by_send[dov.id].id] == [True]
