@@ -14,17 +14,20 @@ import pytest
 from sqlmodel import col, select
 
 from outbound.core import events as ev
-from outbound.inbox.handling import Handled
+from outbound.inbox.handling import Handled, handle_inbound
 from outbound.inbox.job import PollSummary, poll_job
+from outbound.rulebook.facts import Policy
 from outbound.scoring.apply import read_scores, rebuild_scores, score_pass
 from outbound.scoring.intent_fix import set_intent
 from outbound.scoring.spec import ScoringSpec
 from outbound.store.db import session_scope
+from outbound.store.effects import suppress_values
 from outbound.store.tables import Enrollment, EnrollmentState, Prospect
 from tests.fixtures.mail_servers import MailUser, PostfixServer
 from tests.fixtures.smtp_sink import SmtpSink
 from tests.integration.engine.workspace import build, three_step_sequence
 from tests.integration.inbox.conftest import PW_ENV, secrets_for
+from tests.integration.inbox.test_effects import NOW, inbound, make_world
 from tests.integration.inbox.test_inbox_loop import (
     ALWAYS,
     OPTS,
@@ -108,3 +111,32 @@ async def test_replies_of_each_intent_get_their_effects(tmp_path: Path, postfix:
     rebuilt = read_scores(tw.engine)[str(dov.prospect_id)].at(now, spec.half_life.total_seconds())
     assert rebuilt == pytest.approx(corrected)
     assert [e.data["positive"] for e in events(tw) if e.id == by_send[dov.id].id] == [True]
+
+
+def test_a_referral_becomes_a_prospect_once_on_either_store(database_url: str) -> None:
+    """Two replies naming the same person (and one message seen twice) make one prospect, one enrollment;
+    a suppressed person named is added but never enrolled."""
+    w = make_world(database_url)
+    policy = Policy(import_referrals=True, referral_sequence="other")
+    with session_scope(w.engine) as s:
+        suppress_values(s, ["@blocked.test"], "test", NOW)
+    for mid, sender, seq in (("<w1@acme.test>", "bob@acme.test", "seq"), ("<w1@acme.test>", "bob@acme.test", "seq"),
+                             ("<w2@acme.test>", "carol@acme.test", "seq")):
+        handle_inbound(w.engine, inbound("human_reply", mid=mid, sender=sender,
+                                         in_reply_to=f"<{sender.split('@')[0]}.{seq}@sender.test>",
+                                         reply_text="Not my area, ask Zoe Park (zoe.park@acme.test).",
+                                         intent="wrong_person",
+                                         referral={"email": "zoe.park@acme.test", "name": "Zoe Park"}),
+                       lambda _s: policy, NOW)
+    handle_inbound(w.engine, inbound("human_reply", mid="<w3@gmail.com>", sender="dan@gmail.com",
+                                     in_reply_to="<dan.seq@sender.test>", intent="left_company",
+                                     referral={"email": "x@blocked.test", "name": None}), lambda _s: policy, NOW)
+    with session_scope(w.engine) as s:
+        zoe = s.exec(select(Prospect).where(col(Prospect.email) == "zoe.park@acme.test")).one()
+        assert (zoe.source, zoe.company_domain) == ("referral", "acme.test")
+        assert [e.sequence_name for e in s.exec(select(Enrollment).where(col(Enrollment.prospect_id) == zoe.id))] == \
+            ["other"]
+        blocked = s.exec(select(Prospect).where(col(Prospect.email) == "x@blocked.test")).one()
+        assert list(s.exec(select(Enrollment).where(col(Enrollment.prospect_id) == blocked.id))) == []
+    assert w.enrollment("carol/seq").state == EnrollmentState.stopped
+    assert {w.enrollment(k).state for k in ("bob/seq", "bob/other")} == {EnrollmentState.stopped}
