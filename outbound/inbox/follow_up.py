@@ -45,6 +45,10 @@ _NEXT_YEAR = re.compile(
 )
 _NEXT_QUARTER = re.compile(r"\bnext quarter\b|\bnächsten quartal\b|\btrimestre prochain\b|\bpróximo trimestre\b|"
                            r"\bprossimo trimestre\b|\bvolgend kwartaal\b", re.I)
+_SEASONS = {"spring": 3, "frühjahr": 3, "frühling": 3, "printemps": 3, "primavera": 3, "voorjaar": 3, "lente": 3,
+            "autumn": 9, "fall": 9, "herbst": 9, "automne": 9, "otoño": 9, "outono": 9, "autunno": 9, "najaar": 9}
+_SEASON = re.compile(r"\b(?:in|im|au|en|na|em|in de|in the|in autunno|this|next|dans le)\s+(?:the\s+|de\s+|la\s+|o\s+|l.)?("
+                     + "|".join(_SEASONS) + r")\b", re.I)
 _NEXT_MONTH = re.compile(r"\bnext month\b|\bnächsten monat\b|\bmois prochain\b|\bmes que viene\b|\bpróximo mês\b|"
                          r"\bmese prossimo\b|\bvolgende maand\b", re.I)
 _SUMMER = re.compile(r"\b(after|nach|après|después|dopo|depois|na)\s+(the\s+|dem\s+|de\s+|l.|el\s+|del\s+|do\s+)?"
@@ -84,6 +88,9 @@ def follow_up_date(text: str, sent: dt.date) -> dt.date | None:
         return _next_start(sent, start_month) if start_month != sent.month else dt.date(sent.year, start_month, 1)
     if _SUMMER.search(text):
         return _next_start(sent, 9)
+    m = _SEASON.search(text)
+    if m:
+        return _next_start(sent, _SEASONS[m.group(1).lower()])
     for m in _MONTH.finditer(text):
         word = m.group(2).lower()
         after = bool(m.group(1))

@@ -63,7 +63,7 @@ _DO_NOT_CONTACT = _rx(
     r"\babmelden\b|\baus (ihrem|dem|eurem) verteiler\b|\blöschen sie meine daten\b|\bkeine (weiteren )?(e-?mails|nachrichten|mails)\b",
     r"\bnicht mehr (kontaktieren|anschreiben)\b",
     # French
-    r"\bdésinscri|\bdesinscri|\bdésabonn|\bne plus m.?(écrire|ecrire|envoyer|contacter)\b|\bretirer de vos (listes?|fichiers?)\b",
+    r"\bdésinscri|\bdesinscri|\bdésabonn|\bne plus (me |m.)(écrire|ecrire|envoyer|contacter|solliciter)\b|\bretirer de vos (listes?|fichiers?)\b",
     r"\bretirez[- ]moi\b|\bsupprimez[- ]moi\b|\bne (me )?(contactez|recontactez) plus\b",
     # Spanish
     r"\b(dame|darme|denme) de baja\b|\bno quiero recibir más\b|\beliminar(me)? de (la|su|vuestra) (lista|base)\b",
@@ -102,7 +102,7 @@ _LEFT = _rx(
     # Italian
     r"\bnon lavora più\b|\bnon lavoro più\b|\bnon fa più parte\b|\bha lasciato (l.?azienda|la società)\b|\bho lasciato\b",
     # Dutch
-    r"\bniet langer werkzaam\b|\bniet meer werkzaam\b|\bwerkt (hier )?niet meer\b|\bheeft .{0,30} verlaten\b|\bmijn opvolger\b",
+    r"\bniet langer werkzaam\b|\bniet meer werkzaam\b|\bwerkt? (hier )?niet meer\b|\bheeft .{0,30} verlaten\b|\bmijn opvolger\b",
 )
 
 _WRONG = _rx(
@@ -132,7 +132,7 @@ _LATER = _rx(
     r"\b(reach|circle|get|come|check|touch) (back|out)( to me)? (again )?(in|after|next|around|once|then|early|late)\b",
     r"\bget back in touch (in|after|then|next)\b|\b(ping|try|contact|email) me (again )?(in|after|next|around|early)\b",
     r"\bnot (right )?now\b|\bnot the right time\b|\bnot a good time\b|\bbad timing\b|\bmaybe (next|in|after)\b",
-    r"\bfollow up (in|after|next)\b|\b(revisit|pick this up) (in|after|next)\b|\bpick this up\b",
+    r"\bfollow up (in|after|next)\b|\b(revisit|pick this up|pick it up)( this| it)? (in|after|next)\b|\bpick this up\b",
     # German
     r"\bmelden sie sich (gern |gerne )?(im|in|nach|wieder|nochmal|noch einmal)\b|\bkommen sie (im|in|nach) .{0,20} (wieder )?auf (mich|uns) zu\b",
     r"\b(aktuell|momentan|derzeit|gerade) passt es (leider )?(gar )?nicht\b|\bim (neuen|nächsten) jahr\b",
@@ -147,6 +147,12 @@ _LATER = _rx(
     # Dutch
     r"\bneem (later|na|in) .{0,20}contact\b|\bnu even niet\b|\bna de zomer\b|\blater dit jaar\b",
 )
+# "later" without a date must at least say "not now"; a bare "maybe next" is not enough
+_NOT_NOW = _rx(
+    r"\bnot (right )?now\b|\bnot the right time\b|\bnot a good time\b|\bbad timing\b|\btiming isn.?t (great|right)\b",
+    r"\b(aktuell|momentan|derzeit|gerade) passt es\b|\bgerade nicht\b|\bzurzeit nicht\b",
+    r"\bpas (maintenant|le (bon )?moment)\b|\bahora (mismo )?no\b|\bagora não\b|\bnon (ora|adesso)\b|\bnu (even )?niet\b",
+)
 # an absence the person wrote by hand (auto-replies are told apart by their headers)
 _AWAY = _rx(
     r"\b(i.?m|i am|i.?ll be|i will be)( currently)? (out of (the )?office|away|on (leave|holiday|vacation))\b",
@@ -158,6 +164,7 @@ _AWAY = _rx(
 
 _MEETING_NOUN = (
     r"\b(call|phone|meeting|chat|zoom|teams|google meet|invite|invitation|calendar|diary|slot|demo)\b|\btalk\b|"
+    r"\b(s.|vous )?appeler\b|\btéléphoner\b|\bllamar(nos)?\b|\bligar\b|\bchiamar(ci|mi)?\b|"
     r"\b(telefonat|anruf|termin|gespräch|treffen|einladung)\b|\btelefonieren\b|"
     r"\b(appel|rendez-vous|réunion|échange|créneau|invitation|visio)\b|"
     r"\b(llamada|reunión|videollamada|cita|invitación|convite|conversa|ligação|reunião)\b|"
@@ -189,6 +196,7 @@ _INFO = _rx(
     r"\b(what|how much) (does|do|would|is|are) (it|this|that|you)\b.{0,40}\b(cost|charge|price)|\bhow much\b|\bwhat are your (fees|prices|rates)\b",
     r"\b(pricing|price list|prices|fees|rates|quote|case stud(y|ies)|references|api docs|documentation|brochure|deck|dpa)\b.{0,60}\?",
     r"\bdo you (have|sell|offer|support|work with)\b|\bdoes it (integrate|work|support)\b|\bis there (a|an)\b.{0,40}\?",
+    r"\b(price|pricing|cost|prix|tarifs?|preis|kosten|precio|preço|prezzo|prijs)\w*\b.{0,60}\?",
     r"\b(where|how) is (the )?data (hosted|stored)\b|\bintegrat\w* with\b.{0,40}\?|\bsend (me |over )?(the |a |some |your )?"
     r"(api docs|docs|documentation|pricing|price list|case study|examples|brochure|deck|details on)",
     r"\bcould you send (over )?(a few|some|more) (examples|details|information)\b",
@@ -227,6 +235,8 @@ _NOT_INTERESTED = _rx(
 
 _INTERESTED = _rx(
     r"\binterested\b|\bintrested\b|\binteresting\b|\btell me (a bit )?more\b|\bsend me more\b|\bhappy to hear more\b",
+    r"\b(like|love|want|keen) to (learn|hear|know|see) more\b|\blearn more\b|\bsend (me |over )?(some |more )?info(rmation)?\b",
+    r"\b(good|great) fit\b|\binteressante\b",
     r"\bwould love to (hear|learn|know)\b|\bkeep me posted\b|\bi.?m listening\b|\byes please\b|\bsounds (good|great|interesting)\b",
     r"\b(this is|that.?s|is) (relevant|timely|exactly what)\b|\bcurious\b|\bnot a bad idea\b|\bwe.?re (actually )?looking (at|for) (this|something like this)\b",
     # German
@@ -234,9 +244,9 @@ _INTERESTED = _rx(
     # French
     r"\bje ne dis pas non\b|\bavec intérêt\b|\benvoyez-moi (quelques|plus|des) (éléments|informations|infos)\b|\bça m.?intéresse\b",
     # Spanish
-    r"\bme interesa\b|\bcuéntame más\b|\bcuénteme más\b",
+    r"\b(me|nos) interesa\b|\bcuéntame más\b|\bcuénteme más\b|\bme interesaría\b",
     # Portuguese
-    r"\btenho interesse\b|\bconte-me mais\b|\bme conta mais\b|\btem tudo a ver\b",
+    r"\btenho interesse\b|\btemos interesse\b|\bconte-me mais\b|\bme conta mais\b|\bcontar mais\b|\btem tudo a ver\b",
     # Italian
     r"\bmi interess|\bmi mandi (pure )?(qualcosa|maggiori)\b|\bmi racconti\b",
     # Dutch
@@ -299,7 +309,8 @@ def read_intent(text: str, *, kind: str, sent: dt.date | None = None, vacation: 
             continue
         if intent == "later":
             when = follow_up_date(flat, sent or dt.date.today())
-            if when is None and not re.search(r"\b(not (right )?now|not the right time|bad timing)\b", flat, re.I):
+            # without a date, "not now" is later only when nothing says no ("not now, we're not hiring")
+            if when is None and (not _NOT_NOW.search(flat) or _NOT_INTERESTED.search(flat)):
                 continue
             return Reading("later", follow_up_on=when, why=f"later: {found.group(0)!r}")
         if intent in ("left_company", "wrong_person"):
