@@ -257,6 +257,7 @@ _HEDGE = _rx(
     r"\bvou pensar\b|\bci penso\b|\bik denk erover na\b",
 )
 
+_HEAD = 4000  # what a reply means is said at its top; the bound keeps garbage input fast
 _ORDER: tuple[tuple[Intent, re.Pattern[str]], ...] = (
     ("left_company", _LEFT),
     ("wrong_person", _WRONG),
@@ -269,7 +270,7 @@ _ORDER: tuple[tuple[Intent, re.Pattern[str]], ...] = (
 
 
 def _flat(text: str) -> str:
-    return " ".join(unicodedata.normalize("NFC", text).split())
+    return " ".join(unicodedata.normalize("NFC", text[:_HEAD]).split())
 
 
 def asks_not_to_be_contacted(text: str) -> bool:
@@ -290,6 +291,7 @@ def proposes_meeting(text: str) -> bool:
 def read_intent(text: str, *, kind: str, sent: dt.date | None = None, vacation: bool = False,
                 own_address: str | None = None) -> Reading:
     """The intent of a human reply, an auto-reply or an unsubscribe request, from the author's own text."""
+    text = text[:_HEAD]
     flat = _flat(text)
     if kind == "unsubscribe":
         return Reading("do_not_contact", why="asks to be removed")
