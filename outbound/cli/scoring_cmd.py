@@ -106,7 +106,7 @@ def score(
 
 
 def report(
-    by: Annotated[str, typer.Option("--by", help="sequence, step, variant, source, domain or mailbox")] = "sequence",
+    by: Annotated[str, typer.Option("--by", help="sequence, step, variant, source, domain, mailbox or intent (of the reply)")] = "sequence",
     since: Annotated[str | None, typer.Option("--since", help="only events from this date (ISO 8601)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
     html: Annotated[Path | None, typer.Option("--html", help="write a self-contained HTML page with charts")] = None,

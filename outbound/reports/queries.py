@@ -24,7 +24,7 @@ from outbound.reports.stats import ZTest, two_proportion_z
 from outbound.store.report_rows import EventRow, SendRow, report_rows
 from outbound.store.verification import SourceShare, shares_by_source
 
-GROUPS = ("sequence", "step", "variant", "source", "domain", "mailbox")
+GROUPS = ("sequence", "step", "variant", "source", "domain", "mailbox", "intent")
 QUALIFYING = (ev.QUALIFIED, ev.MEETING_BOOKED, ev.WON)
 POSITIVE = "positive"
 
@@ -141,6 +141,7 @@ class SendFacts:
     day: str | None = None            # UTC day of the attempt
     attempted: bool = False
     outcomes: set[str] = field(default_factory=set)  # the Column keys of the events that answer it
+    intent: str | None = None         # the intent of its (last) reply, as classified or corrected
 
     @property
     def bounced(self) -> bool:
@@ -202,6 +203,8 @@ def tie(events: Sequence[EventRow], sends: Iterable[SendRow], source_of: Mapping
             send.outcomes.add(kind)
         if kind == ev.REPLIED and (data or {}).get("positive") is True:
             send.outcomes.add(POSITIVE)
+        if kind == ev.REPLIED:
+            send.intent = str((data or {}).get("intent") or "unknown")
     return facts
 
 
@@ -227,6 +230,8 @@ def group_key(s: SendFacts, by: str) -> str:
         return s.mailbox.rsplit("@", 1)[-1]
     if by == "mailbox":
         return s.mailbox
+    if by == "intent":
+        return s.intent or "(no reply)"
     raise ValueError(f"unknown grouping {by!r}; expected one of: {', '.join(GROUPS)}")
 
 

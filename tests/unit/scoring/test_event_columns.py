@@ -107,3 +107,13 @@ def test_positive_replies_and_an_empty_group() -> None:
     empty = queries.Metrics()
     assert empty.as_json()["complaint_rate"] is None
     assert metrics_rows({"x": empty})[0][3:] == ["-"] * len(queries.COLUMNS)
+
+
+def test_report_by_reply_intent() -> None:
+    events: list[EventRow] = [_sent(1, 1, T), _sent(2, 2, T), _sent(3, 3, T),
+                              (ev.REPLIED, T + timedelta(hours=1), 1, None, 1, {"intent": "interested", "positive": True}),
+                              (ev.REPLIED, T + timedelta(hours=1), 2, None, 2, {"positive": None})]
+    by = queries.grouped(queries.tie(events, [_send(1, 1, T), _send(2, 2, T), _send(3, 3, T)], {}, {}), "intent")
+    assert {k: (m.sent, m.replied, m.counts["positive"]) for k, m in by.items()} == {
+        "interested": (1, 1, 1), "unknown": (1, 1, 0), "(no reply)": (1, 0, 0)}
+
