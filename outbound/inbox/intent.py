@@ -192,6 +192,14 @@ _MEETING = _rx(
     r"\bpossiamo sentirci\b|\bte viene bien\b|\bpasst (ihnen|es ihnen|dir)\b.{0,60}({_WHEN})".replace("{_WHEN}", _WHEN),
 )
 
+_PROPOSE = _rx(
+    r"\?|\b(how|what) about\b|\bworks? for (me|you)\b|\bare you (free|available)\b|\blet.?s\b|\b(can|could|shall) we\b",
+    r"\b(i|we) (propose|suggest)\b|\bhappy to (talk|chat|meet)\b|\bsend (me )?(an |the )?invite\b",
+    r"\bpasst (ihnen|es|dir)\b|\bkönnen wir\b|\bwie wäre\b|\bon peut\b|\bpouvons-nous\b|\bje (vous )?propose\b",
+    r"\bvous convient\b|\b(te|le) viene bien\b|\bpodemos\b|\bpode ser\b|\bpossiamo\b|\b(le|ti) va bene\b",
+    r"\bkunnen we\b|\b(past|schikt) (het|jou|u)\b",
+)
+
 _INFO = _rx(
     r"\b(what|how much) (does|do|would|is|are) (it|this|that|you)\b.{0,40}\b(cost|charge|price)|\bhow much\b|\bwhat are your (fees|prices|rates)\b",
     r"\b(pricing|price list|prices|fees|rates|quote|case stud(y|ies)|references|api docs|documentation|brochure|deck|dpa)\b.{0,60}\?",
@@ -285,7 +293,10 @@ def keeps_in_touch(text: str) -> bool:
 
 
 def proposes_meeting(text: str) -> bool:
-    return bool(_MEETING.search(_flat(text)))
+    """A call or a time proposed as a question or an offer ("how about Thursday 3 pm?"), not an absence
+    note's "for urgent matters call me on Monday"."""
+    flat = _flat(text)
+    return bool(_MEETING.search(flat)) and bool(_PROPOSE.search(flat))
 
 
 def read_intent(text: str, *, kind: str, sent: dt.date | None = None, vacation: bool = False,

@@ -75,6 +75,8 @@ def test_keep_me_on_the_list_is_no_unsubscribe() -> None:
 def test_away_but_proposing_a_time_is_a_person() -> None:
     result = classify(_reply("I'm out of the office until Wednesday, but how about a call on Thursday at 3 pm?"))
     assert (result.kind, result.intent) == ("human_reply", "meeting_request")
+    note = classify(_reply("I am out of the office until Monday. For urgent matters please call the desk on 555 0100."))
+    assert (note.kind, note.intent) == ("auto_reply", "out_of_office")
     machine = classify(_reply("I am out of the office until Wednesday 22 October.", headers="Auto-Submitted: auto-replied\r\n"))
     assert (machine.kind, machine.intent) == ("auto_reply", "out_of_office")
 
