@@ -109,7 +109,8 @@ _WRONG = _rx(
     r"\b(not|wrong) (the )?(right|correct|best|relevant) (person|contact)\b|\bwrong person\b|\bnot the person\b",
     r"\bnot (my|me) (area|department|call|responsibility|remit|decision)\b|\bnot me\b[,.]|\bnot my area\b",
     r"\b(i.?m|i am) not (responsible|in charge|involved)\b|\bnothing to do with\b|\bperson you want\b",
-    r"\b(please|better) (contact|reach out to|speak to|talk to|send this to|email|write to)\b|\btry (our|my) \w+",
+    r"\b(please|better) (contact|reach out to|speak to|talk to|send this to|email|write to|ask)\b(?! me\b| us\b)",
+    r"\btry (our|my) (\w+ )?(colleague|team|department|dept|guy|person|lead|manager|head|office|director)\b",
     r"\b(you should|you.?ll want to) (contact|speak|talk|reach)\b|\bi just (run|do|handle)\b",
     # German
     r"\bnicht zuständig\b|\bnicht der richtige\b|\bnicht die richtige\b|\bwenden sie sich (bitte )?an\b|\bbitte wenden sie sich\b",
@@ -205,8 +206,8 @@ _INFO = _rx(
     r"\b(pricing|price list|prices|fees|rates|quote|case stud(y|ies)|references|api docs|documentation|brochure|deck|dpa)\b.{0,60}\?",
     r"\bdo you (have|sell|offer|support|work with)\b|\bdoes it (integrate|work|support)\b|\bis there (a|an)\b.{0,40}\?",
     r"\b(price|pricing|cost|prix|tarifs?|preis|kosten|precio|preço|prezzo|prijs)\w*\b.{0,60}\?",
-    r"\b(where|how) is (the )?data (hosted|stored)\b|\bintegrat\w* with\b.{0,40}\?|\bsend (me |over )?(the |a |some |your )?"
-    r"(api docs|docs|documentation|pricing|price list|case study|examples|brochure|deck|details on)",
+    r"\b(where|how) is (the )?data (hosted|stored)\b|\bintegrat\w* with\b.{0,40}\?|\b(send|email|mail) (me |us |over )?"
+    r"(the |a |some |your )?(api docs|docs|documentation|pricing|price list|case study|examples|brochure|deck|details on|one-pager)",
     r"\bcould you send (over )?(a few|some|more) (examples|details|information)\b",
     # German
     r"\bwas kostet\b|\bwie viel kostet\b|\bwelche preise\b|\bgibt es (eine|einen)\b.{0,40}\?|\bliegen die daten\b",

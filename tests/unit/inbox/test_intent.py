@@ -36,6 +36,9 @@ def _reply(body: str, subject: str = "Re: our idea", headers: str = "") -> bytes
     ("Not now - reach out again in January.", "later"),
     ("Thanks.", "other"),
     ("Interesting. Let me think about it.", "other"),
+    ("Please email me the deck and your pricing.", "information_request"),
+    ("Please call me next week, does Tuesday 10am work?", "meeting_request"),
+    ("We will try our own approach first, thanks.", "other"),
 ])
 def test_intent_of_phrases(text: str, intent: str) -> None:
     assert read_intent(text, kind="human_reply", sent=SENT).intent == intent
