@@ -115,7 +115,7 @@ def _fact(session: Session, inbound: Inbound, found: Match, kind: str, policy_fo
         who = inbound_store.prospect_of(session, send.prospect_id)
         return (HumanReply(now, send.prospect_id, send, who[1] if who else None, who[0] if who else send.to_address,
                            policy, intent=c.intent, follow_up_on=c.follow_up_on, referral=referral),
-                subject, {"text": (c.reply_text or "")[:4000]})
+                subject, {"text": (c.reply_text or "")[:4000], "intent": c.intent})
     if kind == "unsubscribe":
         also: tuple[str, ...] = (sender,) if sender and not is_system(sender) and sender != inbound.mailbox else ()
         return (OptOut(send.to_address, "reply", now, send.prospect_id, send, also, mailbox=send.mailbox), subject,

@@ -84,6 +84,7 @@ async def test_replies_of_each_intent_get_their_effects(tmp_path: Path, postfix:
     assert (ben_enr.state, ben_enr.paused_until) == (EnrollmentState.paused, march), ben_enr.reason
 
     assert by_send[cat.id].type == ev.UNSUBSCRIBED and "cat@beta.test" in suppressed(tw)
+    assert by_send[cat.id].data["intent"] == "do_not_contact" and by_send[cat.id].data["how"] == "reply"
     assert enrollment_of(tw, cat).state == EnrollmentState.stopped
     assert "ben@acme.test" not in suppressed(tw)
 
