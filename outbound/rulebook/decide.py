@@ -54,6 +54,8 @@ UNSUBSCRIBE_REASONS = {
     "hand": "unsubscribed by hand",
     "crm": "unsubscribed (recorded from a CRM)",
 }
+# how a rule's pause until an event begins its reason: the event, when it arrives, lifts only those
+AWAITING = "waiting for "
 # the start of the reason of a mailbox paused because its password variable is not set
 SECRET_MISSING = "password missing"
 # outcomes at SMTP time that are our sender's problem, never the recipient's
@@ -299,7 +301,17 @@ def _rule(f: RuleAction) -> Effects:
         return Effects("account stopped", account=StopAccount(f.account, f.reason),
                        enrollments=(EnrollmentChange("stop", "account", f.reason),))
     if f.kind == "pause":
-        return Effects("paused", enrollments=(EnrollmentChange("pause", reach, f.reason, at=f.pause_until),))
+        reason = f.reason if f.until_event is None else f"{AWAITING}{f.until_event}: {f.reason}"
+        return Effects("paused", enrollments=(EnrollmentChange("pause", reach, reason, at=f.pause_until),))
+    if f.kind == "resume":
+        prefix = None if f.until_event is None else f"{AWAITING}{f.until_event}:"
+        return Effects("resumed", enrollments=(EnrollmentChange("resume", "prospect", f.reason,
+                                                                only_reason_prefix=prefix),))
+    if f.kind == "enroll":  # the enrollment itself is made after the commit (it opens its own transactions)
+        if f.keep_current:
+            return Effects("enrolling")
+        return Effects("enrolling", enrollments=(EnrollmentChange("stop", "prospect", f"moved to {f.move_to} ({f.reason})",
+                                                                  keep_sequence=f.move_to),))
     if f.kind == "move":
         return Effects("moved", enrollments=(EnrollmentChange("stop", reach, f"moved to {f.move_to} ({f.reason})",
                                                               keep_sequence=f.move_to),))

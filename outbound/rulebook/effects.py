@@ -16,8 +16,9 @@ from typing import Literal
 Reach = Literal["enrollment", "prospect", "account", "suppressed"]
 # stop: for good; pause: until a time (None: until resumed by hand); advance: the step is done (a
 # soft bounce that does not stop moves on, never resent); due: the step is due again at ``at``;
-# block: needs a person (gave up); hold: paused until the truth of a send is known (unknown)
-EnrollmentAction = Literal["stop", "pause", "advance", "due", "block", "hold", "release_hold"]
+# block: needs a person (gave up); hold: paused until the truth of a send is known (unknown);
+# resume: a paused one goes on (never one held for an unknown outcome)
+EnrollmentAction = Literal["stop", "pause", "advance", "due", "block", "hold", "release_hold", "resume"]
 SendState = Literal["bounced", "retry", "failed", "unknown"]
 SenderScope = Literal["mailbox", "domain"]
 
@@ -30,6 +31,7 @@ class EnrollmentChange:
     at: datetime | None = None          # pause until / due at
     extend_only: bool = False           # a pause only ever moves later (a second auto-reply)
     keep_sequence: str | None = None    # this sequence's enrollment is left alone (a move into it)
+    only_reason_prefix: str | None = None  # resume: only a pause whose reason begins so
 
 
 @dataclass(frozen=True)

@@ -153,7 +153,7 @@ class Observed:
     type: str
 
 
-RuleKind = Literal["stop", "pause", "stop_account", "move"]
+RuleKind = Literal["stop", "pause", "stop_account", "move", "enroll", "resume"]
 
 
 @dataclass(frozen=True)
@@ -167,7 +167,9 @@ class RuleAction:
     enrollment_id: int | None = None     # the triggering event's enrollment, when it names one
     pause_until: datetime | None = None  # None with kind pause: until resumed by hand
     account: str | None = None           # the company domain, for stop_account
-    move_to: str | None = None
+    move_to: str | None = None           # move and enroll: the sequence
+    keep_current: bool = True            # enroll: the prospect's other enrollments go on
+    until_event: str | None = None       # pause: until this event arrives; resume: only the pauses awaiting it
 
 
 @dataclass(frozen=True)

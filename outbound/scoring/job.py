@@ -16,6 +16,7 @@ from outbound.core.logline import fields
 from outbound.scoring.actions import carry_out, finish_moves
 from outbound.scoring.apply import BatchHook, score_pass
 from outbound.scoring.health import HealthDecision, mailbox_health_pass
+from outbound.scoring.history import StoreHistory
 from outbound.scoring.rules import Decision, ProspectChange, evaluate
 from outbound.scoring.spec import ScoringSpec, load_scoring
 from outbound.scoring.webhooks import DeliveryCounts, deliver_pending
@@ -37,8 +38,12 @@ class ScoringSummary:
     health: list[HealthDecision] = field(default_factory=list)
 
 
-def rules_hook(spec: ScoringSpec, now: datetime) -> BatchHook:
+def rules_hook(spec: ScoringSpec, now: datetime, steps: Mapping[str, int] | None = None) -> BatchHook:
+    """``steps``: each sequence's number of steps (an enrollment whose steps are all done has completed)."""
     def hook(session: Session, changes: dict[int, ProspectChange]) -> list[Decision]:
+        history = StoreHistory(session, steps or {})
+        for c in changes.values():
+            c.history = history
         decisions = [d for c in changes.values() for d in evaluate(spec.rules, c)]
         return carry_out(session, decisions, now)
     return hook
@@ -47,7 +52,8 @@ def rules_hook(spec: ScoringSpec, now: datetime) -> BatchHook:
 def run_scoring(engine: Engine, spec: ScoringSpec, sequences: Mapping[str, Sequence], now: datetime,
                 health: HealthSettings | None = None) -> ScoringSummary:
     """The whole pass, synchronous (the daemon runs it in a thread)."""
-    result = score_pass(engine, spec, now, on_batch=rules_hook(spec, now) if spec.rules else None)
+    steps = {name: len(seq.steps) for name, seq in sequences.items()}
+    result = score_pass(engine, spec, now, on_batch=rules_hook(spec, now, steps) if spec.rules else None)
     summary = ScoringSummary(events=result.events, changed_prospects=result.changed_prospects,
                              changed_accounts=result.changed_accounts, actions=result.decisions)
     summary.moves = finish_moves(engine, sequences, now)

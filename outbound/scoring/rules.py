@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from outbound.core import events as ev
 from outbound.scoring.spec import Rule, When
@@ -27,6 +27,39 @@ class EventView:
         return f"{self.type}{tone} at {self.at:%Y-%m-%d %H:%M}Z (event {self.id})"
 
 
+@dataclass(frozen=True)
+class EnrollmentView:
+    """What ``ghosted`` and ``completed`` read of the triggering send's enrollment."""
+
+    sequence: str
+    state: str
+    steps_sent: int
+    engaged: bool                  # a reply or a person's click since the enrollment began
+
+
+class History(Protocol):
+    """The prospect's past beyond the batch, looked up only when a rule asks (the store answers it)."""
+
+    def count(self, prospect_id: int, types: list[str], since: datetime | None, upto: EventView) -> int:
+        """Events of ``types`` at ``since`` or later, up to ``upto`` (machine opens and clicks left out)."""
+        ...
+
+    def enrollment(self, enrollment_id: int) -> EnrollmentView | None: ...
+
+
+class _NoHistory:
+    def count(self, prospect_id: int, types: list[str], since: datetime | None, upto: EventView) -> int:
+        return 0
+
+    def enrollment(self, enrollment_id: int) -> EnrollmentView | None:
+        return None
+
+
+def is_person(e_type: str, data: dict[str, Any]) -> bool:
+    """Machine opens and clicks (proxies, scanners) are no sign of a person."""
+    return not (e_type in (ev.OPENED, ev.CLICKED) and data.get("machine") is True)
+
+
 @dataclass
 class ProspectChange:
     """One prospect touched by a batch: scores before and after it (both as of the pass time)."""
@@ -38,13 +71,14 @@ class ProspectChange:
     account_before: float = 0.0
     account_after: float = 0.0
     events: list[EventView] = field(default_factory=list)
+    history: History = field(default_factory=_NoHistory)
 
 
 @dataclass(frozen=True)
 class Decision:
     key: str                       # rule + action + subject + triggering event: each happens once
     rule: str
-    kind: str                      # pause | stop | stop_account | move | hot | webhook
+    kind: str                      # pause | stop | stop_account | move | enroll | resume | hot | webhook
     subject_kind: str              # prospect | account
     subject: str
     prospect_id: int
@@ -53,8 +87,10 @@ class Decision:
     score: float
     account_score: float
     pause_for: timedelta | None = None
-    move_to: str | None = None
+    move_to: str | None = None     # move and enroll: the sequence
     webhook: str | None = None
+    keep_current: bool = True      # enroll: leave the prospect's other enrollments alone
+    until_event: str | None = None  # pause: until this event arrives; resume: only pauses awaiting it
 
 
 def evaluate(rules: list[Rule], change: ProspectChange) -> list[Decision]:
@@ -62,22 +98,63 @@ def evaluate(rules: list[Rule], change: ProspectChange) -> list[Decision]:
     for rule in rules:
         for trigger, why in _triggers(rule.when, change):
             out.extend(_decisions(rule, change, trigger, f"rule {rule.name!r}: {why}"))
+        if rule.until_event is not None:  # the awaited event lifts the rule's own pause
+            for e in change.events:
+                if e.type == rule.until_event:
+                    out.append(Decision(f"{rule.name}:resume_on:prospect:{change.prospect_id}:{e.id}", rule.name,
+                                        "resume", "prospect", str(change.prospect_id), change.prospect_id, e,
+                                        f"rule {rule.name!r}: {e.describe()} arrived", change.after,
+                                        change.account_after, until_event=e.type))
     return out
 
 
 def _triggers(when: When, c: ProspectChange) -> list[tuple[EventView, str]]:
+    if when.has_state_condition:
+        return [(e, why) for e in c.events if e.type == ev.SENT and (why := _state_holds(when, c, e))]
     if when.event:
-        hits = [e for e in c.events if e.type in when.event
+        hits = [e for e in c.events if e.type in when.event and is_person(e.type, e.data)
                 and (when.positive is None or e.data.get("positive") is when.positive)
                 and (not when.intent or e.data.get("intent") in when.intent)]
         if not hits or not _scores_hold(when, c.after, c.account_after):
             return []
+        if when.at_least is not None:
+            return [(e, f"{e.describe()}, {n} {'/'.join(when.event)} "
+                        + (f"within {_span(when.within)}" if when.within else "in all") + f" >= {when.at_least}")
+                    for e in hits if (n := _count(when, c, e)) >= when.at_least][:1]
         return [(e, _why(e, when, c)) for e in hits]
     # A rule on scores alone fires when the change crosses into its condition, not on every event after.
     if not c.events or not _scores_hold(when, c.after, c.account_after) or _scores_hold(when, c.before, c.account_before):
         return []
     last = c.events[-1]
     return [(last, _why(last, when, c))]
+
+
+def _count(when: When, c: ProspectChange, e: EventView) -> int:
+    since = None if when.within is None else e.at - when.within
+    return c.history.count(c.prospect_id, when.event, since, e)
+
+
+def _span(d: timedelta) -> str:
+    return f"{d.days}d" if d.days and not d.seconds else f"{int(d.total_seconds() // 3600)}h"
+
+
+def _state_holds(when: When, c: ProspectChange, e: EventView) -> str:
+    """Why the send's enrollment is ghosted or completed ("" when it is not)."""
+    if e.enrollment_id is None:
+        return ""
+    view = c.history.enrollment(e.enrollment_id)
+    if view is None:
+        return ""
+    done = view.state == "completed"
+    if when.ghosted is not None:
+        steps = when.ghosted.steps
+        if view.engaged or not (done if steps is None else view.steps_sent >= steps):
+            return ""
+        sent = "completed" if steps is None else f"{view.steps_sent} steps sent"
+        return f"ghosted: {view.sequence} {sent} with no reply and no click ({e.describe()})"
+    if not done or (isinstance(when.completed, str) and when.completed != view.sequence):
+        return ""
+    return f"{view.sequence} completed ({e.describe()})"
 
 
 def _scores_hold(when: When, score: float, account: float) -> bool:
@@ -101,7 +178,8 @@ def _decisions(rule: Rule, c: ProspectChange, e: EventView, reason: str) -> list
     pid = str(c.prospect_id)
 
     def make(kind: str, subject_kind: str = "prospect", subject: str = pid, **extra: Any) -> Decision:
-        return Decision(key=f"{rule.name}:{kind}:{subject_kind}:{subject}:{e.id}", rule=rule.name, kind=kind,
+        once = f"{rule.name}:{kind}:{subject_kind}:{subject}"
+        return Decision(key=once if rule.once_per_prospect else f"{once}:{e.id}", rule=rule.name, kind=kind,
                         subject_kind=subject_kind, subject=subject, prospect_id=c.prospect_id, event=e,
                         reason=reason, score=c.after, account_score=c.account_after, **extra)
 
@@ -111,9 +189,15 @@ def _decisions(rule: Rule, c: ProspectChange, e: EventView, reason: str) -> list
     if rule.stop:
         out.append(make("stop"))
     if rule.pause:
-        out.append(make("pause", pause_for=None if rule.pause == "manual" else rule.pause))
+        timed = isinstance(rule.pause, timedelta)
+        out.append(make("pause", pause_for=rule.pause if isinstance(rule.pause, timedelta) else None,
+                        until_event=None if timed else rule.until_event))
+    if rule.resume:
+        out.append(make("resume"))
     if rule.move_to:
         out.append(make("move", move_to=rule.move_to))
+    if rule.enroll:
+        out.append(make("enroll", move_to=rule.enroll, keep_current=rule.keep_current))
     if rule.hot:
         out.append(make("hot"))
     if rule.webhook:

@@ -74,12 +74,24 @@ REPLY_INTENTS = ("interested", "meeting_request", "information_request", "not_in
                  "wrong_person", "left_company", "later", "out_of_office", "other")
 
 
+class Ghosted(_Strict):
+    """No reply and no click after ``steps`` sends of an enrollment (None: once it completed)."""
+
+    steps: Annotated[int, Field(gt=0)] | None = None
+
+
 class When(_Strict):
-    """What triggers a rule: event types (and a reply's tone) and/or score thresholds."""
+    """What triggers a rule: event types (and a reply's tone, a count in a window), a state of an
+    enrollment (ghosted, completed) and/or score thresholds."""
 
     event: list[str] = Field(default_factory=list)
     positive: bool | None = None
     intent: list[str] = Field(default_factory=list, description="event: replied only: the reply's intents")
+    at_least: Annotated[int, Field(gt=0)] | None = Field(
+        None, description="the prospect has this many of the events (machine opens and clicks never count)")
+    within: timedelta | None = Field(None, description="counted over this window, up to the triggering event")
+    ghosted: Ghosted | None = None
+    completed: bool | str | None = Field(None, description="an enrollment completed (true, or of this sequence)")
     score_at_least: float | None = None
     score_below: float | None = None
     account_score_at_least: float | None = None
@@ -97,10 +109,27 @@ class When(_Strict):
                 raise ValueError(_unknown_event(name))
         return v
 
+    @field_validator("within", mode="before")
+    @classmethod
+    def _within(cls, v: Any) -> Any:
+        return _duration(v)
+
+    @field_validator("ghosted", mode="before")
+    @classmethod
+    def _ghosted(cls, v: Any) -> Any:
+        return ({} if v is True else None if v is False else v)
+
     @model_validator(mode="after")
     def _something(self) -> When:
-        if not self.event and not self.has_score_condition:
-            raise ValueError("a rule needs an event or a score condition (score_at_least, score_below, account_score_at_least)")
+        if (self.at_least is not None or self.within is not None) and not self.event:
+            raise ValueError("'at_least' and 'within' count events: give 'event' too")
+        if not self.event and not self.has_score_condition and not self.has_state_condition:
+            raise ValueError("a rule needs an event or a score condition (score_at_least, score_below, "
+                             "account_score_at_least), or ghosted or completed")
+        if self.event and self.has_state_condition:
+            raise ValueError("give either event or ghosted/completed, not both")
+        if self.ghosted is not None and self.completed:
+            raise ValueError("give either ghosted or completed, not both")
         if self.positive is not None and self.event != [ev.REPLIED]:
             raise ValueError("'positive' only applies to event: replied")
         if self.intent and self.event != [ev.REPLIED]:
@@ -108,24 +137,50 @@ class When(_Strict):
         unknown = [i for i in self.intent if i not in REPLY_INTENTS]
         if unknown:
             raise ValueError(f"unknown intent {unknown[0]!r}; expected one of: {', '.join(REPLY_INTENTS)}")
+        if self.within is not None and self.at_least is None:
+            raise ValueError("'within' needs 'at_least'")
         return self
+
+    @property
+    def has_state_condition(self) -> bool:
+        return self.ghosted is not None or bool(self.completed)
+
+    @property
+    def stateful(self) -> bool:
+        """Counts and states hold for a while: the rule acts once per prospect, not once per event."""
+        return self.at_least is not None or self.has_state_condition
 
     @property
     def has_score_condition(self) -> bool:
         return any(x is not None for x in (self.score_at_least, self.score_below, self.account_score_at_least))
 
 
+class PauseUntil(_Strict):
+    until_event: str = Field(description="paused until this event arrives for the prospect")
+
+    @field_validator("until_event")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        if v not in ev.ALL:
+            raise ValueError(_unknown_event(v))
+        return v
+
+
 class Rule(_Strict):
-    """What to do when ``when`` holds: pause/stop the enrollment, stop the account, escalate."""
+    """What to do when ``when`` holds: pause/stop/resume the enrollment, enroll, stop the account, escalate."""
 
     name: str
     when: When
-    pause: timedelta | Literal["manual"] | None = Field(
-        None, description="pause the enrollment for this long, or 'manual' until `outbound` resumes it")
+    pause: timedelta | Literal["manual"] | PauseUntil | None = Field(
+        None, description="pause the enrollment for this long, 'manual' until `outbound` resumes it, "
+                          "or {until_event: TYPE}")
     stop: bool = False
     stop_account: bool = False
     hot: bool = False
     move_to: str | None = Field(None, description="stop the current enrollment and enroll in this sequence")
+    enroll: str | None = Field(None, description="enroll in this sequence (see keep_current)")
+    keep_current: bool = Field(True, description="with enroll: false stops the prospect's other enrollments")
+    resume: bool = Field(False, description="lift the prospect's paused enrollments")
     webhook: str | None = Field(None, description="name of a webhook under 'webhooks' to notify")
 
     @field_validator("name")
@@ -138,15 +193,30 @@ class Rule(_Strict):
     @field_validator("pause", mode="before")
     @classmethod
     def _pause(cls, v: Any) -> Any:
-        return v if v == "manual" else _duration(v)
+        return v if v == "manual" or isinstance(v, dict) else _duration(v)
 
     @model_validator(mode="after")
     def _actions(self) -> Rule:
-        if not (self.pause or self.stop or self.stop_account or self.hot or self.move_to or self.webhook):
-            raise ValueError("a rule needs an action: pause, stop, stop_account, hot, move_to or webhook")
+        if not (self.pause or self.stop or self.stop_account or self.hot or self.move_to or self.webhook
+                or self.enroll or self.resume):
+            raise ValueError("a rule needs an action: pause, stop, stop_account, hot, move_to, enroll, resume "
+                             "or webhook")
         if self.pause and (self.stop or self.move_to):
             raise ValueError("give either pause or stop/move_to, not both")
+        if self.resume and (self.pause or self.stop):
+            raise ValueError("give either resume or pause/stop, not both")
+        if self.enroll and self.move_to:
+            raise ValueError("give either enroll or move_to, not both")
         return self
+
+    @property
+    def until_event(self) -> str | None:
+        return self.pause.until_event if isinstance(self.pause, PauseUntil) else None
+
+    @property
+    def once_per_prospect(self) -> bool:
+        """The rule's actions happen once per prospect (not once per triggering event)."""
+        return self.when.stateful or bool(self.enroll) or self.resume or self.until_event is not None
 
 
 class Webhook(_Strict):
@@ -202,7 +272,10 @@ class ScoringSpec(_Strict):
 
     @property
     def rule_event_types(self) -> frozenset[str]:
-        return frozenset(t for r in self.rules for t in r.when.event)
+        """The events the rules read: their own, ``sent`` for ghosted/completed, the awaited ones."""
+        types = {t for r in self.rules for t in r.when.event}
+        types |= {ev.SENT for r in self.rules if r.when.has_state_condition}
+        return frozenset(types | {t for r in self.rules if (t := r.until_event) is not None})
 
 
 def check_scoring_file(path: Path, sequences: set[str] | None = None) -> list[Problem]:
@@ -238,7 +311,9 @@ def _read(path: Path, sequences: set[str] | None) -> tuple[ScoringSpec | None, l
             known = ", ".join(sorted(spec.webhooks)) or "none defined"
             problems.append(Problem(path, f"rules[{i}].webhook: no webhook named {rule.webhook!r} (known: {known})",
                                     *doc.position(("rules", i, "webhook"))))
-        if rule.move_to is not None and sequences is not None and rule.move_to not in sequences:
-            problems.append(Problem(path, f"rules[{i}].move_to: no sequence named {rule.move_to!r}",
-                                    *doc.position(("rules", i, "move_to"))))
+        for key in ("move_to", "enroll"):
+            target = getattr(rule, key)
+            if target is not None and sequences is not None and target not in sequences:
+                problems.append(Problem(path, f"rules[{i}].{key}: no sequence named {target!r}",
+                                        *doc.position(("rules", i, key))))
     return (None if problems else spec), problems

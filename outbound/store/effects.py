@@ -234,6 +234,11 @@ def transition(session: Session, change: EnrollmentChange, subject: Subject, now
         values |= {"state": EnrollmentState.blocked.value, "reason": reason, "next_due_at": None}
     elif change.action == "hold":
         values |= {"state": paused, "reason": reason, "next_due_at": None, "paused_until": None}
+    elif change.action == "resume":
+        where += [_E.c.state == paused, or_(_E.c.reason.is_(None), ~_E.c.reason.startswith(UNCONFIRMED))]
+        if change.only_reason_prefix is not None:
+            where.append(_E.c.reason.startswith(change.only_reason_prefix, autoescape=True))
+        values |= {"state": active, "paused_until": None, "next_due_at": None, "reason": None}
     elif change.action == "release_hold":
         where += [_E.c.state == paused, _E.c.paused_until.is_(None), _E.c.reason.startswith(UNCONFIRMED)]
         values |= {"state": active}

@@ -85,7 +85,7 @@ def latest_reply_text(session: Session, prospect_id: int) -> str | None:
 
 def pending_moves(engine: Engine) -> list[PendingMove]:
     with session_scope(engine) as session:
-        rows = list(session.scalars(select(ScoringAction).where(col(ScoringAction.kind) == "move",
+        rows = list(session.scalars(select(ScoringAction).where(col(ScoringAction.kind).in_(("move", "enroll")),
                                                                 col(ScoringAction.state) == "pending")))
         return [PendingMove(int(r.id or 0), r.prospect_id, str(r.detail.get("move_to")), dict(r.detail)) for r in rows]
 

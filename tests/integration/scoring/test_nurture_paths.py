@@ -1,0 +1,108 @@
+"""The seed's nurture paths over simulated weeks, the real engine mailing the aiosmtpd sink: 3 opens ->
+the premium sequence, once; ghosted -> paused -> ``job_change`` -> re-enrolled, once."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import col, select
+
+from outbound.core import events as ev
+from outbound.engine.smtp import SmtpPool
+from outbound.engine.tick import run_tick
+from outbound.scoring.job import run_scoring
+from outbound.scoring.spec import load_scoring
+from outbound.store.db import session_scope
+from outbound.store.scoring_tables import ScoringAction
+from outbound.store.tables import Enrollment, Event, Prospect, Send
+from tests.fixtures.smtp_sink import SmtpSink
+from tests.integration.engine.daemon_proc import ALWAYS_OPEN
+from tests.integration.engine.workspace import BuiltWorkspace, add_prospects, build, domain, three_step_sequence
+
+START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+RULES = """
+rules:
+  - name: engaged
+    when: {event: opened, at_least: 3, within: 14d}
+    enroll: premium
+"""
+
+
+def _workspace(tmp_path: Path, sink: SmtpSink, scoring: str) -> BuiltWorkspace:
+    seqs = [three_step_sequence(name, window=ALWAYS_OPEN) for name in ("seq", "premium", "reengage")]
+    tw = build(tmp_path / "ws", f"sqlite:///{tmp_path / 'db.sqlite'}", seqs,
+               [domain("d0.test", sink.port, 1, daily_cap=50, gap={"min": 0, "max": 0})])
+    (tw.root / "scoring.yaml").write_text(scoring)
+    return tw
+
+
+async def _day(tw: BuiltWorkspace, at: datetime) -> None:
+    pool = SmtpPool()
+    try:
+        await run_tick(tw.ctx, pool, at)
+    finally:
+        await pool.close_all()
+    _score(tw, at + timedelta(minutes=30))
+
+
+def _score(tw: BuiltWorkspace, at: datetime) -> None:
+    spec = load_scoring(tw.root, set(tw.ctx.workspace.sequences))
+    run_scoring(tw.engine, spec, {n: s.sequence for n, s in tw.ctx.workspace.sequences.items()}, at)
+
+
+def _track(tw: BuiltWorkspace, email: str, kind: str, at: datetime, **data: Any) -> None:
+    """A tracking fetch of the person's latest send, as the endpoint records it (one per send and kind)."""
+    with session_scope(tw.engine) as s:
+        send = s.exec(select(Send).join(Prospect, col(Prospect.id) == col(Send.prospect_id))
+                      .where(col(Prospect.email) == email).order_by(col(Send.id).desc())).first()
+        assert send is not None
+        who = "machine" if data.get("machine") else "person"
+        s.add(Event(type=kind, at=at, prospect_id=send.prospect_id, enrollment_id=send.enrollment_id,
+                    send_id=send.id, dedupe_key=f"{kind}:{send.id}:{who}", data=data))
+
+
+def _enrollments(tw: BuiltWorkspace, email: str) -> dict[str, tuple[str, str | None]]:
+    with session_scope(tw.engine) as s:
+        rows = s.exec(select(Enrollment).join(Prospect, col(Prospect.id) == col(Enrollment.prospect_id))
+                      .where(col(Prospect.email) == email))
+        return {e.sequence_name: (str(e.state), e.reason) for e in rows}
+
+
+def _actions(tw: BuiltWorkspace) -> list[tuple[str, str, str]]:
+    with session_scope(tw.engine) as s:
+        return [(a.rule, a.kind, a.state) for a in s.exec(select(ScoringAction).order_by(col(ScoringAction.id)))]
+
+
+def _subjects_to(sink: SmtpSink, email: str) -> list[str]:
+    return [str(m.message["Subject"]) for m in sink.messages if email in m.rcpt_tos]
+
+
+async def test_three_opens_within_two_weeks_start_the_premium_sequence_once(smtp_sink: SmtpSink,
+                                                                         tmp_path: Path) -> None:
+    tw = _workspace(tmp_path, smtp_sink, RULES)
+    [reader, other] = [p.email for p in add_prospects(tw, 2, "seq", at=START)]
+    await _day(tw, START)                                    # intro to both
+    _track(tw, reader, ev.OPENED, START + timedelta(hours=1))
+    _track(tw, reader, ev.OPENED, START + timedelta(hours=1), machine=True)   # a proxy's fetch never counts
+    _track(tw, other, ev.OPENED, START + timedelta(hours=2))
+    await _day(tw, START + timedelta(days=2))                # bump
+    _track(tw, reader, ev.OPENED, START + timedelta(days=2, hours=1))
+    _score(tw, START + timedelta(days=2, hours=2))
+    assert "premium" not in _enrollments(tw, reader), "two opens by a person and one by a machine are not three"
+    await _day(tw, START + timedelta(days=5))                # last step; the third open comes next
+    _track(tw, reader, ev.OPENED, START + timedelta(days=5, hours=1))
+    _score(tw, START + timedelta(days=5, hours=2))
+    assert _enrollments(tw, reader) == {"seq": ("active", None), "premium": ("active", None)}  # kept
+    assert _actions(tw) == [("engaged", "enroll", "done")]
+    assert "premium" not in _enrollments(tw, other)
+    await _day(tw, START + timedelta(days=6))                # premium's first step goes out
+    _track(tw, reader, ev.OPENED, START + timedelta(days=6, hours=1))   # a fourth open: nothing more
+    await _day(tw, START + timedelta(days=8))
+    assert _actions(tw) == [("engaged", "enroll", "done")]
+    with session_scope(tw.engine) as s:
+        [action] = s.exec(select(ScoringAction))
+        assert "3 opened within 14d >= 3" in action.reason and action.detail["enrolled"] == 1
+    assert len(_subjects_to(smtp_sink, reader)) == 3 + 2      # seq's three steps, premium's first two
+    assert len(_subjects_to(smtp_sink, other)) == 3
