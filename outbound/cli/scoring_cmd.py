@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -15,6 +15,10 @@ from outbound.cli import runtime
 from outbound.cli.context import console, err_console, fail
 from outbound.cli.tables import show
 from outbound.errors import OutboundError, Problem
+
+if TYPE_CHECKING:
+    from outbound.config import LoadedConfig
+    from outbound.scoring.outcomes_in import Accepted
 
 events_app = typer.Typer(help="Record outcomes (qualified, meeting_booked, won, lost, replied...).", no_args_is_help=True)
 
@@ -36,20 +40,47 @@ def _print_problems(problems: list[Problem]) -> None:
         err_console.print(str(p), highlight=False, markup=False, soft_wrap=True)
 
 
+def _accepted(cfg: LoadedConfig) -> Accepted:
+    """The built-in CRM types and the workspace's own (``event_types`` in scoring.yaml)."""
+    from outbound.scoring.outcomes_in import Accepted
+    from outbound.scoring.spec import load_scoring
+
+    try:
+        spec = load_scoring(cfg.root)
+    except OutboundError as exc:
+        fail(str(exc))
+    return Accepted.of(spec.catalogue, spec.custom_types)
+
+
 def add(
     email: Annotated[str, typer.Argument(help="the prospect's address")],
-    kind: Annotated[str, typer.Argument(metavar="TYPE", help="qualified, meeting_booked, won, lost, replied, unsubscribed...")],
+    kind: Annotated[str, typer.Argument(metavar="TYPE", help="qualified, meeting_booked, won, lost, replied, unsubscribed, "
+                                        "or a type of scoring.yaml's event_types...")],
     at: Annotated[str | None, typer.Option("--at", help="when it happened (ISO 8601; default now)")] = None,
     note: Annotated[str | None, typer.Option("--note", help="free text kept with the event")] = None,
+    data: Annotated[list[str] | None, typer.Option("--data", metavar="FIELD=VALUE",
+                                                   help="a declared field of the type (repeatable)")] = None,
 ) -> None:
     """Record one outcome for a prospect."""
     from outbound.scoring.outcomes_in import make_row, record
 
+    cfg = runtime.config()
+    values: dict[str, object] = {"email": email, "type": kind, "at": at, "note": note}
+    for pair in data or []:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            fail(f"--data {pair!r}: expected FIELD=VALUE")
+        values.setdefault(name.strip(), value)
+    accepted = _accepted(cfg)
+    declared = accepted.fields.get(kind.strip().lower(), ())
+    for name in (data and [p.partition("=")[0].strip() for p in data]) or []:
+        if name not in declared:
+            fail(f"--data {name}: {kind} has no such field (declared in scoring.yaml: {', '.join(declared) or 'none'})")
     try:
-        row = make_row({"email": email, "type": kind, "at": at, "note": note}, 0, _now())
+        row = make_row(values, 0, _now(), accepted)
     except ValueError as exc:
         fail(str(exc))
-    result = record(runtime.open_engine(), [row], origin="manual", path="events add")
+    result = record(runtime.open_engine(cfg), [row], origin="manual", path="events add")
     if result.problems:
         fail(result.problems[0].message)
     console.print("recorded" if result.recorded else "already recorded (same prospect, type and time)", highlight=False)
@@ -65,8 +96,9 @@ def import_file(
 
     if not path.is_file():
         fail(f"{path}: no such file")
-    rows, problems = parse_file(path, _now())
-    result = record(runtime.open_engine(), rows, origin="import", path=path)
+    cfg = runtime.config()
+    rows, problems = parse_file(path, _now(), _accepted(cfg))
+    result = record(runtime.open_engine(cfg), rows, origin="import", path=path)
     problems += result.problems
     _print_problems(sorted(problems, key=lambda p: p.line or 0))
     console.print(f"recorded {result.recorded}, already known {result.duplicates}, skipped {len(problems)}",

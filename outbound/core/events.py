@@ -153,7 +153,23 @@ def catalogue(definitions: Mapping[str, EventType]) -> Catalogue:
                      {t.name: t.report for t in types if t.report is not None})
 
 
+def custom_type(name: str, fields: tuple[str, ...], doc: str = "") -> EventType:
+    """A type a workspace declares (a CRM signal such as ``job_change``): ``events add/import`` accept it and
+    ``scoring.yaml`` may weigh it and name it in rules, like a built-in outcome."""
+    return EventType(name, "outcome", (*fields, *_CRM), _CRM_KEY, crm=True, weighable=True, report=None,
+                     doc=doc or "declared in scoring.yaml")
+
+
+def with_custom(custom: Mapping[str, EventType]) -> Catalogue:
+    """The derived lists with a workspace's own types after the built-in ones (which they may not redefine)."""
+    clash = sorted(set(custom) & set(DEFINITIONS))
+    if clash:
+        raise ValueError(f"event type {clash[0]!r} is built in")
+    return catalogue({**DEFINITIONS, **custom})
+
+
 _CATALOGUE = catalogue(DEFINITIONS)
+CATALOGUE = _CATALOGUE
 ALL = _CATALOGUE.all
 CRM_TYPES = _CATALOGUE.crm_types
 WEIGHABLE = _CATALOGUE.weighable

@@ -94,7 +94,7 @@ def examples() -> list[tuple[str, str, Fact]]:
         ("complaint", "ARF feedback report", Complaint("bob@example.com", "arf", _AT, 1, _SEND, mailbox=_SEND.mailbox)),
         ("complaint", "CRM or by hand (events add/import)", Complaint("bob@example.com", "crm", _AT, 1,
                                                                       mailbox=_SEND.mailbox)),
-        ("qualified (also meeting_booked, won, lost, opened, clicked)", "CRM or by hand", CrmOutcome("qualified", 1, _AT)),
+        ("qualified (also meeting_booked, won, lost, opened, clicked, scoring.yaml's event_types)", "CRM or by hand", CrmOutcome("qualified", 1, _AT)),
         ("delivery report", "DSN of a delay or a success", Observed("delivery_report")),
         ("rule: stop", "scoring rule", RuleAction("stop", "rule", 1, _AT, enrollment_id=1)),
         ("rule: pause", "scoring rule", RuleAction("pause", "rule", 1, _AT, pause_until=until)),

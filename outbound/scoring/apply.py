@@ -15,7 +15,7 @@ from sqlmodel import Session
 
 from outbound.scoring.decay import Decayed, weight_of
 from outbound.scoring.rules import Decision, EventView, ProspectChange
-from outbound.scoring.spec import SCORED_TYPES, ScoringSpec
+from outbound.scoring.spec import ScoringSpec
 from outbound.store import scores as store
 from outbound.store.db import session_scope
 from outbound.store.scores import EventRow, Key
@@ -46,7 +46,7 @@ def score_pass(engine: Engine, spec: ScoringSpec, now: datetime, *, batch_size: 
     """Applies every event past the watermark; ``on_batch`` (the rules) runs in each batch's transaction."""
     result = PassResult()
     bound = store.upper_bound(engine)
-    types = SCORED_TYPES | spec.rule_event_types
+    types = spec.scored_types
     while True:
         with session_scope(engine) as session:
             last = store.lock_watermark(session, WATERMARK, now)
@@ -69,7 +69,7 @@ def rebuild_scores(engine: Engine, spec: ScoringSpec, now: datetime, *, batch_si
     """Recomputes prospect and account scores from every event, in one transaction; fires no rules."""
     result = PassResult()
     bound = store.upper_bound(engine)
-    types = SCORED_TYPES | spec.rule_event_types
+    types = spec.scored_types
     with session_scope(engine) as session:
         store.lock_watermark(session, WATERMARK, now)
         store.clear_scores(session)

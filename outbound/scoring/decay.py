@@ -47,5 +47,5 @@ def weight_of(kind: str, data: Mapping[str, Any] | None, weights: Weights) -> fl
         return weights.replied
     if kind == ev.OPENED and data.get("machine") is True:
         return 0.0
-    value = getattr(weights, kind, None) if kind in Weights.model_fields else None
+    value = getattr(weights, kind, None) if kind in type(weights).model_fields else None
     return float(value) if value is not None else 0.0

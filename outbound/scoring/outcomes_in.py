@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,6 +31,20 @@ class OutcomeRow:
     at: datetime
     note: str | None = None
     line: int = 0
+    data: tuple[tuple[str, str], ...] = ()   # a workspace type's declared fields, as given
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """The types a row may have (``crm_types`` of the workspace's catalogue) and each own type's fields."""
+
+    types: tuple[str, ...] = ALLOWED
+    fields: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, catalogue: ev.Catalogue, custom: Mapping[str, ev.EventType]) -> Accepted:
+        return cls(catalogue.crm_types, {name: tuple(f for f in t.fields if f not in ("by", "note"))
+                                         for name, t in custom.items()})
 
 
 @dataclass
@@ -51,18 +66,21 @@ def parse_time(text: str | None, default: datetime) -> datetime:
     return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
-def make_row(values: dict[str, Any], line: int, default_at: datetime) -> OutcomeRow:
+def make_row(values: dict[str, Any], line: int, default_at: datetime, accepted: Accepted | None = None) -> OutcomeRow:
+    accepted = accepted or Accepted()
     email = str(values.get("email") or "").strip().lower()
     kind = str(values.get("type") or "").strip().lower()
     if "@" not in email:
         raise ValueError(f"email {email!r} is not an address" if email else "email is missing")
-    if kind not in ALLOWED:
-        raise ValueError(f"type {kind!r} is not one of: {', '.join(ALLOWED)}" if kind else "type is missing")
+    if kind not in accepted.types:
+        raise ValueError(f"type {kind!r} is not one of: {', '.join(accepted.types)}" if kind else "type is missing")
     note = values.get("note")
-    return OutcomeRow(email, kind, parse_time(values.get("at"), default_at), str(note) if note not in (None, "") else None, line)
+    data = tuple((f, str(values[f])) for f in accepted.fields.get(kind, ()) if values.get(f) not in (None, ""))
+    return OutcomeRow(email, kind, parse_time(values.get("at"), default_at), str(note) if note not in (None, "") else None,
+                      line, data)
 
 
-def parse_file(path: Path, default_at: datetime) -> tuple[list[OutcomeRow], list[Problem]]:
+def parse_file(path: Path, default_at: datetime, accepted: Accepted | None = None) -> tuple[list[OutcomeRow], list[Problem]]:
     """Rows of a .csv (header: email,type,at,note) or .jsonl file; bad rows become problems and are skipped."""
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -78,7 +96,7 @@ def parse_file(path: Path, default_at: datetime) -> tuple[list[OutcomeRow], list
                 values = json.loads(line)
                 if not isinstance(values, dict):
                     raise ValueError("expected a JSON object")
-                rows.append(make_row(values, n, default_at))
+                rows.append(make_row(values, n, default_at, accepted))
             except json.JSONDecodeError as exc:
                 problems.append(Problem(path, f"invalid JSON: {exc.msg}", n, exc.colno))
             except ValueError as exc:
@@ -92,7 +110,7 @@ def parse_file(path: Path, default_at: datetime) -> tuple[list[OutcomeRow], list
     for record_ in reader:
         n = reader.line_num
         try:
-            rows.append(make_row(dict(record_), n, default_at))
+            rows.append(make_row(dict(record_), n, default_at, accepted))
         except ValueError as exc:
             problems.append(Problem(path, str(exc), n))
     return rows, problems
@@ -120,7 +138,7 @@ def record(engine: Engine, rows: list[OutcomeRow], *, origin: str, path: Path | 
                 continue
             known.add(key)
             pid = ids[r.email]
-            data: dict[str, Any] = {"by": origin}
+            data: dict[str, Any] = {"by": origin, **dict(r.data)}
             if r.note:
                 data["note"] = r.note
             subject = Subject(prospect_id=pid, company_domain=domains.get(pid))

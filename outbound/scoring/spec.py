@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from collections.abc import Iterable
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, create_model, field_validator, model_validator
 
 from outbound.core import events as ev
 from outbound.core.durations import parse_duration
@@ -29,6 +30,7 @@ DEFAULT_POINTS: dict[str, float] = {
 REPLY_TONES: dict[str, float] = {"replied_positive": 15.0, "replied_negative": -5.0}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _ENV = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_TYPE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 
 class _Strict(BaseModel):
@@ -63,10 +65,19 @@ else:
     Weights = weights_model(ev.WEIGHABLE)
 
 
-def _unknown_event(name: str) -> str:
-    guess = difflib.get_close_matches(name, ev.ALL, n=1, cutoff=0.75)
-    return f"unknown event type {name!r}; " + (f"did you mean {guess[0]!r}?" if guess else
-                                                f"expected one of: {', '.join(sorted(ev.ALL))}")
+def _known(info: ValidationInfo) -> tuple[str, ...]:
+    """The event types a rule may name: the built-in ones and the file's own ``event_types``."""
+    context = info.context if isinstance(info.context, dict) else {}
+    return tuple(context.get("known", ev.ALL))
+
+
+def _check_event(name: str, info: ValidationInfo) -> str:
+    known = _known(info)
+    if name not in known:
+        guess = difflib.get_close_matches(name, known, n=1, cutoff=0.75)
+        raise ValueError(f"unknown event type {name!r}; " + (f"did you mean {guess[0]!r}?" if guess else
+                                                              f"expected one of: {', '.join(sorted(known))}"))
+    return name
 
 
 # the intents outbound.inbox.intent gives a reply (the scoring layer sits below inbox, so spelled out here)
@@ -103,11 +114,8 @@ class When(_Strict):
 
     @field_validator("event")
     @classmethod
-    def _known(cls, v: list[str]) -> list[str]:
-        for name in v:
-            if name not in ev.ALL:
-                raise ValueError(_unknown_event(name))
-        return v
+    def _known(cls, v: list[str], info: ValidationInfo) -> list[str]:
+        return [_check_event(name, info) for name in v]
 
     @field_validator("within", mode="before")
     @classmethod
@@ -160,10 +168,8 @@ class PauseUntil(_Strict):
 
     @field_validator("until_event")
     @classmethod
-    def _known(cls, v: str) -> str:
-        if v not in ev.ALL:
-            raise ValueError(_unknown_event(v))
-        return v
+    def _known(cls, v: str, info: ValidationInfo) -> str:
+        return _check_event(v, info)
 
 
 class Rule(_Strict):
@@ -250,8 +256,34 @@ class Source(_Strict):
     cost_per_lead: Annotated[float, Field(ge=0)] | None = None
 
 
+def _own_type_problem(name: str) -> str:
+    if name in ev.DEFINITIONS:
+        return f"event type {name!r} is built in; give your own type another name"
+    if not _TYPE.match(name):
+        return f"event type {name!r}: lower-case letters, digits and '_', starting with a letter"
+    return ""
+
+
+class EventTypeSpec(_Strict):
+    """A CRM signal of the workspace's own (job_change, funding_round, ...): its data fields."""
+
+    fields: list[str] = Field(default_factory=list)
+    doc: str | None = None
+
+    @field_validator("fields")
+    @classmethod
+    def _fields(cls, v: list[str]) -> list[str]:
+        for name in v:
+            if not _TYPE.match(name) or name in ("email", "type", "at", "note", "by"):
+                raise ValueError(f"field {name!r}: lower-case letters, digits and '_', starting with a letter, "
+                                 "and not email, type, at, note or by")
+        return v
+
+
 class ScoringSpec(_Strict):
     half_life: timedelta = timedelta(days=30)
+    event_types: dict[str, EventTypeSpec] = Field(
+        default_factory=dict, description="the workspace's own event types (CRM signals) and their data fields")
     weights: Weights = Field(default_factory=Weights)
     rules: list[Rule] = Field(default_factory=list)
     webhooks: dict[str, Webhook] = Field(default_factory=dict)
@@ -269,6 +301,28 @@ class ScoringSpec(_Strict):
         if v <= timedelta(0):
             raise ValueError("half_life must be longer than zero")
         return v
+
+    @field_validator("event_types")
+    @classmethod
+    def _own_types(cls, v: dict[str, EventTypeSpec]) -> dict[str, EventTypeSpec]:
+        for name in v:
+            if why := _own_type_problem(name):
+                raise ValueError(why)
+        return v
+
+    @property
+    def custom_types(self) -> dict[str, ev.EventType]:
+        return {n: ev.custom_type(n, tuple(t.fields), t.doc or "") for n, t in self.event_types.items()}
+
+    @property
+    def catalogue(self) -> ev.Catalogue:
+        """The built-in types and the workspace's own, through the same derived lists."""
+        return ev.with_custom(self.custom_types) if self.event_types else ev.CATALOGUE
+
+    @property
+    def scored_types(self) -> frozenset[str]:
+        """The events the scorer reads: the weighable ones (the workspace's own included) and the rules' own."""
+        return frozenset(self.catalogue.weighable) | self.rule_event_types
 
     @property
     def rule_event_types(self) -> frozenset[str]:
@@ -294,11 +348,35 @@ def load_scoring(root: Path, sequences: set[str] | None = None) -> ScoringSpec:
     return spec
 
 
+@functools.cache
+def spec_model(custom: tuple[str, ...]) -> type[ScoringSpec]:
+    """ScoringSpec whose weights also take the workspace's own event types."""
+    if not custom:
+        return ScoringSpec
+    weights: Any = weights_model((*ev.WEIGHABLE, *custom))
+    model: Any = create_model("ScoringSpec", __base__=ScoringSpec, __module__=__name__,
+                              weights=(weights, Field(default_factory=weights)))
+    return model
+
+
+def _own_type_names(data: Any) -> tuple[str, ...]:
+    raw = data.get("event_types") if isinstance(data, dict) else None
+    if not isinstance(raw, dict):
+        return ()
+    return tuple(str(k) for k in raw if isinstance(k, str) and _TYPE.match(k) and k not in ev.DEFINITIONS)
+
+
 def _read(path: Path, sequences: set[str] | None) -> tuple[ScoringSpec | None, list[Problem]]:
     doc = read_yaml(path)
     if isinstance(doc, Problem):
         return None, [doc]
-    spec = validate_document(doc, ScoringSpec)
+    raw = doc.data.get("event_types") if isinstance(doc.data, dict) else None
+    bad = [Problem(path, f"event_types.{name}: {why}", *doc.position(("event_types", name)))
+           for name in (raw if isinstance(raw, dict) else {}) if (why := _own_type_problem(str(name)))]
+    if bad:
+        return None, bad
+    custom = _own_type_names(doc.data)
+    spec = validate_document(doc, spec_model(custom), {"known": (*ev.ALL, *custom)})
     if isinstance(spec, list):
         return None, spec
     problems: list[Problem] = []

@@ -103,9 +103,10 @@ def read_yaml(path: Path) -> YamlDocument | Problem:
     return YamlDocument(path, data, tuple(text.splitlines()))
 
 
-def validate_document(doc: YamlDocument, model: type[M]) -> M | list[Problem]:
+def validate_document(doc: YamlDocument, model: type[M], context: dict[str, Any] | None = None) -> M | list[Problem]:
+    """``context``: what the model's validators read beyond the document (a workspace's own event types)."""
     try:
-        return model.model_validate(_plain(doc.data))
+        return model.model_validate(_plain(doc.data), context=context)
     except ValidationError as exc:
         return [_problem(doc, model, err) for err in exc.errors()]
 

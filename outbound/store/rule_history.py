@@ -37,9 +37,9 @@ def enrollment_facts(session: Session, enrollment_id: int) -> EnrollmentFacts | 
     row = session.get(Enrollment, enrollment_id)
     if row is None:
         return None
-    counts = dict(session.execute(select(col(Event.type), func.count()).where(
+    counts = {str(t): int(n) for t, n in session.execute(select(col(Event.type), func.count()).where(
         col(Event.enrollment_id) == enrollment_id, col(Event.type).in_((ev.SENT, ev.STEP_SKIPPED)))
-        .group_by(col(Event.type))).tuples().all())
+        .group_by(col(Event.type)))}
     sent = int(counts.get(ev.SENT, 0))
     return EnrollmentFacts(row.prospect_id, row.sequence_name, str(row.state), row.created_at, sent,
                            sent + int(counts.get(ev.STEP_SKIPPED, 0)))

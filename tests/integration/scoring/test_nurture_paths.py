@@ -3,6 +3,7 @@ the premium sequence, once; ghosted -> paused -> ``job_change`` -> re-enrolled, 
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 from sqlmodel import col, select
 
 from outbound.core import events as ev
+from outbound.core.events import DEFINITIONS
 from outbound.engine.smtp import SmtpPool
 from outbound.engine.tick import run_tick
 from outbound.scoring.job import run_scoring
@@ -17,11 +19,14 @@ from outbound.scoring.spec import load_scoring
 from outbound.store.db import session_scope
 from outbound.store.scoring_tables import ScoringAction
 from outbound.store.tables import Enrollment, Event, Prospect, Send
+from tests.acceptance.conftest import Cli
 from tests.fixtures.smtp_sink import SmtpSink
 from tests.integration.engine.daemon_proc import ALWAYS_OPEN
 from tests.integration.engine.workspace import BuiltWorkspace, add_prospects, build, domain, three_step_sequence
 
 START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+SHIPPED = Path(__file__).resolve().parents[3] / "scoring.yaml"
+NURTURE = ("premium-after-3-opens", "park-the-ghosts", "reengage-on-job-change")
 RULES = """
 rules:
   - name: engaged
@@ -106,3 +111,54 @@ async def test_three_opens_within_two_weeks_start_the_premium_sequence_once(smtp
         assert "3 opened within 14d >= 3" in action.reason and action.detail["enrolled"] == 1
     assert len(_subjects_to(smtp_sink, reader)) == 3 + 2      # seq's three steps, premium's first two
     assert len(_subjects_to(smtp_sink, other)) == 3
+
+
+def shipped_with_the_nurture_loop_on() -> str:
+    """The shipped scoring.yaml with its event types and the seed's three rules uncommented, as a user does."""
+    out, on = [], False
+    for line in SHIPPED.read_text(encoding="utf-8").splitlines():
+        if line.startswith("#  - name: "):
+            on = line.split()[3] in NURTURE
+        elif not line.startswith("#    "):
+            on = False
+        if on or line.startswith(("#  job_change:", "#  funding_round:")):
+            line = line[1:]
+        out.append({"event_types: {}": "event_types:", "rules: []": "rules:"}.get(line, line))
+    return "\n".join(out) + "\n"
+
+
+async def test_a_ghosted_prospect_is_paused_then_reenrolled_on_job_change_once(smtp_sink: SmtpSink,
+                                                                            tmp_path: Path) -> None:
+    assert "job_change" not in DEFINITIONS, "job_change is the workspace's own type here"
+    tw = _workspace(tmp_path, smtp_sink, shipped_with_the_nurture_loop_on())
+    [ghost, clicker] = [p.email for p in add_prospects(tw, 2, "seq", at=START)]
+    await _day(tw, START)                                    # intro to both
+    _track(tw, clicker, ev.CLICKED, START + timedelta(hours=1), url="https://x.test")
+    await _day(tw, START + timedelta(days=2))                # bump to both: the ghost has 2 sends, no reply, no click
+    state, reason = _enrollments(tw, ghost)["seq"]
+    assert state == "paused" and (reason or "").startswith("waiting for job_change: rule 'park-the-ghosts': ghosted: seq "
+                                                           "2 steps sent with no reply and no click"), reason
+    assert _enrollments(tw, clicker)["seq"][0] == "active"
+    await _day(tw, START + timedelta(days=5))                # the last step: only to the one who clicked
+    await _day(tw, START + timedelta(days=8))
+    assert (len(_subjects_to(smtp_sink, ghost)), len(_subjects_to(smtp_sink, clicker))) == (2, 3)
+
+    # the CRM reports the job change through `outbound events import` (jsonl, with the type's fields)
+    rows = tmp_path / "crm.jsonl"
+    rows.write_text("\n".join(json.dumps({"email": ghost, "type": "job_change", "at": at.isoformat(),
+                                          "company": "Newco", "title": "VP Sales"})
+                              for at in (START + timedelta(days=9), START + timedelta(days=12))) + "\n")
+    result = Cli(config=tw.root / "config.toml")("events", "import", str(rows))
+    assert result.code == 0 and "recorded 2" in result.out, result.text
+    _score(tw, START + timedelta(days=9, hours=1))
+    assert _enrollments(tw, ghost) == {"seq": ("stopped", _enrollments(tw, ghost)["seq"][1]), "reengage": ("active", None)}
+    assert (_enrollments(tw, ghost)["seq"][1] or "").startswith("moved to reengage (rule 'reengage-on-job-change': "
+                                                                "job_change at ")
+    await _day(tw, START + timedelta(days=13))               # reengage's intro; the second job change changes nothing
+    await _day(tw, START + timedelta(days=16))               # and its bump
+    assert [k for k in _actions(tw) if k[1] != "resume"] == [("park-the-ghosts", "pause", "done"),
+                                                             ("reengage-on-job-change", "enroll", "done")]
+    assert len(_subjects_to(smtp_sink, ghost)) == 2 + 2
+    with session_scope(tw.engine) as s:
+        [first, _] = s.exec(select(Event).where(col(Event.type) == "job_change").order_by(col(Event.at)))
+        assert first.data["company"] == "Newco" and first.data["title"] == "VP Sales" and first.data["by"] == "import"
