@@ -30,6 +30,7 @@ def _root(
 def _register_all() -> None:
     # Each module adds its own commands; the import order is the order of `outbound --help`.
     from outbound.cli import (
+        accounts_cmd,
         audience_cmd,
         classify_cmd,
         db_cmd,
@@ -46,7 +47,7 @@ def _register_all() -> None:
     )
 
     for module in (workspace_cmd, engine_cmd, mailboxes_cmd, db_cmd, prospects_cmd, audience_cmd, domains_cmd, inbox_cmd,
-                   replies_cmd, replies_intent_cmd, classify_cmd, scoring_cmd, serve_cmd):
+                   replies_cmd, replies_intent_cmd, classify_cmd, scoring_cmd, accounts_cmd, serve_cmd):
         module.register(app)
 
 

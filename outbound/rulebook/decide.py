@@ -32,6 +32,7 @@ from outbound.rulebook.facts import (
     HumanReply,
     MailboxHealthVerdict,
     Observed,
+    OperatorAccount,
     OperatorResume,
     OperatorSuppress,
     OptOut,
@@ -85,6 +86,8 @@ def decide(fact: Fact) -> Effects:
             return _rule(fact)
         case OperatorResume():
             return _resume(fact)
+        case OperatorAccount():
+            return _operator_account(fact)
         case OperatorSuppress():
             return _operator_suppress(fact)
         case DomainCheck():
@@ -335,6 +338,16 @@ def _resume(f: OperatorResume) -> Effects:
     if target.startswith("@"):
         return Effects("resumed", senders=(SenderChange("resume", "domain", target[1:], "resumed by hand"),))
     return Effects("resumed", senders=(SenderChange("resume", "mailbox", target, "resumed by hand"),))
+
+
+def _operator_account(f: OperatorAccount) -> Effects:
+    domain = f.domain.strip().lower().lstrip("@")
+    if f.action == "stop":
+        reason = f"account stopped by hand: {f.reason}"
+        return Effects("account stopped", account=StopAccount(domain, reason),
+                       enrollments=(EnrollmentChange("stop", "account", reason),))
+    # stopped enrollments stay stopped (a stop is for good): new enrollments of the account may start again
+    return Effects("account resumed", account=StopAccount(domain, f"resumed by hand: {f.reason}", lift=True))
 
 
 def _operator_suppress(f: OperatorSuppress) -> Effects:

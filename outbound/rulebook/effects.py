@@ -63,6 +63,7 @@ class SenderChange:
 class StopAccount:
     domain: str
     reason: str
+    lift: bool = False                  # the account's stop is lifted (its stopped enrollments stay stopped)
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,8 @@ class Effects:
             out.append(f"suppress {', '.join(self.suppress.values)}: {self.suppress.reason}")
         out += [f"{s.action} {s.scope} {s.target}: {s.reason}" for s in self.senders]
         if self.account is not None:
-            out.append(f"stop account {self.account.domain}: {self.account.reason}")
+            word = "lift the stop of account" if self.account.lift else "stop account"
+            out.append(f"{word} {self.account.domain}: {self.account.reason}")
         if self.referral is not None:
             out.append(f"add prospect {self.referral.email} to {self.referral.sequence}: {self.referral.reason}")
         out += [f"record {r.type}" for r in self.records]

@@ -181,6 +181,16 @@ class OperatorResume:
 
 
 @dataclass(frozen=True)
+class OperatorAccount:
+    """``outbound accounts stop|resume DOMAIN``: stop every contact of a company, or lift the account's mark."""
+
+    domain: str
+    action: Literal["stop", "resume"]
+    reason: str
+    at: datetime
+
+
+@dataclass(frozen=True)
 class OperatorSuppress:
     """``outbound suppress ADDRESS|@DOMAIN ...`` or ``suppress import FILE``: never mail these again."""
 
@@ -234,7 +244,7 @@ class TokenRefused:
 
 
 Fact = (SmtpResult | Dsn | AutoReply | HumanReply | OptOut | Complaint | CrmOutcome | Observed | RuleAction
-        | OperatorResume | OperatorSuppress | DomainCheck | MailboxHealthVerdict | SecretCheck | TokenRefused)
+        | OperatorResume | OperatorAccount | OperatorSuppress | DomainCheck | MailboxHealthVerdict | SecretCheck | TokenRefused)
 
 
 def return_pause(return_date: date | None, now: datetime, default: timedelta,

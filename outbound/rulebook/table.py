@@ -18,6 +18,7 @@ from outbound.rulebook.facts import (
     HumanReply,
     MailboxHealthVerdict,
     Observed,
+    OperatorAccount,
     OperatorResume,
     OperatorSuppress,
     OptOut,
@@ -108,6 +109,9 @@ def examples() -> list[tuple[str, str, Fact]]:
         ("rule: enroll", "scoring rule, keep_current: false",
          RuleAction("enroll", "rule", 1, _AT, move_to="reengage", keep_current=False)),
         ("resume", "`outbound mailboxes resume` ADDRESS or @DOMAIN", OperatorResume("alex@acme-mail.com", _AT)),
+        ("account stop", "`outbound accounts stop DOMAIN`", OperatorAccount("example.com", "stop", "manual", _AT)),
+        ("account resume", "`outbound accounts resume DOMAIN` (stopped enrollments stay stopped)",
+         OperatorAccount("example.com", "resume", "manual", _AT)),
         ("suppress", "`outbound suppress` ADDRESS or @DOMAIN, `suppress import`",
          OperatorSuppress(("bob@example.com", "@example.org"), "manual", _AT)),
         ("domain check fails", "the daemon's DNS health check", DomainCheck("acme-mail.com", ("alex@acme-mail.com",),
@@ -136,7 +140,8 @@ def _cells(e: Effects) -> list[str]:
     enrollments = "; ".join(f"{c.action} {_REACH[c.reach]}"
                             + (f" except {c.keep_sequence}" if c.keep_sequence else "") for c in e.enrollments) or "—"
     if e.account is not None:
-        enrollments += "; account marked stopped"
+        mark = "account's stop lifted" if e.account.lift else "account marked stopped"
+        enrollments = mark if enrollments == "—" else f"{enrollments}; {mark}"
     if e.referral is not None:
         enrollments += "; the person named becomes a prospect (source referral), enrolled in referral_sequence"
     suppressed = "—" if e.suppress is None else ("address (repeated soft bounces)" if "repeated" in e.suppress.reason

@@ -102,7 +102,8 @@ def apply(session: Session, effects: Effects, subject: Subject, now: datetime, *
             done.actions.append(f"{sender.action}d {', '.join(changed)}: {sender.reason}")
     if effects.account is not None:
         stop_account(session, effects.account, now)
-        done.actions.append(f"account {effects.account.domain} stopped: {effects.account.reason}")
+        word = "resumed" if effects.account.lift else "stopped"
+        done.actions.append(f"account {effects.account.domain} {word}: {effects.account.reason}")
     if effects.referral is not None:
         referred = add_referral(session, effects.referral, now)
         if referred:
@@ -292,9 +293,12 @@ def change_senders(session: Session, change: SenderChange, now: datetime, subjec
 
 
 def stop_account(session: Session, stop: StopAccount, now: datetime) -> None:
-    """Marks the account stopped (the first reason stays); enrollment and claim read it."""
+    """Marks the account stopped (the first reason stays), or lifts the mark; enrollment and claim read it."""
     domain = stop.domain.lower()
     conn = session.connection()
+    if stop.lift:
+        conn.execute(update(_A).where(_A.c.domain == domain).values(stopped_reason=None))
+        return
     conn.execute(update(_A).where(_A.c.domain == domain, _A.c.stopped_reason.is_(None))
                  .values(stopped_reason=stop.reason[:1000]))
     insert_once(session, _A, {"domain": domain, "stopped_reason": stop.reason[:1000], "created_at": now}, "domain")

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import Engine
 
 from outbound.rulebook.decide import decide
-from outbound.rulebook.facts import OperatorResume, OperatorSuppress
+from outbound.rulebook.facts import OperatorAccount, OperatorResume, OperatorSuppress
 from outbound.store.db import session_scope
 from outbound.store.effects import Subject, apply, change_senders
 
@@ -40,3 +40,10 @@ def suppress_by_hand(engine: Engine, values: Iterable[str], reason: str, now: da
                          Subject(), now)
             added, stopped = added + done.suppressed, stopped + done.moved
     return SuppressedByHand(added, stopped)
+
+
+def change_account(engine: Engine, domain: str, action: str, reason: str, now: datetime) -> int:
+    """``outbound accounts stop|resume DOMAIN``: the live enrollments stopped (none for a resume)."""
+    fact = OperatorAccount(domain, "stop" if action == "stop" else "resume", reason, now)
+    with session_scope(engine) as session:
+        return apply(session, decide(fact), Subject(company_domain=fact.domain.strip().lower()), now).moved

@@ -1,0 +1,28 @@
+"""A contact's seniority from a free-text job title: c-level, vp, director, manager or individual."""
+
+from __future__ import annotations
+
+import re
+
+LEVELS = ("c-level", "vp", "director", "manager", "individual")   # highest first
+
+# Checked in this order, on the lower-cased title split into words; the first that matches wins, so
+# "VP of Engineering Management" is a vp and "Director, Product Manager" a director.
+_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("c-level", re.compile(r"\b(chief|ceo|cto|cfo|coo|cmo|cio|ciso|cro|cpo|founder|co-founder|cofounder|owner|"
+                           r"president|managing partner|managing director)\b")),
+    ("vp", re.compile(r"\b(vp|svp|evp|avp|vice[- ]president)\b")),
+    ("director", re.compile(r"\b(director|head of|head)\b")),
+    ("manager", re.compile(r"\b(manager|mgr|lead|supervisor|team lead)\b")),
+)
+
+
+def seniority(title: str | None) -> str:
+    """The level a title names; "individual" for any other title, and for none."""
+    text = re.sub(r"[^a-z0-9 -]+", " ", (title or "").lower())
+    if re.search(r"\bvice[- ]president\b", text):  # "Vice President" is no president
+        return "vp"
+    for level, pattern in _RULES:
+        if pattern.search(text):
+            return level
+    return "individual"
