@@ -17,8 +17,12 @@ from outbound.cli.tables import show
 from outbound.errors import OutboundError, Problem
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from outbound.config import LoadedConfig
+    from outbound.reports.funnel import FunnelRow
     from outbound.scoring.outcomes_in import Accepted
+    from outbound.scoring.spec import ScoringSpec
 
 events_app = typer.Typer(help="Record outcomes (qualified, meeting_booked, won, lost, replied...).", no_args_is_help=True)
 
@@ -138,7 +142,7 @@ def score(
 
 
 def report(
-    by: Annotated[str, typer.Option("--by", help="sequence, step, variant, source, domain, mailbox or intent (of the reply)")] = "sequence",
+    by: Annotated[str, typer.Option("--by", help="sequence, step, variant, source, vendor, domain, mailbox or intent (of the reply)")] = "sequence",
     since: Annotated[str | None, typer.Option("--since", help="only events from this date (ISO 8601)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
     html: Annotated[Path | None, typer.Option("--html", help="write a self-contained HTML page with charts")] = None,
@@ -149,8 +153,8 @@ def report(
     from outbound.scoring.outcomes_in import parse_time
     from outbound.scoring.spec import load_scoring
 
-    if by not in queries.GROUPS:
-        fail(f"--by {by!r}: expected one of {', '.join(queries.GROUPS)}")
+    if by not in (*queries.GROUPS, "vendor"):
+        fail(f"--by {by!r}: expected one of {', '.join((*queries.GROUPS, 'vendor'))}")
     try:
         start = parse_time(since, _now()) if since else None
     except ValueError as exc:
@@ -160,7 +164,12 @@ def report(
         spec = load_scoring(cfg.root)
     except OutboundError as exc:
         fail(str(exc))
-    facts = queries.load_facts(runtime.open_engine(cfg), start)
+    engine = runtime.open_engine(cfg)
+    funnel_rows = _funnel(engine, spec, by, start) if by in ("source", "vendor") else []
+    if by == "vendor":  # sends have no vendor: the funnel is the report
+        _print_funnel(by, start, funnel_rows, as_json)
+        return
+    facts = queries.load_facts(engine, start)
     groups = queries.grouped(facts, by)
     sources = queries.sources(facts, {k: v.cost_per_lead for k, v in spec.sources.items()})
     variants = queries.variants(facts)
@@ -171,6 +180,7 @@ def report(
     if as_json:
         print(json.dumps({"by": by, "since": start.isoformat() if start else None,
                           "groups": {k: m.as_json() for k, m in groups.items()},
+                          "funnel": [r.as_json() for r in funnel_rows],
                           "sources": [{"source": s.source, "prospects": s.prospects, "contacted": s.contacted,
                                        "qualified": s.qualified, "qualified_share": s.qualified_share,
                                        "cost_per_lead": s.cost_per_lead, "cost_per_qualified": s.cost_per_qualified,
@@ -210,3 +220,38 @@ def report(
                        "-" if v.test is None else f"{v.test.p_value:.3f}",
                        "-" if v.test is None else f"{v.test.confidence:.1%}")
         show(ab)
+    if funnel_rows:
+        _print_funnel(by, start, funnel_rows, False)
+
+
+def _funnel(engine: Engine, spec: ScoringSpec, by: str, start: datetime | None) -> list[FunnelRow]:
+    from outbound.reports.funnel import funnel
+    from outbound.store.funnel_rows import lead_facts
+
+    costs = spec.vendors if by == "vendor" else spec.sources
+    return funnel(lead_facts(engine, spec.stages, start), by, {k: v.cost_per_lead for k, v in costs.items()},
+                  spec.stages)
+
+
+def _print_funnel(by: str, start: datetime | None, rows: list[FunnelRow], as_json: bool) -> None:
+    """contacted -> replied -> positive -> each stage: count, conversion from the step before with its
+    Wilson 95 % interval, and cost per lead reaching it; ranked by the cost at the last stage."""
+    if as_json:
+        print(json.dumps({"by": by, "since": start.isoformat() if start else None,
+                          "funnel": [r.as_json() for r in rows]}, indent=2))
+        return
+    if not rows:
+        console.print("no prospects", highlight=False)
+        return
+    names = [s.name for s in rows[0].steps]
+    table = Table(Column(by, no_wrap=True), Column("leads", justify="right", no_wrap=True),
+                  *(Column(n, no_wrap=True) for n in names), title=f"Funnel by {by} (conversion from the step before, "
+                  "95 % interval; cost per lead reaching it)")
+    for r in rows:
+        cells = []
+        for s in r.steps:
+            ci = s.interval
+            rate = "-" if s.rate is None or ci is None else f"{s.rate:.0%} [{ci[0]:.0%}-{ci[1]:.0%}]"
+            cells.append(f"{s.count} {rate}" + ("" if s.cost is None else f" ${s.cost:,.2f}"))
+        table.add_row(r.group, str(r.leads), *cells)
+    show(table)

@@ -128,6 +128,10 @@ CLICKED = define("clicked", "tracking", fields=("machine", "why", "user_agent", 
 # ---------------------------------------------------------------- outcomes from a CRM or by hand
 QUALIFIED = define("qualified", "outcome", fields=_CRM, dedupe=_CRM_KEY, crm=True, weighable=True,
                    doc="a sales-qualified lead")
+MQL = define("mql", "outcome", fields=_CRM, dedupe=_CRM_KEY, crm=True, weighable=True,
+             doc="a marketing-qualified lead (a funnel stage)")
+SQL = define("sql", "outcome", fields=_CRM, dedupe=_CRM_KEY, crm=True, weighable=True,
+             doc="a sales-qualified lead, accepted by sales (a funnel stage)")
 MEETING_BOOKED = define("meeting_booked", "outcome", fields=_CRM, dedupe=_CRM_KEY, crm=True, weighable=True,
                         doc="a meeting was booked")
 WON = define("won", "outcome", fields=_CRM, dedupe=_CRM_KEY, crm=True, weighable=True, doc="a deal was won")

@@ -46,7 +46,7 @@ from outbound.prospects.values import ProspectData
 
 MAX_NAME_CHARS = 200  # names, company, title, source
 MAX_CUSTOM_CHARS = 2000  # custom fields (may hold several lines)
-_TEXT_FIELDS = ("first_name", "last_name", "company", "title", "source")
+_TEXT_FIELDS = ("first_name", "last_name", "company", "title", "source", "vendor")
 
 
 @dataclass(frozen=True)
@@ -228,6 +228,7 @@ class _RowBuilder:
             title=text.get("title"),
             timezone=timezone,
             source=text.get("source") or self.source,
+            vendor=text.get("vendor"),
             fields=fields,
         )
         return ParsedRow(rec.line, prospect, tuple(warnings), rec.raw if warnings else "")

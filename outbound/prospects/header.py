@@ -75,6 +75,7 @@ def _aliases() -> dict[str, str]:
         "title": ["title", "job title", "position", "role", "job role", "job position", "designation"],
         "timezone": ["timezone", "time zone", "tz", "time zone id", "iana timezone"],
         "source": ["source", "lead source"],
+        "vendor": ["vendor", "lead vendor", "data vendor", "list vendor", "list name"],
     }
     return {squash(alias): target for target, names in table.items() for alias in names}
 

@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # Fields every prospect has as columns; anything else lives in ``fields``.
-STANDARD_FIELDS = ("email", "first_name", "last_name", "company", "company_domain", "title", "timezone", "source")
+STANDARD_FIELDS = ("email", "first_name", "last_name", "company", "company_domain", "title", "timezone", "source",
+                   "vendor")
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,7 @@ class ProspectData:
     title: str | None = None
     timezone: str | None = None
     source: str | None = None
+    vendor: str | None = None            # the lead vendor or list the prospect was bought from
     fields: dict[str, Any] = field(default_factory=dict)
 
     def value(self, name: str) -> Any:

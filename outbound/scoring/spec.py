@@ -288,6 +288,9 @@ class ScoringSpec(_Strict):
     rules: list[Rule] = Field(default_factory=list)
     webhooks: dict[str, Webhook] = Field(default_factory=dict)
     sources: dict[str, Source] = Field(default_factory=dict)
+    vendors: dict[str, Source] = Field(default_factory=dict, description="cost per lead of each lead vendor")
+    stages: list[str] = Field(default_factory=lambda: [ev.MQL, ev.SQL],
+                              description="the funnel's stages after a positive reply, in order (event types)")
     schema_: str | None = Field(None, alias="$schema", exclude=True)
 
     @field_validator("half_life", mode="before")
@@ -301,6 +304,11 @@ class ScoringSpec(_Strict):
         if v <= timedelta(0):
             raise ValueError("half_life must be longer than zero")
         return v
+
+    @field_validator("stages")
+    @classmethod
+    def _stages(cls, v: list[str], info: ValidationInfo) -> list[str]:
+        return [_check_event(name, info) for name in v]
 
     @field_validator("event_types")
     @classmethod

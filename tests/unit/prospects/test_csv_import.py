@@ -312,3 +312,11 @@ def test_unread_results_can_be_closed() -> None:
     rows = read_prospects(FIXTURES / "basic.csv")
     rows.close()
     assert rows._table._raw.closed
+
+
+def test_the_lead_vendor_column_is_the_prospects_vendor(tmp_path: Path) -> None:
+    path = tmp_path / "bought.csv"
+    path.write_text("Email,First Name,Lead Vendor\nann@acme.test,Ann,ZoomInfo\nbob@acme.test,Bob,\n", encoding="utf-8")
+    rows = _parsed(_read(path, source="bought"))
+    assert [(r.prospect.vendor, r.prospect.source, r.prospect.fields) for r in rows] == [
+        ("ZoomInfo", "bought", {}), (None, "bought", {})]

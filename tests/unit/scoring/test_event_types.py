@@ -64,3 +64,17 @@ def test_own_types_join_the_derived_lists_weights_and_rules(tmp_path: Path) -> N
 def test_own_type_mistakes_have_their_line(tmp_path: Path, text: str, where: str, message: str) -> None:
     problems = [str(p) for p in check_scoring_file(_write(tmp_path, text))]
     assert any(where in p and message in p for p in problems), problems
+
+
+def test_wilson_interval_matches_known_values() -> None:
+    from outbound.reports.stats import wilson
+
+    assert wilson(0, 0) is None
+    lo, hi = wilson(5, 10) or (0, 0)
+    assert (round(lo, 4), round(hi, 4)) == (0.2366, 0.7634)
+    lo, hi = wilson(0, 10) or (1, 1)
+    assert lo == 0.0 and round(hi, 4) == 0.2775
+    lo, hi = wilson(10, 10) or (0, 0)
+    assert round(lo, 4) == 0.7225 and hi == 1.0
+    lo, hi = wilson(81, 263) or (0, 0)   # the textbook example (Wilson 1927 / Newcombe 1998): 0.2553-0.3662
+    assert (round(lo, 4), round(hi, 4)) == (0.2553, 0.3662)
