@@ -23,6 +23,10 @@ class StoreHistory:
         rows = store.events_of(self.session, prospect_id, types, since, upto.id)
         return sum(1 for t, _, data in rows if is_person(t, data))
 
+    def contacts(self, account: str, types: list[str], since: datetime | None, upto: EventView) -> int:
+        rows = store.account_events(self.session, account, types, since, upto.id)
+        return len({pid for pid, t, data in rows if is_person(t, data)})
+
     def enrollment(self, enrollment_id: int) -> EnrollmentView | None:
         if enrollment_id not in self._enrollments:
             self._enrollments[enrollment_id] = self._look_up(enrollment_id)

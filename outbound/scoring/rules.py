@@ -46,6 +46,10 @@ class History(Protocol):
 
     def enrollment(self, enrollment_id: int) -> EnrollmentView | None: ...
 
+    def contacts(self, account: str, types: list[str], since: datetime | None, upto: EventView) -> int:
+        """Contacts of the account with an event of ``types`` at ``since`` or later, up to ``upto``."""
+        ...
+
 
 class _NoHistory:
     def count(self, prospect_id: int, types: list[str], since: datetime | None, upto: EventView) -> int:
@@ -53,6 +57,9 @@ class _NoHistory:
 
     def enrollment(self, enrollment_id: int) -> EnrollmentView | None:
         return None
+
+    def contacts(self, account: str, types: list[str], since: datetime | None, upto: EventView) -> int:
+        return 0
 
 
 def is_person(e_type: str, data: dict[str, Any]) -> bool:
@@ -117,6 +124,15 @@ def _triggers(when: When, c: ProspectChange) -> list[tuple[EventView, str]]:
                 and (not when.intent or e.data.get("intent") in when.intent)]
         if not hits or not _scores_hold(when, c.after, c.account_after):
             return []
+        if when.contacts_at_least is not None:
+            if not c.account:
+                return []
+            account = c.account
+            return [(e, f"{e.describe()}, {n} contacts of {account} with {'/'.join(when.event)} "
+                        + (f"within {_span(when.within)} " if when.within else "") + f">= {when.contacts_at_least}")
+                    for e in hits if (n := c.history.contacts(account, when.event,
+                                                              None if when.within is None else e.at - when.within, e))
+                    >= when.contacts_at_least][:1]
         if when.at_least is not None:
             return [(e, f"{e.describe()}, {n} {'/'.join(when.event)} "
                         + (f"within {_span(when.within)}" if when.within else "in all") + f" >= {when.at_least}")
@@ -178,7 +194,9 @@ def _decisions(rule: Rule, c: ProspectChange, e: EventView, reason: str) -> list
     pid = str(c.prospect_id)
 
     def make(kind: str, subject_kind: str = "prospect", subject: str = pid, **extra: Any) -> Decision:
-        once = f"{rule.name}:{kind}:{subject_kind}:{subject}"
+        # an account count acts once per account, whichever contact tipped it
+        once = (f"{rule.name}:{kind}:account:{c.account}" if rule.when.contacts_at_least is not None
+                else f"{rule.name}:{kind}:{subject_kind}:{subject}")
         return Decision(key=once if rule.once_per_prospect else f"{once}:{e.id}", rule=rule.name, kind=kind,
                         subject_kind=subject_kind, subject=subject, prospect_id=c.prospect_id, event=e,
                         reason=reason, score=c.after, account_score=c.account_after, **extra)

@@ -101,6 +101,8 @@ class When(_Strict):
     at_least: Annotated[int, Field(gt=0)] | None = Field(
         None, description="the prospect has this many of the events (machine opens and clicks never count)")
     within: timedelta | None = Field(None, description="counted over this window, up to the triggering event")
+    contacts_at_least: Annotated[int, Field(gt=0)] | None = Field(
+        None, description="this many contacts of the prospect's account have one of the events (once per account)")
     ghosted: Ghosted | None = None
     completed: bool | str | None = Field(None, description="an enrollment completed (true, or of this sequence)")
     score_at_least: float | None = None
@@ -129,8 +131,11 @@ class When(_Strict):
 
     @model_validator(mode="after")
     def _something(self) -> When:
-        if (self.at_least is not None or self.within is not None) and not self.event:
-            raise ValueError("'at_least' and 'within' count events: give 'event' too")
+        counted = self.at_least is not None or self.contacts_at_least is not None
+        if (counted or self.within is not None) and not self.event:
+            raise ValueError("'at_least', 'contacts_at_least' and 'within' count events: give 'event' too")
+        if self.at_least is not None and self.contacts_at_least is not None:
+            raise ValueError("give either at_least (the prospect's events) or contacts_at_least (the account's), not both")
         if not self.event and not self.has_score_condition and not self.has_state_condition:
             raise ValueError("a rule needs an event or a score condition (score_at_least, score_below, "
                              "account_score_at_least), or ghosted or completed")
@@ -145,8 +150,8 @@ class When(_Strict):
         unknown = [i for i in self.intent if i not in REPLY_INTENTS]
         if unknown:
             raise ValueError(f"unknown intent {unknown[0]!r}; expected one of: {', '.join(REPLY_INTENTS)}")
-        if self.within is not None and self.at_least is None:
-            raise ValueError("'within' needs 'at_least'")
+        if self.within is not None and not counted:
+            raise ValueError("'within' needs 'at_least' or 'contacts_at_least'")
         return self
 
     @property
@@ -156,7 +161,7 @@ class When(_Strict):
     @property
     def stateful(self) -> bool:
         """Counts and states hold for a while: the rule acts once per prospect, not once per event."""
-        return self.at_least is not None or self.has_state_condition
+        return self.at_least is not None or self.contacts_at_least is not None or self.has_state_condition
 
     @property
     def has_score_condition(self) -> bool:

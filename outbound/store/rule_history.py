@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from outbound.core import events as ev
-from outbound.store.tables import Enrollment, Event
+from outbound.store.tables import Enrollment, Event, Prospect
 
 
 def events_of(session: Session, prospect_id: int, types: list[str], since: datetime | None,
@@ -21,6 +21,17 @@ def events_of(session: Session, prospect_id: int, types: list[str], since: datet
     if since is not None:
         q = q.where(col(Event.at) >= since)
     return [(str(t), at, dict(d or {})) for t, at, d in session.execute(q)]
+
+
+def account_events(session: Session, domain: str, types: list[str], since: datetime | None,
+                   upto_id: int) -> list[tuple[int, str, dict[str, Any]]]:
+    """(prospect id, type, data) of the events of ``types`` of every contact at the company domain."""
+    q = (select(col(Event.prospect_id), col(Event.type), col(Event.data))
+         .join(Prospect, col(Prospect.id) == col(Event.prospect_id))
+         .where(col(Prospect.company_domain) == domain, col(Event.type).in_(types), col(Event.id) <= upto_id))
+    if since is not None:
+        q = q.where(col(Event.at) >= since)
+    return [(int(p), str(t), dict(d or {})) for p, t, d in session.execute(q)]
 
 
 @dataclass(frozen=True)

@@ -162,3 +162,26 @@ async def test_a_ghosted_prospect_is_paused_then_reenrolled_on_job_change_once(s
     with session_scope(tw.engine) as s:
         [first, _] = s.exec(select(Event).where(col(Event.type) == "job_change").order_by(col(Event.at)))
         assert first.data["company"] == "Newco" and first.data["title"] == "VP Sales" and first.data["by"] == "import"
+
+
+async def test_an_accounts_second_replying_contact_triggers_the_account_rule_once(smtp_sink: SmtpSink,
+                                                                               tmp_path: Path) -> None:
+    rules = ("rules:\n  - name: committee\n    when: {event: replied, contacts_at_least: 2, within: 30d}\n"
+             "    stop_account: true\n")
+    tw = _workspace(tmp_path, smtp_sink, rules)
+    people = [p.email for p in add_prospects(tw, 3, "seq", at=START, company_domain="acme.test")]
+    await _day(tw, START)
+    with session_scope(tw.engine) as s:
+        ids = {p.email: p.id for p in s.exec(select(Prospect))}
+    for n, (email, day) in enumerate([(people[0], 1), (people[0], 2), (people[1], 3), (people[2], 4)]):
+        with session_scope(tw.engine) as s:  # CRM replies: the first contact twice, then two others
+            s.add(Event(type=ev.REPLIED, at=START + timedelta(days=day), prospect_id=ids[email],
+                        dedupe_key=f"crm:{n}", data={"positive": True}))
+        _score(tw, START + timedelta(days=day, hours=1))
+        assert bool(_actions(tw)) is (day >= 3), day
+    assert _actions(tw) == [("committee", "stop_account", "done")]
+    with session_scope(tw.engine) as s:
+        [action] = s.exec(select(ScoringAction))
+        assert action.subject == "acme.test" and action.prospect_id == ids[people[1]]
+        assert "2 contacts of acme.test with replied within 30d >= 2" in action.reason
+    assert {state for email in people for state, _ in _enrollments(tw, email).values()} == {"stopped"}

@@ -29,6 +29,10 @@ class FakeHistory:
     def enrollment(self, enrollment_id: int) -> EnrollmentView | None:
         return self.enrollments.get(enrollment_id)
 
+    def contacts(self, account: str, types: list[str], since: datetime | None, upto: EventView) -> int:
+        return len({e.prospect_id for e in self.past if e.type in types and e.id <= upto.id
+                    and (since is None or e.at >= since)})
+
 
 def _spec(*rules: dict[str, object]) -> ScoringSpec:
     return ScoringSpec.model_validate({"rules": list(rules)})
@@ -113,6 +117,7 @@ def test_rulebook_pause_until_event_is_lifted_only_by_that_event() -> None:
 @pytest.mark.parametrize(("rule", "message"), [
     ({"when": {"event": "opened", "within": "14d"}, "hot": True}, "'within' needs 'at_least'"),
     ({"when": {"at_least": 3}, "hot": True}, "give 'event' too"),
+    ({"when": {"event": "replied", "at_least": 2, "contacts_at_least": 2}, "hot": True}, "not both"),
     ({"when": {"event": "opened", "ghosted": True}, "hot": True}, "not both"),
     ({"when": {"ghosted": {"steps": 0}}, "hot": True}, "greater than 0"),
     ({"when": {"ghosted": True}, "pause": {"until_event": "job_chnage"}}, "unknown event type"),
@@ -127,3 +132,18 @@ def test_bad_conditions_and_actions_are_refused(rule: dict[str, object], message
 def test_the_rules_read_sent_events_and_the_awaited_ones() -> None:
     spec = _spec({"name": "quiet", "when": {"ghosted": True}, "pause": {"until_event": "qualified"}}, PREMIUM)
     assert spec.rule_event_types == {ev.SENT, ev.QUALIFIED, ev.OPENED}
+
+
+def test_the_accounts_second_replying_contact_acts_once_for_the_account() -> None:
+    spec = _spec({"name": "committee", "when": {"event": "replied", "contacts_at_least": 2, "within": "30d"},
+                  "stop_account": True, "hot": True})
+    first = EventView(1, ev.REPLIED, T0, 7, 70, {})
+    again = EventView(2, ev.REPLIED, T0 + timedelta(days=1), 7, 70, {})   # the same contact twice: one contact
+    second = EventView(3, ev.REPLIED, T0 + timedelta(days=2), 8, 80, {})
+    past = [first, again, second]
+    assert evaluate(spec.rules, ProspectChange(7, "acme.test", events=[first, again], history=FakeHistory(past))) == []
+    decisions = evaluate(spec.rules, ProspectChange(8, "acme.test", events=[second], history=FakeHistory(past)))
+    assert {(d.kind, d.key) for d in decisions} == {("stop_account", "committee:stop_account:account:acme.test"),
+                                                   ("hot", "committee:hot:account:acme.test")}
+    assert "2 contacts of acme.test with replied within 30d >= 2" in decisions[0].reason
+    assert evaluate(spec.rules, ProspectChange(8, None, events=[second], history=FakeHistory(past))) == []
