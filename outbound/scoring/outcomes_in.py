@@ -32,6 +32,7 @@ class OutcomeRow:
     note: str | None = None
     line: int = 0
     data: tuple[tuple[str, str], ...] = ()   # a workspace type's declared fields, as given
+    event_id: str | None = None              # the sender's own id (POST /events): the row's dedupe key
 
 
 @dataclass(frozen=True)
@@ -124,7 +125,8 @@ def record(engine: Engine, rows: list[OutcomeRow], *, origin: str, path: Path | 
     now = utcnow()
     with session_scope(engine) as session:
         ids = lookups.prospect_ids(session, (r.email for r in rows))
-        keys = {r: f"{origin}:{r.email}:{r.type}:{r.at.isoformat()}" for r in rows if r.email in ids}
+        keys = {r: f"{origin}:id:{r.event_id}" if r.event_id else f"{origin}:{r.email}:{r.type}:{r.at.isoformat()}"
+                for r in rows if r.email in ids}
         known = lookups.known_event_keys(session, keys.values())
         mailboxes = lookups.last_mailboxes(session, ids.values())
         domains = lookups.company_domains(session, ids.values())

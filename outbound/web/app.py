@@ -31,6 +31,7 @@ from outbound.store.db import ping, utcnow
 from outbound.store.links import SendInfo, find_send, record_click, record_open, record_unsubscribe
 from outbound.tokens import verify_unsubscribe
 from outbound.web import pages
+from outbound.web.crm_events import MAX_EVENTS_BODY, EventsIntake, handle
 from outbound.web.machine import classify_fetch
 from outbound.web.oneclick import MAX_BODY, one_click_requested
 
@@ -44,10 +45,11 @@ _PAGE_HEADERS = {**_HEADERS, "Content-Security-Policy": "default-src 'none'; sty
 
 class _LinkServer:
     def __init__(self, engine: Engine, secret: bytes, tracking: Mapping[str, Tracking] | None,
-                 clock: Callable[[], datetime], db_threads: int) -> None:
+                 clock: Callable[[], datetime], db_threads: int, events: EventsIntake | None = None) -> None:
         if not secret:
             raise ValueError("the signing secret is empty")
         self.engine, self.secret, self.tracking, self.clock = engine, secret, tracking, clock
+        self.events = events
         self.limiter = anyio.CapacityLimiter(db_threads)
 
     async def db(self, work: Callable[[], T]) -> T:
@@ -61,6 +63,16 @@ class _LinkServer:
         return bool(flags and getattr(flags, kind))
 
     # ------------------------------------------------------------ routes
+
+    async def crm_events(self, request: Request) -> Response:
+        if self.events is None:  # no key configured: the endpoint does not exist
+            return JSONResponse({"error": "not found"}, status_code=404, headers=_HEADERS)
+        body = await _read_body(request, MAX_EVENTS_BODY)
+        if body is None:
+            return JSONResponse({"error": f"body larger than {MAX_EVENTS_BODY} bytes"}, status_code=413, headers=_HEADERS)
+        intake, signature = self.events, request.headers.get("x-outbound-signature")
+        status, answer = await self.db(partial(handle, self.engine, intake, body, signature, self.clock()))
+        return JSONResponse(answer, status_code=status, headers=_HEADERS)
 
     async def health(self, request: Request) -> Response:
         try:
@@ -131,36 +143,39 @@ def _not_found() -> Response:
     return HTMLResponse(pages.not_found_page(), status_code=404, headers=_PAGE_HEADERS)
 
 
-async def _read_body(request: Request) -> bytes | None:
-    """The body, or None when it is larger than any one-click form (so it is never buffered whole)."""
+async def _read_body(request: Request, limit: int = MAX_BODY) -> bytes | None:
+    """The body, or None when it is larger than ``limit`` (any one-click form), so it is never buffered whole."""
     declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY):
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
         return None
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > MAX_BODY:
+        if size > limit:
             return None
         chunks.append(chunk)
     return b"".join(chunks)
 
 
 def create_app(engine: Engine, secret: bytes, *, tracking: Mapping[str, Tracking] | None = None,
-               clock: Callable[[], datetime] = utcnow, db_threads: int = 8, prefix: str = "") -> Starlette:
+               clock: Callable[[], datetime] = utcnow, db_threads: int = 8, prefix: str = "",
+               events: EventsIntake | None = None) -> Starlette:
     """The ASGI app. ``tracking`` maps sequence names to their Tracking flags: clicks and opens of a
     sequence without the flag are redirected or served but not recorded (None: record every valid link).
     ``db_threads`` caps concurrent database work; keep it within the engine's connection pool.
     ``prefix``: the path of ``tracking_base_url``; the links are answered under it and at the root,
-    so a proxy may pass the path on or strip it."""
-    server = _LinkServer(engine, secret, tracking, clock, db_threads)
+    so a proxy may pass the path on or strip it. ``events``: the key and types of ``POST /events`` (None: no
+    such endpoint)."""
+    server = _LinkServer(engine, secret, tracking, clock, db_threads, events)
     links: list[BaseRoute] = [
         Route("/u/{token}", server.unsubscribe_page, methods=["GET"]),
         Route("/u/{token}", server.unsubscribe, methods=["POST"]),
         Route("/c/{token}", server.click, methods=["GET"]),
         Route("/o/{token}.gif", server.open, methods=["GET"]),
     ]
-    routes: list[BaseRoute] = [Route("/health", server.health, methods=["GET"]), *links]
+    routes: list[BaseRoute] = [Route("/health", server.health, methods=["GET"]),
+                               Route("/events", server.crm_events, methods=["POST"]), *links]
     if prefix.strip("/"):
         routes.append(Mount("/" + prefix.strip("/"), routes=links))
     return Starlette(routes=routes)
