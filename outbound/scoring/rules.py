@@ -124,19 +124,8 @@ def _triggers(when: When, c: ProspectChange) -> list[tuple[EventView, str]]:
                 and (not when.intent or e.data.get("intent") in when.intent)]
         if not hits or not _scores_hold(when, c.after, c.account_after):
             return []
-        if when.contacts_at_least is not None:
-            if not c.account:
-                return []
-            account = c.account
-            return [(e, f"{e.describe()}, {n} contacts of {account} with {'/'.join(when.event)} "
-                        + (f"within {_span(when.within)} " if when.within else "") + f">= {when.contacts_at_least}")
-                    for e in hits if (n := c.history.contacts(account, when.event,
-                                                              None if when.within is None else e.at - when.within, e))
-                    >= when.contacts_at_least][:1]
-        if when.at_least is not None:
-            return [(e, f"{e.describe()}, {n} {'/'.join(when.event)} "
-                        + (f"within {_span(when.within)}" if when.within else "in all") + f" >= {when.at_least}")
-                    for e in hits if (n := _count(when, c, e)) >= when.at_least][:1]
+        if when.contacts_at_least is not None or when.at_least is not None:
+            return _first_count(when, c, hits)
         return [(e, _why(e, when, c)) for e in hits]
     # A rule on scores alone fires when the change crosses into its condition, not on every event after.
     if not c.events or not _scores_hold(when, c.after, c.account_after) or _scores_hold(when, c.before, c.account_before):
@@ -145,9 +134,22 @@ def _triggers(when: When, c: ProspectChange) -> list[tuple[EventView, str]]:
     return [(last, _why(last, when, c))]
 
 
-def _count(when: When, c: ProspectChange, e: EventView) -> int:
-    since = None if when.within is None else e.at - when.within
-    return c.history.count(c.prospect_id, when.event, since, e)
+def _first_count(when: When, c: ProspectChange, hits: list[EventView]) -> list[tuple[EventView, str]]:
+    """The first event at which the count holds (the rule acts once), looked up one event at a time."""
+    window = f"within {_span(when.within)}" if when.within else "in all"
+    what = "/".join(when.event)
+    for e in hits:
+        since = None if when.within is None else e.at - when.within
+        if when.contacts_at_least is not None:
+            if not c.account:
+                return []
+            n = c.history.contacts(c.account, when.event, since, e)
+            if n >= when.contacts_at_least:
+                return [(e, f"{e.describe()}, {n} contacts of {c.account} with {what} {window} "
+                            f">= {when.contacts_at_least}")]
+        elif when.at_least is not None and (n := c.history.count(c.prospect_id, when.event, since, e)) >= when.at_least:
+            return [(e, f"{e.describe()}, {n} {what} {window} >= {when.at_least}")]
+    return []
 
 
 def _span(d: timedelta) -> str:
