@@ -142,7 +142,8 @@ def score(
 
 
 def report(
-    by: Annotated[str, typer.Option("--by", help="sequence, step, variant, source, vendor, domain, mailbox or intent (of the reply)")] = "sequence",
+    by: Annotated[str, typer.Option("--by", help="sequence, step, variant, source, vendor, account, domain, mailbox "
+                                              "or intent (of the reply)")] = "sequence",
     since: Annotated[str | None, typer.Option("--since", help="only events from this date (ISO 8601)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
     html: Annotated[Path | None, typer.Option("--html", help="write a self-contained HTML page with charts")] = None,
@@ -153,8 +154,8 @@ def report(
     from outbound.scoring.outcomes_in import parse_time
     from outbound.scoring.spec import load_scoring
 
-    if by not in (*queries.GROUPS, "vendor"):
-        fail(f"--by {by!r}: expected one of {', '.join((*queries.GROUPS, 'vendor'))}")
+    if by not in (*queries.GROUPS, "vendor", "account"):
+        fail(f"--by {by!r}: expected one of {', '.join((*queries.GROUPS, 'vendor', 'account'))}")
     try:
         start = parse_time(since, _now()) if since else None
     except ValueError as exc:
@@ -165,8 +166,8 @@ def report(
     except OutboundError as exc:
         fail(str(exc))
     engine = runtime.open_engine(cfg)
-    funnel_rows = _funnel(engine, spec, by, start) if by in ("source", "vendor") else []
-    if by == "vendor":  # sends have no vendor: the funnel is the report
+    funnel_rows = _funnel(engine, spec, by, start) if by in ("source", "vendor", "account") else []
+    if by in ("vendor", "account"):  # sends have neither: the funnel is the report
         _print_funnel(by, start, funnel_rows, as_json)
         return
     facts = queries.load_facts(engine, start)
@@ -228,7 +229,7 @@ def _funnel(engine: Engine, spec: ScoringSpec, by: str, start: datetime | None) 
     from outbound.reports.funnel import funnel
     from outbound.store.funnel_rows import lead_facts
 
-    costs = spec.vendors if by == "vendor" else spec.sources
+    costs = spec.vendors if by == "vendor" else spec.sources if by == "source" else {}
     return funnel(lead_facts(engine, spec.stages, start), by, {k: v.cost_per_lead for k, v in costs.items()},
                   spec.stages)
 
@@ -246,12 +247,13 @@ def _print_funnel(by: str, start: datetime | None, rows: list[FunnelRow], as_jso
     names = [s.name for s in rows[0].steps]
     table = Table(Column(by, no_wrap=True), Column("leads", justify="right", no_wrap=True),
                   *(Column(n, no_wrap=True) for n in names), title=f"Funnel by {by} (conversion from the step before, "
-                  "95 % interval; cost per lead reaching it)")
+                  "95 % interval; cost per lead reaching it; median days from the first send)")
     for r in rows:
         cells = []
         for s in r.steps:
             ci = s.interval
             rate = "-" if s.rate is None or ci is None else f"{s.rate:.0%} [{ci[0]:.0%}-{ci[1]:.0%}]"
-            cells.append(f"{s.count} {rate}" + ("" if s.cost is None else f" ${s.cost:,.2f}"))
+            cells.append(f"{s.count} {rate}" + ("" if s.cost is None else f" ${s.cost:,.2f}")
+                         + ("" if s.median_days is None else f" {s.median_days:.1f}d"))
         table.add_row(r.group, str(r.leads), *cells)
     show(table)

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from statistics import median
 from typing import Any, Protocol
 
 from outbound.reports.stats import wilson
@@ -20,6 +22,10 @@ class Lead(Protocol):
     def vendor(self) -> str | None: ...
     @property
     def reached(self) -> frozenset[str]: ...
+    @property
+    def account(self) -> str | None: ...
+    @property
+    def first(self) -> Mapping[str, datetime]: ...
 
 
 @dataclass(frozen=True)
@@ -29,6 +35,7 @@ class Step:
     converted: int                   # of the previous step's leads, those that reached this one
     of: int                          # the previous step's leads (all leads for "contacted")
     cost: float | None               # the group's spend per lead reaching it
+    median_days: float | None = None  # from the first send to reaching it, over the leads that did
 
     @property
     def rate(self) -> float | None:
@@ -42,7 +49,7 @@ class Step:
         ci = self.interval
         return {"step": self.name, "count": self.count, "converted": self.converted, "of": self.of,
                 "rate": self.rate, "ci_low": None if ci is None else ci[0], "ci_high": None if ci is None else ci[1],
-                "cost": self.cost}
+                "cost": self.cost, "median_days": self.median_days}
 
 
 @dataclass
@@ -65,20 +72,28 @@ def funnel(leads: Iterable[Lead], by: str, costs: Mapping[str, float | None], st
     """One row per source (or vendor), ranked by the cost per lead reaching the last stage (cheapest first;
     unknown costs last)."""
     names = (*FIRST_STEPS, *stages)
-    groups: dict[str, list[frozenset[str]]] = defaultdict(list)
+    groups: dict[str, list[Lead]] = defaultdict(list)
     for lead in leads:
-        groups[(lead.vendor if by == "vendor" else lead.source) or "(none)"].append(lead.reached)
+        groups[{"vendor": lead.vendor, "account": lead.account}.get(by, lead.source) or "(none)"].append(lead)
     rows: list[FunnelRow] = []
-    for group, reached in groups.items():
+    for group, mine in groups.items():
         cpl = costs.get(group)
-        spend = None if cpl is None else cpl * len(reached)
-        row = FunnelRow(group, len(reached), cpl)
-        previous: list[frozenset[str]] = reached
+        spend = None if cpl is None else cpl * len(mine)
+        row = FunnelRow(group, len(mine), cpl)
+        previous: list[Lead] = mine
         for name in names:
-            now = [r for r in reached if name in r]
-            row.steps.append(Step(name, len(now), sum(1 for r in previous if name in r), len(previous),
-                                  None if spend is None or not now else spend / len(now)))
+            now = [lead for lead in mine if name in lead.reached]
+            row.steps.append(Step(name, len(now), sum(1 for lead in previous if name in lead.reached), len(previous),
+                                  None if spend is None or not now else spend / len(now), _median_days(now, name)))
             previous = now
         rows.append(row)
     last = names[-1]
     return sorted(rows, key=lambda r: (r.cost_of(last) is None, r.cost_of(last) or 0.0, r.group))
+
+
+def _median_days(leads: list[Lead], step: str) -> float | None:
+    if step == "contacted":
+        return None
+    days = [(lead.first[step] - lead.first["contacted"]).total_seconds() / 86400 for lead in leads
+            if step in lead.first and "contacted" in lead.first]
+    return median(days) if days else None

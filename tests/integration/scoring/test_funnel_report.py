@@ -37,7 +37,7 @@ def _seed(database_url: str) -> list[dict[str, Any]]:
     leads: list[dict[str, Any]] = []
     for i in range(120):
         lead: dict[str, Any] = {"email": f"p{i}@x{i % 7}.test", "source": rng.choice(["conference", "linkedin"]),
-                                "vendor": rng.choice(["zoominfo", "apollo", None])}
+                                "vendor": rng.choice(["zoominfo", "apollo", None]), "account": f"x{i % 7}.test"}
         steps: set[str] = set()
         if rng.random() < 0.8:
             steps.add("contacted")
@@ -51,7 +51,8 @@ def _seed(database_url: str) -> list[dict[str, Any]]:
                     steps.add("sql")
         lead["steps"] = steps
         leads.append(lead)
-    upsert_prospects(engine, [ProspectData(email=p["email"], source=p["source"], vendor=p["vendor"]) for p in leads])
+    upsert_prospects(engine, [ProspectData(email=p["email"], source=p["source"], vendor=p["vendor"],
+                                           company_domain=p["account"]) for p in leads])
     with session_scope(engine) as s:
         ids = {p.email: p.id for p in s.exec(select(Prospect))}
         for n, lead in enumerate(leads):
@@ -88,7 +89,7 @@ def test_funnel_by_vendor_and_source_matches_the_seeding(database_url: str, tmp_
     (tmp_path / "config.toml").write_text(f'[database]\nurl = "{database_url}"\n')
     (tmp_path / "scoring.yaml").write_text("sources:\n  conference: {cost_per_lead: 20}\n  linkedin: {cost_per_lead: 2}\n"
                                            "vendors:\n  zoominfo: {cost_per_lead: 3}\n  apollo: {cost_per_lead: 1}\n")
-    for by in ("vendor", "source"):
+    for by in ("vendor", "source", "account"):
         result = CliRunner().invoke(app, ["--config", str(tmp_path / "config.toml"), "report", "--by", by, "--json"])
         assert result.exit_code == 0, result.output
         rows = json.loads(result.output)["funnel"]
@@ -105,6 +106,10 @@ def test_funnel_by_vendor_and_source_matches_the_seeding(database_url: str, tmp_
                 if s["of"]:
                     lo, hi = _interval(s["converted"], s["of"])
                     assert math.isclose(s["ci_low"], lo, abs_tol=1e-9) and math.isclose(s["ci_high"], hi, abs_tol=1e-9)
+                # seeded: replies a day after the first send, the stages three days after it
+                days = {"contacted": None, "replied": 1.0, "positive": 1.0, "mql": 3.0, "sql": 3.0}[s["step"]]
+                assert s["median_days"] == (days if s["count"] else None), (r["group"], s)
+                cpl = None if by == "account" else cpl
                 want_cost = None if cpl is None or not s["count"] else cpl * len(mine) / s["count"]
                 assert s["cost"] == want_cost or math.isclose(s["cost"], want_cost or 0.0)
         costs = [r["steps"][-1]["cost"] for r in rows]
