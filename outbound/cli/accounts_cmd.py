@@ -67,7 +67,7 @@ def list_cmd(as_json: Annotated[bool, typer.Option("--json", help="machine-reada
 
 def show_cmd(domain: Annotated[str, typer.Argument(help="the company domain")],
              as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False) -> None:
-    """One account: its contacts with title and seniority, the coverage by seniority, score and state."""
+    """One account: its contacts with title, seniority and department, the coverage by both, score and state."""
     from outbound.store.accounts import account_detail
 
     detail = account_detail(runtime.open_engine(), domain)
@@ -78,7 +78,7 @@ def show_cmd(domain: Annotated[str, typer.Argument(help="the company domain")],
     if as_json:
         body: dict[str, Any] = {"domain": detail.domain, "state": "stopped" if detail.stopped_reason else "active",
                                 "stopped_reason": detail.stopped_reason, "score": round(score, 4),
-                                "coverage": coverage,
+                                "coverage": coverage, "departments": detail.coverage("department"),
                                 "contacts": [{**asdict(c), "enrollments": [{"sequence": q, "state": st}
                                                                            for q, st in c.enrollments]}
                                              for c in detail.contacts]}
@@ -98,8 +98,15 @@ def show_cmd(domain: Annotated[str, typer.Argument(help="the company domain")],
                                                        for h in ("contacts", "reached", "engaged", "replied")))
     for level, row in coverage.items():
         cover.add_row(level, *(str(row[k]) for k in ("contacts", "reached", "engaged", "replied")))
-    console.print("coverage:", highlight=False)
+    console.print("coverage by seniority:", highlight=False)
     show_table(cover)
+    depts = Table(Column("department", no_wrap=True), *(Column(h, justify="right", no_wrap=True)
+                                                       for h in ("contacts", "reached", "engaged", "replied")))
+    for name, row in detail.coverage("department").items():
+        if row["contacts"]:
+            depts.add_row(name, *(str(row[k]) for k in ("contacts", "reached", "engaged", "replied")))
+    console.print("coverage by department:", highlight=False)
+    show_table(depts)
 
 
 def _change(domain: str, action: str, reason: str) -> None:

@@ -1,4 +1,4 @@
-"""A contact's seniority from a free-text job title: c-level, vp, director, manager or individual."""
+"""A contact's seniority (c-level, vp, director, manager, individual) and department from a free-text job title."""
 
 from __future__ import annotations
 
@@ -26,3 +26,22 @@ def seniority(title: str | None) -> str:
         if pattern.search(text):
             return level
     return "individual"
+
+
+DEPARTMENTS = ("sales", "marketing", "engineering", "product", "finance", "operations", "people", "it", "other")
+_DEPARTMENTS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("sales", re.compile(r"\b(sales|revenue|account executive|business development|bdr|sdr|cro)\b")),
+    ("marketing", re.compile(r"\b(marketing|growth|demand|brand|content|cmo)\b")),
+    ("engineering", re.compile(r"\b(engineer\w*|developer|software|devops|cto)\b")),
+    ("product", re.compile(r"\b(product|design|ux|cpo)\b")),
+    ("finance", re.compile(r"\b(finance|financial|accounting|controller|cfo)\b")),
+    ("operations", re.compile(r"\b(operations|ops|coo|procurement|supply)\b")),
+    ("people", re.compile(r"\b(hr|people|talent|recruit\w*|human resources)\b")),
+    ("it", re.compile(r"\b(it|information|security|cio|ciso)\b")),
+)
+
+
+def department(title: str | None) -> str:
+    """The function a title names (the first that matches); "other" for any other title, and for none."""
+    text = re.sub(r"[^a-z0-9 -]+", " ", (title or "").lower())
+    return next((name for name, pattern in _DEPARTMENTS if pattern.search(text)), "other")

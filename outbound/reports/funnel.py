@@ -69,8 +69,8 @@ class FunnelRow:
 
 
 def funnel(leads: Iterable[Lead], by: str, costs: Mapping[str, float | None], stages: Sequence[str]) -> list[FunnelRow]:
-    """One row per source (or vendor), ranked by the cost per lead reaching the last stage (cheapest first;
-    unknown costs last)."""
+    """One row per source (or vendor, or account), ranked by the cost per SQL (the last stage when ``sql``
+    is not one), cheapest first, unknown costs last."""
     names = (*FIRST_STEPS, *stages)
     groups: dict[str, list[Lead]] = defaultdict(list)
     for lead in leads:
@@ -87,7 +87,7 @@ def funnel(leads: Iterable[Lead], by: str, costs: Mapping[str, float | None], st
                                   None if spend is None or not now else spend / len(now), _median_days(now, name)))
             previous = now
         rows.append(row)
-    last = names[-1]
+    last = "sql" if "sql" in names else names[-1]
     return sorted(rows, key=lambda r: (r.cost_of(last) is None, r.cost_of(last) or 0.0, r.group))
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import Engine, distinct, func, select
 from sqlmodel import col
 
 from outbound.core import events as ev
-from outbound.prospects.seniority import LEVELS, seniority
+from outbound.prospects.seniority import DEPARTMENTS, LEVELS, department, seniority
 from outbound.store.db import session_scope
 from outbound.store.tables import Account, Enrollment, Event, Prospect
 
@@ -29,6 +29,7 @@ class Contact:
     name: str
     title: str | None
     seniority: str
+    department: str
     enrollments: tuple[tuple[str, str], ...]     # (sequence, state)
     sent: int
     engaged: bool                # opened or clicked (a person, never a machine's fetch)
@@ -42,11 +43,12 @@ class AccountDetail:
     stopped_reason: str | None
     contacts: list[Contact] = field(default_factory=list)
 
-    def coverage(self) -> dict[str, dict[str, int]]:
-        """Per seniority: how many contacts, and how many of them were reached, engaged, replied."""
-        out = {level: {"contacts": 0, "reached": 0, "engaged": 0, "replied": 0} for level in LEVELS}
+    def coverage(self, by: str = "seniority") -> dict[str, dict[str, int]]:
+        """Per seniority (or department): how many contacts, and how many of them were reached, engaged, replied."""
+        out = {k: {"contacts": 0, "reached": 0, "engaged": 0, "replied": 0}
+               for k in (LEVELS if by == "seniority" else DEPARTMENTS)}
         for c in self.contacts:
-            row = out[c.seniority]
+            row = out[c.seniority if by == "seniority" else c.department]
             row["contacts"] += 1
             row["reached"] += c.sent > 0
             row["engaged"] += c.engaged
@@ -106,7 +108,7 @@ def account_detail(engine: Engine, domain: str) -> AccountDetail | None:
             elif not (data or {}).get("machine"):
                 engaged.add(pid)
         contacts = [Contact(p.email, " ".join(x for x in (p.first_name, p.last_name) if x), p.title,
-                            seniority(p.title), tuple(enrollments.get(p.id or 0, [])), sent.get(p.id or 0, 0),
+                            seniority(p.title), department(p.title), tuple(enrollments.get(p.id or 0, [])), sent.get(p.id or 0, 0),
                             (p.id in engaged), (p.id in replied), p.hot) for p in people]
     contacts.sort(key=lambda c: (LEVELS.index(c.seniority), c.email))
     return AccountDetail(domain, stopped.get(domain), contacts)

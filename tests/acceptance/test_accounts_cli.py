@@ -25,6 +25,7 @@ def test_accounts_show_the_committee_and_stop_and_resume_through_the_rulebook(wo
         ("cy@acme.test", "Account Executive", "individual")]
     assert acme["state"] == "active" and acme["coverage"]["vp"] == {"contacts": 1, "reached": 0, "engaged": 0,
                                                                   "replied": 0}
+    assert {d: row["contacts"] for d, row in acme["departments"].items() if row["contacts"]} == {"sales": 2, "other": 1}
     assert "no account 'nowhere.test'" in missing.failed().text
 
     stopped = workspace("accounts", "stop", "acme.test", "--reason", "in a legal dispute").ok()

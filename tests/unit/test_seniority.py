@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from outbound.prospects.seniority import LEVELS, seniority
+from outbound.prospects.seniority import DEPARTMENTS, LEVELS, department, seniority
 
 
 @pytest.mark.parametrize(("title", "level"), [
@@ -17,3 +17,12 @@ from outbound.prospects.seniority import LEVELS, seniority
 ])
 def test_a_title_gives_its_level(title: str | None, level: str) -> None:
     assert seniority(title) == level and level in LEVELS
+
+
+@pytest.mark.parametrize(("title", "dept"), [
+    ("VP Sales", "sales"), ("Chief Revenue Officer", "sales"), ("Head of Growth", "marketing"),
+    ("Senior Software Engineer", "engineering"), ("CTO", "engineering"), ("Director of Product Design", "product"),
+    ("CFO", "finance"), ("Head of Talent", "people"), ("IT Manager", "it"), ("CEO", "other"), (None, "other"),
+])
+def test_a_title_gives_its_department(title: str | None, dept: str) -> None:
+    assert department(title) == dept and dept in DEPARTMENTS
