@@ -303,13 +303,14 @@ def _rule(f: RuleAction) -> Effects:
             return Effects("nothing", records=())
         return Effects("account stopped", account=StopAccount(f.account, f.reason),
                        enrollments=(EnrollmentChange("stop", "account", f.reason),))
-    if f.kind == "pause":
+    if f.kind == "pause":  # with an account: every contact of it
         reason = f.reason if f.until_event is None else f"{AWAITING}{f.until_event}: {f.reason}"
-        return Effects("paused", enrollments=(EnrollmentChange("pause", reach, reason, at=f.pause_until),))
+        return Effects("paused", enrollments=(EnrollmentChange("pause", "account" if f.account else reach, reason,
+                                                               at=f.pause_until),))
     if f.kind == "resume":
         prefix = None if f.until_event is None else f"{AWAITING}{f.until_event}:"
-        return Effects("resumed", enrollments=(EnrollmentChange("resume", "prospect", f.reason,
-                                                                only_reason_prefix=prefix),))
+        return Effects("resumed", enrollments=(EnrollmentChange("resume", "account" if f.account else "prospect",
+                                                                f.reason, only_reason_prefix=prefix),))
     if f.kind == "enroll":  # the enrollment itself is made after the commit (it opens its own transactions)
         if f.keep_current:
             return Effects("enrolling")

@@ -166,7 +166,7 @@ class RuleAction:
     at: datetime
     enrollment_id: int | None = None     # the triggering event's enrollment, when it names one
     pause_until: datetime | None = None  # None with kind pause: until resumed by hand
-    account: str | None = None           # the company domain, for stop_account
+    account: str | None = None           # the company domain: stop_account, and a pause or resume of the account
     move_to: str | None = None           # move and enroll: the sequence
     keep_current: bool = True            # enroll: the prospect's other enrollments go on
     until_event: str | None = None       # pause: until this event arrives; resume: only the pauses awaiting it

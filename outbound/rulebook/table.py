@@ -103,6 +103,8 @@ def examples() -> list[tuple[str, str, Fact]]:
         ("rule: move_to", "scoring rule", RuleAction("move", "rule", 1, _AT, move_to="nurture")),
         ("rule: pause until_event", "scoring rule (lifted when the event arrives for the prospect)",
          RuleAction("pause", "rule", 1, _AT, enrollment_id=1, until_event="job_change")),
+        ("rule: pause until_event, account: true", "scoring rule (lifted when the event arrives for any contact)",
+         RuleAction("pause", "rule", 1, _AT, enrollment_id=1, until_event="funding_round", account="example.com")),
         ("rule: resume", "scoring rule, or the event a pause awaits", RuleAction("resume", "rule", 1, _AT)),
         ("rule: enroll", "scoring rule, keep_current: true (enrolled after the commit)",
          RuleAction("enroll", "rule", 1, _AT, move_to="premium")),

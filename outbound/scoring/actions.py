@@ -45,10 +45,10 @@ def _do(session: Session, d: Decision, now: datetime) -> tuple[str, dict[str, An
     if d.kind in ("stop", "pause", "stop_account", "move", "enroll", "resume"):
         until = None if d.pause_for is None else now + d.pause_for
         fact = RuleAction(d.kind, d.reason, d.prospect_id, now, enrollment_id=d.event.enrollment_id,  # type: ignore[arg-type]
-                          pause_until=until, account=d.subject if d.kind == "stop_account" else None, move_to=d.move_to,
+                          pause_until=until, account=d.subject if d.subject_kind == "account" else None, move_to=d.move_to,
                           keep_current=d.keep_current, until_event=d.until_event)
         subject = Subject(prospect_id=d.prospect_id, enrollment_id=d.event.enrollment_id,
-                          company_domain=d.subject if d.kind == "stop_account" else None)
+                          company_domain=d.subject if d.subject_kind == "account" else None)
         applied = apply(session, decide(fact), subject, now)
         detail: dict[str, Any] = {"changed": applied.moved}
         if d.kind in ("move", "enroll"):

@@ -106,10 +106,12 @@ def evaluate(rules: list[Rule], change: ProspectChange) -> list[Decision]:
         for trigger, why in _triggers(rule.when, change):
             out.extend(_decisions(rule, change, trigger, f"rule {rule.name!r}: {why}"))
         if rule.until_event is not None:  # the awaited event lifts the rule's own pause
+            scope, subject = (("account", change.account) if rule.pauses_account and change.account
+                              else ("prospect", str(change.prospect_id)))
             for e in change.events:
                 if e.type == rule.until_event:
-                    out.append(Decision(f"{rule.name}:resume_on:prospect:{change.prospect_id}:{e.id}", rule.name,
-                                        "resume", "prospect", str(change.prospect_id), change.prospect_id, e,
+                    out.append(Decision(f"{rule.name}:resume_on:{scope}:{subject}:{e.id}", rule.name,
+                                        "resume", scope, subject, change.prospect_id, e,
                                         f"rule {rule.name!r}: {e.describe()} arrived", change.after,
                                         change.account_after, until_event=e.type))
     return out
@@ -210,8 +212,13 @@ def _decisions(rule: Rule, c: ProspectChange, e: EventView, reason: str) -> list
         out.append(make("stop"))
     if rule.pause:
         timed = isinstance(rule.pause, timedelta)
-        out.append(make("pause", pause_for=rule.pause if isinstance(rule.pause, timedelta) else None,
-                        until_event=None if timed else rule.until_event))
+        if rule.pauses_account and not c.account:
+            pass  # a prospect with no company domain has no account to pause
+        elif rule.pauses_account:
+            out.append(make("pause", "account", c.account or "", until_event=rule.until_event))
+        else:
+            out.append(make("pause", pause_for=rule.pause if isinstance(rule.pause, timedelta) else None,
+                            until_event=None if timed else rule.until_event))
     if rule.resume:
         out.append(make("resume"))
     if rule.move_to:

@@ -169,7 +169,9 @@ class When(_Strict):
 
 
 class PauseUntil(_Strict):
-    until_event: str = Field(description="paused until this event arrives for the prospect")
+    until_event: str = Field(description="paused until this event arrives for the prospect (or the account)")
+    account: bool = Field(False, description="pause every contact of the prospect's account, until the event "
+                                             "arrives for any of them")
 
     @field_validator("until_event")
     @classmethod
@@ -223,6 +225,10 @@ class Rule(_Strict):
     @property
     def until_event(self) -> str | None:
         return self.pause.until_event if isinstance(self.pause, PauseUntil) else None
+
+    @property
+    def pauses_account(self) -> bool:
+        return isinstance(self.pause, PauseUntil) and self.pause.account
 
     @property
     def once_per_prospect(self) -> bool:

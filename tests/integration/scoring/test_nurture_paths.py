@@ -185,3 +185,28 @@ async def test_an_accounts_second_replying_contact_triggers_the_account_rule_onc
         assert action.subject == "acme.test" and action.prospect_id == ids[people[1]]
         assert "2 contacts of acme.test with replied within 30d >= 2" in action.reason
     assert {state for email in people for state, _ in _enrollments(tw, email).values()} == {"stopped"}
+
+
+async def test_an_account_paused_until_an_event_resumes_when_any_contact_has_it(smtp_sink: SmtpSink,
+                                                                             tmp_path: Path) -> None:
+    rules = ("rules:\n  - name: wait-for-budget\n    when: {event: lost}\n"
+             "    pause: {until_event: qualified, account: true}\n")
+    tw = _workspace(tmp_path, smtp_sink, rules)
+    people = [p.email for p in add_prospects(tw, 3, "seq", at=START, company_domain="acme.test")]
+    with session_scope(tw.engine) as s:
+        ids = {p.email: p.id for p in s.exec(select(Prospect))}
+
+    def crm(email: str, kind: str, day: int) -> None:
+        with session_scope(tw.engine) as s:
+            s.add(Event(type=kind, at=START + timedelta(days=day), prospect_id=ids[email], dedupe_key=f"{kind}:{day}",
+                        data={}))
+        _score(tw, START + timedelta(days=day, hours=1))
+
+    crm(people[0], ev.LOST, 1)
+    states = [_enrollments(tw, e)["seq"] for e in people]
+    assert all(st == "paused" and (r or "").startswith("waiting for qualified: rule 'wait-for-budget'")
+               for st, r in states), states
+    crm(people[2], ev.QUALIFIED, 3)
+    assert [_enrollments(tw, e)["seq"] for e in people] == [("active", None)] * 3
+    crm(people[1], ev.LOST, 5)   # once per account: a second loss pauses nothing
+    assert [_enrollments(tw, e)["seq"][0] for e in people] == ["active"] * 3

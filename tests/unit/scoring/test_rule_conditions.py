@@ -147,3 +147,20 @@ def test_the_accounts_second_replying_contact_acts_once_for_the_account() -> Non
                                                    ("hot", "committee:hot:account:acme.test")}
     assert "2 contacts of acme.test with replied within 30d >= 2" in decisions[0].reason
     assert evaluate(spec.rules, ProspectChange(8, None, events=[second], history=FakeHistory(past))) == []
+
+
+def test_an_account_pause_until_an_event_covers_every_contact_and_any_contact_lifts_it() -> None:
+    spec = _spec({"name": "wait-funding", "when": {"event": "lost"}, "pause": {"until_event": "qualified",
+                                                                              "account": True}})
+    lost = EventView(1, ev.LOST, T0, 7, None, {})
+    [pause] = evaluate(spec.rules, ProspectChange(7, "acme.test", events=[lost]))
+    assert (pause.kind, pause.subject_kind, pause.subject, pause.key) == ("pause", "account", "acme.test",
+                                                                          "wait-funding:pause:account:acme.test")
+    assert evaluate(spec.rules, ProspectChange(7, None, events=[lost])) == []   # no company domain: no account
+    q = EventView(2, ev.QUALIFIED, T0, 8, None, {})
+    [resume] = evaluate(spec.rules, ProspectChange(8, "acme.test", events=[q]))
+    assert (resume.kind, resume.subject_kind, resume.subject) == ("resume", "account", "acme.test")
+    [change] = decide(RuleAction("pause", "r", 7, T0, until_event="qualified", account="acme.test")).enrollments
+    assert change.reach == "account" and change.reason.startswith("waiting for qualified:")
+    [lift] = decide(RuleAction("resume", "r", 8, T0, until_event="qualified", account="acme.test")).enrollments
+    assert (lift.reach, lift.only_reason_prefix) == ("account", "waiting for qualified:")
