@@ -36,6 +36,8 @@ def carry_out(session: Session, decisions: list[Decision], now: datetime) -> lis
         state, detail = _do(session, d, now)
         actions_store.keep(session, actions_store.Taken(d.key, d.rule, d.kind, d.subject_kind, d.subject, d.prospect_id,
                                                         d.event.id, d.reason, state, detail), now)
+        if d.kind == "resume" and not detail.get("changed"):
+            continue  # the awaited event came for someone nothing waited for: kept (once), not reported
         taken.append(d)
     session.flush()
     return taken

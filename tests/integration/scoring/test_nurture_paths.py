@@ -14,7 +14,7 @@ from outbound.core import events as ev
 from outbound.core.events import DEFINITIONS
 from outbound.engine.smtp import SmtpPool
 from outbound.engine.tick import run_tick
-from outbound.scoring.job import run_scoring
+from outbound.scoring.job import ScoringSummary, run_scoring
 from outbound.scoring.spec import load_scoring
 from outbound.store.db import session_scope
 from outbound.store.scoring_tables import ScoringAction
@@ -52,9 +52,9 @@ async def _day(tw: BuiltWorkspace, at: datetime) -> None:
     _score(tw, at + timedelta(minutes=30))
 
 
-def _score(tw: BuiltWorkspace, at: datetime) -> None:
+def _score(tw: BuiltWorkspace, at: datetime) -> ScoringSummary:
     spec = load_scoring(tw.root, set(tw.ctx.workspace.sequences))
-    run_scoring(tw.engine, spec, {n: s.sequence for n, s in tw.ctx.workspace.sequences.items()}, at)
+    return run_scoring(tw.engine, spec, {n: s.sequence for n, s in tw.ctx.workspace.sequences.items()}, at)
 
 
 def _track(tw: BuiltWorkspace, email: str, kind: str, at: datetime, **data: Any) -> None:
@@ -150,7 +150,9 @@ async def test_a_ghosted_prospect_is_paused_then_reenrolled_on_job_change_once(s
                               for at in (START + timedelta(days=9), START + timedelta(days=12))) + "\n")
     result = Cli(config=tw.root / "config.toml")("events", "import", str(rows))
     assert result.code == 0 and "recorded 2" in result.out, result.text
-    _score(tw, START + timedelta(days=9, hours=1))
+    summary = _score(tw, START + timedelta(days=9, hours=1))
+    # the first job change lifts the pause and re-enrolls; the second, with nothing waiting, is not reported
+    assert [d.kind for d in summary.actions] == ["resume", "enroll"]
     assert _enrollments(tw, ghost) == {"seq": ("stopped", _enrollments(tw, ghost)["seq"][1]), "reengage": ("active", None)}
     assert (_enrollments(tw, ghost)["seq"][1] or "").startswith("moved to reengage (rule 'reengage-on-job-change': "
                                                                 "job_change at ")
