@@ -40,7 +40,7 @@ class Prospect(SQLModel, table=True):
     title: str | None = None
     timezone: str | None = None
     source: str | None = Field(default=None, index=True)
-    vendor: str | None = Field(default=None, index=True)   # the lead vendor or list (0008)
+    vendor: str | None = Field(default=None, index=True)   # the lead vendor or list (0007)
     fields: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     hot: bool = False
     # address verification (0006): valid | risky | invalid | unknown, its reasons, when it was checked

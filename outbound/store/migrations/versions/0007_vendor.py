@@ -1,6 +1,6 @@
 """lead vendor: each prospect's optional vendor (or list name), for the funnel by vendor
 
-Revision ID: 0008
+Revision ID: 0007
 Revises: 0006
 """
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision = "0008"
+revision = "0007"
 down_revision = "0006"
 branch_labels = None
 depends_on = None
