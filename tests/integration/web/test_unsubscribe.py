@@ -134,9 +134,9 @@ def test_health(store: Engine, start_server: Callable[..., ServerThread]) -> Non
     assert answer.status_code == 200 and answer.json() == {"status": "ok"}
 
 
-async def test_1000_concurrent_one_click_posts_are_each_recorded_once(store: Engine, tmp_path: Path) -> None:
-    """`outbound serve` in its own process; 1,000 addresses, 50 of them POSTed twice at the same moment."""
-    data = seed(store, 1000, sequences=("seq",))
+async def test_400_concurrent_one_click_posts_are_each_recorded_once(store: Engine, tmp_path: Path) -> None:
+    """`outbound serve` in its own process; 400 addresses, 50 of them POSTed twice at the same moment."""
+    data = seed(store, 400, sequences=("seq",))
     with cli_server(tmp_path / "ws", str(store.url.render_as_string(hide_password=False))) as server:
         urls = [data.local_url(e, server.base) for e in data.emails]
         jobs = urls + urls[:50]
@@ -162,8 +162,8 @@ async def test_1000_concurrent_one_click_posts_are_each_recorded_once(store: Eng
         elapsed = time.monotonic() - started
     assert statuses == [200] * len(jobs)
     after = counts(store)
-    assert after.suppressed == 1000
-    assert after.unsubscribed_events == 1000
-    assert (after.stopped, after.active) == (1000, 0)
+    assert after.suppressed == 400
+    assert after.unsubscribed_events == 400
+    assert (after.stopped, after.active) == (400, 0)
     assert {e.data["address"] for e in events(store, ev.UNSUBSCRIBED)} == set(data.emails)
     print(f"\n{store.dialect.name}: {len(jobs)} one-click POSTs in {elapsed:.1f}s ({len(jobs) / elapsed:.0f}/s), {len(resent)} resent")
