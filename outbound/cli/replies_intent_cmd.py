@@ -9,7 +9,6 @@ import typer
 
 from outbound.cli import runtime
 from outbound.cli.context import console, fail
-from outbound.errors import OutboundError
 
 
 def set_intent(
@@ -20,13 +19,9 @@ def set_intent(
     """Correct the intent of a reply; do_not_contact also suppresses the address as an unsubscribe does."""
     from outbound.scoring.intent_fix import IntentError
     from outbound.scoring.intent_fix import set_intent as correct
-    from outbound.scoring.spec import load_scoring
 
     ws = runtime.workspace()
-    try:
-        spec = load_scoring(ws.config.root, set(ws.sequences))
-    except OutboundError as exc:
-        fail(str(exc))
+    spec = runtime.scoring_spec(ws)
     try:
         done = correct(runtime.open_engine(ws.config), spec, event_id, intent.strip().lower(), datetime.now(UTC))
     except IntentError as exc:

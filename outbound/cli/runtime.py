@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
@@ -17,6 +18,9 @@ from outbound.engine.context import EngineContext
 from outbound.errors import OutboundError
 from outbound.spec.workspace import Workspace
 from outbound.store.db import open_store
+
+if TYPE_CHECKING:
+    from outbound.scoring.spec import ScoringSpec
 
 
 def config() -> LoadedConfig:
@@ -32,6 +36,16 @@ def workspace(*, code: int = 1) -> Workspace:
         return load_workspace(config_path())
     except OutboundError as exc:
         fail(f"the workspace has problems (run `outbound validate`):\n{exc}", code=code)
+
+
+def scoring_spec(ws: Workspace) -> ScoringSpec:
+    """The workspace's scoring.yaml, checked against its sequences (imported here: most commands need none)."""
+    from outbound.scoring.spec import load_scoring
+
+    try:
+        return load_scoring(ws.config.root, set(ws.sequences))
+    except OutboundError as exc:
+        fail(str(exc))
 
 
 def open_engine(cfg: LoadedConfig | None = None, *, code: int = 1) -> Engine:

@@ -121,13 +121,9 @@ def score(
     """Apply new events to the scores and run the rules once (the daemon does this on its own)."""
     from outbound.scoring.apply import rebuild_scores
     from outbound.scoring.job import run_scoring
-    from outbound.scoring.spec import load_scoring
 
     ws = runtime.workspace()
-    try:
-        spec = load_scoring(ws.config.root, set(ws.sequences))
-    except OutboundError as exc:
-        fail(str(exc))
+    spec = runtime.scoring_spec(ws)
     engine = runtime.open_engine(ws.config)
     if rebuild:
         r = rebuild_scores(engine, spec, _now())
