@@ -17,6 +17,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Literal
 
+from outbound.inbox.addresses import ADDRESS_RE
 from outbound.inbox.follow_up import follow_up_date
 
 Intent = Literal[
@@ -339,7 +340,6 @@ def read_intent(text: str, *, kind: str, sent: dt.date | None = None, vacation: 
 
 # ------------------------------------------------------------------ referrals
 
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _CUE = re.compile(
     r"contact|reach out|speak to|talk to|ask|send (this|it) to|email|e-mail|mail|write to|try|person you want|successor|"
     r"details below|take over|wenden sie sich|ansprechpartner|nachfolger|contactez|adressez|successeur|contacta|escribe|"
@@ -371,8 +371,8 @@ def _referral(text: str, own_address: str | None) -> Referral | None:
     own = (own_address or "").lower()
     for cue in _CUE.finditer(text):
         tail = text[cue.end() : cue.end() + 220]
-        for m in _EMAIL.finditer(tail):
-            address = m.group(0).rstrip(".").lower()
+        for m in ADDRESS_RE.finditer(tail):
+            address = m.group(1).lower()
             if address == own:
                 continue
             start = cue.end() + m.start()
