@@ -110,3 +110,21 @@ def test_prospect_lookup_is_case_insensitive(database_url: str, email: str) -> N
     engine = open_store(database_url)
     upsert_prospects(engine, [ProspectData(email="ann@acme.com", first_name="Ann")])
     assert len(prospect_ids(engine, emails=[email])) == 1
+
+
+def test_suppressing_by_hand_stops_the_enrollments_it_reaches(database_url: str) -> None:
+    """An address, or every address of a @domain (its '_' matched as itself, not as a wildcard)."""
+    engine = open_store(database_url)
+    upsert_prospects(engine, [ProspectData(email=e, first_name="X") for e in
+                              ("a@x_y.com", "b@x_y.com", "c@xzy.com", "d@k.com", "e@k.com")])
+    assert enroll(engine, SEQ, prospect_ids(engine)).enrolled == 5
+    done = suppress_by_hand(engine, ["@X_Y.com", "d@k.com"], "do not contact", utcnow())
+    assert (done.added, done.stopped) == (2, 3)
+    with session_scope(engine) as s:
+        rows = s.execute(select(Prospect.email, Enrollment.state, Enrollment.reason)
+                         .join(Enrollment, Enrollment.prospect_id == Prospect.id)).all()
+    states = {email: (state, reason) for email, state, reason in rows}
+    assert states["a@x_y.com"] == states["b@x_y.com"] == states["d@k.com"] == (
+        EnrollmentState.stopped, "suppressed by hand: do not contact")
+    assert states["c@xzy.com"][0] == states["e@k.com"][0] == EnrollmentState.active
+    assert suppress_by_hand(engine, ["d@k.com"], "again", utcnow()).stopped == 0
