@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from outbound.core import events as ev
 from outbound.rulebook.decide import decide
 from outbound.rulebook.facts import RuleAction
 from outbound.scoring.rules import Decision
@@ -68,9 +69,12 @@ def _do(session: Session, d: Decision, now: datetime) -> tuple[str, dict[str, An
 
 def _payload(session: Session, d: Decision) -> str:
     prospect = actions_store.prospect_view(session, d.prospect_id)
-    text = d.event.data.get("text")
-    if text is None and prospect is not None:  # the latest reply gives the escalation its context
-        text = actions_store.latest_reply_text(session, d.prospect_id)
+    # The reply gives the escalation its context: the triggering one, else the prospect's latest
+    # (a score crossed by a click after a reply still says what the person wrote and wants).
+    reply = dict(d.event.data) if d.event.type == ev.REPLIED else {}
+    if not reply and prospect is not None:
+        reply = actions_store.latest_reply(session, d.prospect_id)
+    text = d.event.data.get("text", reply.get("text"))
     if prospect is not None:
         prospect["hot"] = prospect["hot"] or d.kind == "hot"
     domain = prospect.get("company_domain") if prospect else None
@@ -80,7 +84,7 @@ def _payload(session: Session, d: Decision) -> str:
             "event": {"id": d.event.id, "type": d.event.type, "at": d.event.at.isoformat(),
                       "enrollment_id": d.event.enrollment_id,
                       "data": {k: v for k, v in d.event.data.items() if k != "text"}},
-            "reply_text": text}
+            "reply_text": text, "intent": reply.get("intent"), "referral": reply.get("referral")}
     return json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
 
 

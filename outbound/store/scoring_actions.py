@@ -75,12 +75,12 @@ def prospect_view(session: Session, prospect_id: int) -> dict[str, Any] | None:
             "company_domain": p.company_domain, "title": p.title, "source": p.source, "hot": p.hot}
 
 
-def latest_reply_text(session: Session, prospect_id: int) -> str | None:
+def latest_reply(session: Session, prospect_id: int) -> dict[str, Any]:
+    """The data of the prospect's latest ``replied`` event (its text, intent, referral); empty when none."""
     data = session.scalars(select(Event.data).where(col(Event.prospect_id) == prospect_id,
                                                     col(Event.type) == ev.REPLIED)
                            .order_by(col(Event.id).desc()).limit(1)).first()
-    text = data.get("text") if isinstance(data, dict) else None
-    return str(text) if text is not None else None
+    return dict(data) if isinstance(data, dict) else {}
 
 
 def pending_moves(engine: Engine) -> list[PendingMove]:

@@ -143,7 +143,8 @@ def test_rules_act_once_and_webhook_is_signed_and_retried(database_url: str, tmp
         (tmp_path / "scoring.yaml").write_text(SCORING_YAML.format(url=hook.url))
         spec = load_scoring(tmp_path, {"main", "fast-track"})
         reply = {"type": ev.REPLIED, "at": T0, "prospect_id": ids["hot@acme.test"], "enrollment_id": enr[ids["hot@acme.test"]],
-                 "data": {"positive": True, "text": "Sounds great, let's talk Tuesday"}}
+                 "data": {"positive": True, "text": "Sounds great, let's talk Tuesday", "intent": "meeting_request",
+                          "referral": {"email": "cto@acme.test", "name": "Jo Cto"}}}
         add_events(engine, [
             reply,
             {"type": ev.REPLIED, "at": T0, "prospect_id": ids["no@beta.test"], "data": {"positive": False}},
@@ -197,6 +198,9 @@ def test_rules_act_once_and_webhook_is_signed_and_retried(database_url: str, tmp
     assert body["account"]["domain"] == "acme.test"
     assert body["event"]["type"] == ev.REPLIED and body["event"]["data"]["positive"] is True
     assert body["reply_text"] == "Sounds great, let's talk Tuesday"
+    for name in ("hot-reply", "warm"):  # what the reply wants and whom it names, on top for the CRM
+        assert bodies[name]["intent"] == "meeting_request"
+        assert bodies[name]["referral"] == {"email": "cto@acme.test", "name": "Jo Cto"}
     assert body["score"] == pytest.approx(15.0)
     assert "score 15.0 >= 5" in bodies["warm"]["reason"]
     with session_scope(engine) as s:
