@@ -36,8 +36,8 @@ def classify_files(
     from outbound.inbox.classify import classify
 
     failed = 0
-    table = Table(*[Column(h, no_wrap=True) for h in ("file", "kind", "recipients", "status")], "reason",
-                  Column("return date", no_wrap=True))
+    table = Table(*[Column(h, no_wrap=True) for h in ("file", "kind", "intent", "recipients", "status")], "reason",
+                  *[Column(h, no_wrap=True) for h in ("return date", "follow up on", "referral")])
     for path in files:
         raw = _read(path)
         if isinstance(raw, str):
@@ -54,10 +54,13 @@ def classify_files(
             table.add_row(
                 escape(str(path)),
                 result.kind,
+                result.intent or "",
                 escape(", ".join(result.recipients)),
                 result.status or "",
                 escape(result.reason or ""),
                 result.return_date.isoformat() if result.return_date else "",
+                result.follow_up_on.isoformat() if result.follow_up_on else "",
+                escape(str((result.referral or {}).get("email") or "")),
             )
     if not as_json and table.row_count:
         show(table)

@@ -56,3 +56,13 @@ def test_table_output() -> None:
     proc = _run(str(corpora_dir() / "bounces" / "lhost-qmail-18.eml"))
     assert proc.returncode == 0
     assert "hard_bounce" in proc.stdout
+
+
+def test_without_json_each_reply_shows_its_intent_and_follow_up_date() -> None:
+    inbox = ROOT / "tests" / "data" / "inbox"
+    proc = _run(str(inbox / "human_interested_de.eml"), str(inbox / "human_not_unsubscribe.eml"))
+    assert proc.returncode == 0, proc.stderr
+    cards = proc.stdout.split("file: ")[1:]  # piped output: one card per message
+    assert "human_interested_de" in cards[0] and "intent: meeting_request" in cards[0]
+    assert "human_not_unsubscribe" in cards[1] and "intent: later" in cards[1]
+    assert "follow up on: 2025-06-01" in cards[1]
