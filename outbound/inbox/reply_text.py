@@ -81,6 +81,8 @@ def _is_wrote_header(lines: list[str], index: int) -> int:
             break
         chunk = " ".join(parts)
         span = offset + 1
+        if len(parts) > 1 and _later_part_opens_header(parts):
+            return 0  # "Talk to jane@x.test" above "On ... wrote:": the header starts below, the line is the reply
         if _WROTE.match(chunk) or _CJK_WROTE.match(chunk):
             return span
         if len(parts) == 1 and _WROTE_LOOSE.match(chunk) and len(chunk) < 200:
@@ -104,6 +106,10 @@ def _is_wrote_header(lines: list[str], index: int) -> int:
             # "2016-03-03 17:21 GMT+01:00 Some One", the address possibly on the next line
             return span
     return 0
+
+
+def _later_part_opens_header(parts: list[str]) -> bool:
+    return any(_WROTE.match(" ".join(parts[k:])) or _CJK_WROTE.match(" ".join(parts[k:])) for k in range(1, len(parts)))
 
 
 def _end_of_header_block(lines: list[str], index: int) -> int:

@@ -54,6 +54,16 @@ def test_reply_text_bottom_posting_and_signature() -> None:
     assert extract_reply(bottom) == "My answer."
 
 
+@pytest.mark.parametrize("gap", ["\n", "\n\n"])
+def test_a_one_line_reply_naming_an_address_is_kept_above_the_wrote_header(gap: str) -> None:
+    quoted = "On Mon, 3 Mar 2025 at 10:00, Bob <bob@x.example> wrote:\n> Who handles this?\n"
+    assert extract_reply(f"Please contact jane.doe@acme.example instead.{gap}{quoted}") == (
+        "Please contact jane.doe@acme.example instead.")
+    assert extract_reply(f"jane@acme.example{gap}{quoted}") == "jane@acme.example"
+    # a header whose address wraps to the next line is still one header
+    assert extract_reply("Sure\n\nOn Mon, 3 Mar 2025 at 10:00, Bob\n<bob@x.example> wrote:\n> hi\n") == "Sure"
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
