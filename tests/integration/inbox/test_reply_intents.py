@@ -1,4 +1,4 @@
-"""Replies of several intents through real servers (Postfix delivers them into Dovecot, the poller reads
+"""Replies of each of the ten intents through real servers (Postfix delivers them into Dovecot, the poller reads
 them): each gets its intent's effects, a referral becomes a prospect once, and a corrected intent is what
 the scores use."""
 
@@ -52,19 +52,28 @@ async def test_replies_of_each_intent_get_their_effects(tmp_path: Path, postfix:
                [three_step_sequence(domains=["example.test"], window=ALWAYS, referral_sequence="intros"),
                 three_step_sequence("intros", domains=["example.test"], window=ALWAYS)],
                [domain], settings="[inbox]\nimport_referrals = true\n")
-    people = ["ann@acme.test", "ben@acme.test", "cat@beta.test", "dov@gamma.test"]
+    people = ["ann@acme.test", "ben@acme.test", "cat@beta.test", "dov@gamma.test", "eli@delta.test", "fay@delta.test",
+              "gus@epsilon.test", "hal@acme.test", "ivy@zeta.test", "jon@eta.test", "eve@gamma.test"]
     sends = await send_first_step(tw, people)
-    ann, ben, cat, dov = (sends[p] for p in people)
+    ann, ben, cat, dov, eli, fay, gus, hal, ivy, jon, eve = (sends[p] for p in people)
+    ooo = {"Auto_Submitted": "auto-replied"}
     replies = [
-        (ann, "Happy to talk. How about a call on Thursday at 3pm?"),
-        (ben, "Please don't take me off your list, but not now: try me again in March."),
-        (cat, "Please do not contact me again."),
-        (dov, "I'm not the right person for this - please contact Jane Roe (jane.roe@gamma.test), she runs it."),
+        (ann, "Happy to talk. How about a call on Thursday at 3pm?", {}),
+        (ben, "Please don't take me off your list, but not now: try me again in March.", {}),
+        (cat, "Please do not contact me again.", {}),
+        (dov, "I'm not the right person for this - please contact Jane Roe (jane.roe@gamma.test), she runs it.", {}),
+        (eli, "Thanks, this sounds interesting. Yes, we'd like to learn more.", {}),
+        (fay, "Can you send me pricing details and a case study?", {}),
+        (gus, "No thanks, we are not interested.", {}),
+        (hal, "Hi, I left Acme last month. Please reach out to my successor, Paul Hart (paul.hart@acme.test).", {}),
+        (ivy, "I am out of the office until Monday with limited access to email.", ooo),
+        (jon, "Who gave you my address?", {}),
+        (eve, "Not the right person; please contact Jane Roe (jane.roe@gamma.test) instead.", {}),  # Jane again
     ]
     with smtplib.SMTP(postfix.host, postfix.port, timeout=10) as smtp:
-        for send, text in replies:
+        for send, text, headers in replies:
             raw = mail(send.to_address, me, "Re: Hello", f"{text}\r\n\r\nThanks", f"<r-{send.id}@{send.to_domain}>",
-                       In_Reply_To=send.message_id or "")
+                       In_Reply_To=send.message_id or "", **headers)
             smtp.sendmail(send.to_address, [me], raw)
 
     deadline, summary, handled = time.monotonic() + 15, PollSummary(), list[Handled]()
@@ -74,7 +83,17 @@ async def test_replies_of_each_intent_get_their_effects(tmp_path: Path, postfix:
         handled += [h for _, h in summary.handled]
         await asyncio.sleep(0.1)
 
-    by_send = {e.send_id: e for e in events(tw) if e.type in (ev.REPLIED, ev.UNSUBSCRIBED)}
+    by_send = {e.send_id: e for e in events(tw) if e.type in (ev.REPLIED, ev.UNSUBSCRIBED, ev.AUTO_REPLIED)}
+    assert {by_send[s.id].data["intent"] for s, _, _ in replies} == {
+        "meeting_request", "later", "do_not_contact", "wrong_person", "interested", "information_request",
+        "not_interested", "left_company", "out_of_office", "other"}, "each of the ten intents arrived"
+    for send, positive in ((eli, True), (fay, True), (gus, False), (jon, None)):
+        assert by_send[send.id].type == ev.REPLIED and by_send[send.id].data["positive"] is positive
+        assert enrollment_of(tw, send).state == EnrollmentState.stopped, "a reply stops the sequence"
+    assert by_send[ivy.id].type == ev.AUTO_REPLIED
+    assert enrollment_of(tw, ivy).state != EnrollmentState.stopped, "an out-of-office reply stops nothing"
+    assert by_send[hal.id].data["referral"] == {"email": "paul.hart@acme.test", "name": "Paul Hart"}
+    assert enrollment_of(tw, hal).state == EnrollmentState.stopped
     assert by_send[ann.id].data["intent"] == "meeting_request" and by_send[ann.id].data["positive"] is True
     assert enrollment_of(tw, ann).state == EnrollmentState.stopped
 
@@ -96,7 +115,11 @@ async def test_replies_of_each_intent_get_their_effects(tmp_path: Path, postfix:
         assert (jane.source, jane.first_name, jane.last_name, jane.company_domain) == ("referral", "Jane", "Roe",
                                                                                        "gamma.test")
         enrolled = list(s.exec(select(Enrollment).where(col(Enrollment.prospect_id) == jane.id)))
-    assert [(e.sequence_name, e.state) for e in enrolled] == [("intros", EnrollmentState.active)]
+        paul = s.exec(select(Prospect).where(col(Prospect.email) == "paul.hart@acme.test")).one()
+        pauls = list(s.exec(select(Enrollment).where(col(Enrollment.prospect_id) == paul.id)))
+    assert [(e.sequence_name, e.state) for e in enrolled] == [("intros", EnrollmentState.active)], \
+        "named twice (by dov and eve): one prospect, one enrollment"
+    assert (paul.source, paul.company_domain, [e.sequence_name for e in pauls]) == ("referral", "acme.test", ["intros"])
 
     # a correction moves the score as a rebuild from the corrected events would
     spec = ScoringSpec()
