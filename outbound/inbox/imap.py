@@ -358,7 +358,14 @@ class ImapClient:
         return sorted((uid, raw) for uid, raw in parse_fetch(resp.lines) if uid in wanted)
 
     async def append(self, folder: str, raw: bytes, flags: str | None = None) -> None:
+        """APPEND; a folder the server says to create first (RFC 3501 [TRYCREATE], a new account's
+        Sent) is created, and the APPEND tried once more."""
         resp = await self._guard(self._imap.append(raw, mailbox=encode_folder(folder), flags=flags), "APPEND")
+        if resp.result != "OK" and "[TRYCREATE]" in _text(resp).upper():
+            created = await self._guard(self._imap.create(encode_folder(folder)), "CREATE")
+            if created.result != "OK":
+                raise ImapCommandError(f"CREATE {folder} on {self.where} failed: {_text(created)}")
+            resp = await self._guard(self._imap.append(raw, mailbox=encode_folder(folder), flags=flags), "APPEND")
         if resp.result != "OK":
             raise ImapCommandError(f"APPEND to {folder} on {self.where} failed: {_text(resp)}")
 
