@@ -217,7 +217,10 @@ def test_webhook_without_its_secret_is_retried_with_a_clear_error(database_url: 
     spec = ScoringSpec.model_validate({"rules": [{"name": "w", "when": {"event": "won"}, "webhook": "crm"}],
                                        "webhooks": {"crm": {"url": "http://127.0.0.1:9/x", "secret_env": "TEST_CRM_SECRET",
                                                             "max_attempts": 2}}})
-    add_events(engine, [{"type": ev.WON, "at": T0, "prospect_id": ids["a@x.test"], "data": {}}])
+    earlier = {"intent": "information_request", "positive": True, "text": "Send me the pricing?",
+               "referral": {"email": "cfo@x.test", "name": None}}
+    add_events(engine, [{"type": ev.REPLIED, "at": T0 - timedelta(days=1), "prospect_id": ids["a@x.test"], "data": earlier},
+                        {"type": ev.WON, "at": T0, "prospect_id": ids["a@x.test"], "data": {}}])
     first = run_scoring(engine, spec, {}, T0)
     assert first.webhooks.retrying == 1
     with session_scope(engine) as s:
@@ -226,3 +229,6 @@ def test_webhook_without_its_secret_is_retried_with_a_clear_error(database_url: 
     assert run_scoring(engine, spec, {}, T0 + timedelta(minutes=5)).webhooks.failed == 1
     payload = json.loads(row.body)
     assert payload["rule"] == "w" and payload["event"]["type"] == ev.WON
+    # a rule on another event still tells the CRM what the person's latest reply said and wanted
+    assert (payload["reply_text"], payload["intent"], payload["referral"]) == (
+        "Send me the pricing?", "information_request", {"email": "cfo@x.test", "name": None})
