@@ -113,9 +113,12 @@ REPLY_HANDLED = define("reply_handled", "inbox", fields=("reply", "how", "by"), 
 REPLY_ANSWERED = define("reply_answered", "inbox", fields=("reply", "subject", "message_id", "text", "in_reply_to"),
                         dedupe="answer:{Message-ID of our answer}",
                         doc="our answer to a reply, sent in its thread (`outbound replies answer`)")
-REPLY_FORWARDED = define("reply_forwarded", "inbox", fields=("reply", "to", "outcome", "reason"),
+REPLY_FORWARDED = define("reply_forwarded", "inbox",
+                         fields=("reply", "to", "outcome", "reason", "attempts", "message_id", "next_at", "lease_until",
+                                 "original"),
                          dedupe="forward:{reply event id}",
-                         doc="a reply forwarded to [inbox] forward_to, once (outcome: sent or failed)")
+                         doc="a reply's forward to [inbox] forward_to, its outbox row (outcome: sending, retry, sent, "
+                             "failed); the original is kept base64 until sent")
 
 # ---------------------------------------------------------------- tracking (optional, off by default)
 OPENED = define("opened", "tracking", fields=("machine", "why", "user_agent", "sequence", *_CRM),

@@ -24,7 +24,7 @@ from outbound.core import events as ev
 from outbound.core.logline import counted, fields
 from outbound.engine.context import EngineContext
 from outbound.inbox.classify import classify
-from outbound.inbox.forward import forward_reply
+from outbound.inbox.forward import ForwardRetries, forward_reply, retry_forwards
 from outbound.inbox.handling import Handled, PolicyFor, handle_inbound
 from outbound.inbox.imap import ImapError
 from outbound.inbox.match import read_inbound
@@ -82,6 +82,7 @@ class PollSummary:
     mailboxes: dict[str, MailboxSummary] = field(default_factory=dict)
     reconcile: ReconcileSummary = field(default_factory=ReconcileSummary)
     handled: list[tuple[str, Handled]] = field(default_factory=list)  # (mailbox, result), in order
+    forwards: ForwardRetries = field(default_factory=ForwardRetries)  # forwards tried again this pass
 
     @property
     def fetched(self) -> int:
@@ -129,8 +130,8 @@ async def forward_if_wanted(ctx: EngineContext, fetched: FetchedMessage, handled
     try:
         return await forward_reply(ctx, reply, fetched.raw, now)
     except Exception as exc:  # a forward must never cost the poll its pass (the reply is recorded)
-        log.warning("could not forward reply %d: %s", reply.id, exc)
-        return "failed"
+        log.warning("could not forward reply %d, trying again in a later pass: %s", reply.id, exc)
+        return "retry"
 
 
 async def poll_job(ctx: EngineContext, *, once: bool, secrets: Secrets = os.environ.get,
@@ -184,6 +185,8 @@ async def poll_job(ctx: EngineContext, *, once: bool, secrets: Secrets = os.envi
         if result.status == "failed" and not result.folders:
             box.failures.append(result.reason)
     summary.reconcile = await reconcile_unknown(ctx, clock(), grace=grace, secrets=secrets, options=opts)
+    if ctx.settings.inbox.forward_to:
+        summary.forwards = await retry_forwards(ctx, clock())
     return summary
 
 
@@ -235,6 +238,10 @@ async def daemon_poll(ctx: EngineContext) -> None:
                               reconciled_requeued=r.requeued, reconciled_waiting=r.waiting))
     for failure in r.failures:
         log.warning("reconcile: %s", failure)
+    f = summary.forwards
+    if f.sent or f.retrying or f.failed:
+        log.info("forwards tried again: %d sent, %d to retry, %d given up", f.sent, f.retrying, f.failed,
+                 extra=fields(job="poll", forwards_sent=f.sent, forwards_retrying=f.retrying, forwards_failed=f.failed))
 
 
 async def reconcile_unknown(ctx: EngineContext, now: datetime, *, grace: timedelta = RECONCILE_GRACE,

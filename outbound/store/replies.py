@@ -69,10 +69,6 @@ def handled_key(reply_id: int) -> str:
     return f"handled:{reply_id}"
 
 
-def forward_key(reply_id: int) -> str:
-    return f"forward:{reply_id}"
-
-
 def _handled(session: Session, ids: list[int]) -> dict[int, str]:
     out: dict[int, str] = {}
     keys = [handled_key(i) for i in ids]
@@ -196,23 +192,6 @@ def record_answer(engine: Engine, reply: Reply, message_id: str, subject: str, t
                                    "data": {"reply": reply.id, "subject": subject, "message_id": message_id,
                                             "text": text[:4000], "in_reply_to": reply.message_id}}, "dedupe_key")
         mark_handled_in(session, reply, "answered", now)
-
-
-def claim_forward(engine: Engine, reply: Reply, to: str, now: datetime) -> bool:
-    """The one right to forward this reply: True for exactly one caller, across restarts and daemons."""
-    with session_scope(engine) as session:
-        return insert_once(session, _EV, {"type": ev.REPLY_FORWARDED, "at": now, "prospect_id": reply.prospect_id,
-                                          "enrollment_id": reply.enrollment_id, "mailbox": reply.mailbox,
-                                          "dedupe_key": forward_key(reply.id),
-                                          "data": {"reply": reply.id, "to": to, "outcome": "sending"}}, "dedupe_key")
-
-
-def forward_done(engine: Engine, reply: Reply, outcome: str, reason: str = "") -> None:
-    with session_scope(engine) as session:
-        row = session.exec(select(Event).where(col(Event.dedupe_key) == forward_key(reply.id))).first()
-        if row is not None:
-            row.data = {**(row.data or {}), "outcome": outcome, "reason": reason[:1000]}
-            session.add(row)
 
 
 def reply_by_key(engine: Engine, dedupe_key: str) -> Reply | None:
