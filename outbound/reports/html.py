@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+import math
+from collections import Counter, defaultdict
 from datetime import datetime
 from html import escape
 
 from outbound.reports.queries import COLUMNS, Column, Facts, Metrics, SourceRow, VariantRow
 
-PALETTE = ("#2563eb", "#dc2626", "#16a34a", "#d97706", "#7c3aed", "#0891b2", "#db2777", "#4b5563")
+# Categorical colours without red or green: those read as bad and good, and a mailbox is neither.
+PALETTE = ("#2563eb", "#7c3aed", "#0891b2", "#d97706", "#db2777", "#4b5563", "#65a30d", "#92400e")
+FUNNEL_COLOUR = "#2563eb"  # one hue for a funnel: its stages are one quantity shrinking, not categories
+ALERT = "#dc2626"          # only for what is wrong: the bounce-rate pause threshold
+BOUNCE_PAUSE = 0.02        # [health] default bounce-rate pause, drawn as a line on the bounce chart
 FUNNEL = ("contacted", "delivered", "replied", "positive", "qualified")
-_CSS = """body{font-family:system-ui,sans-serif;margin:24px;color:#111827;background:#fff}
-h1{font-size:22px}h2{font-size:18px;margin-top:28px}table{border-collapse:collapse;margin:8px 0}
-td,th{border:1px solid #d1d5db;padding:4px 8px;text-align:right}th{background:#f3f4f6}td:first-child{text-align:left}
-svg.chart{display:block;margin:8px 0;background:#f9fafb;border:1px solid #e5e7eb}"""
+_CSS = """*{box-sizing:border-box}body{font-family:system-ui,sans-serif;margin:0;color:#111827;background:#fff}
+main{max-width:1400px;margin:0 auto;padding:16px 24px}h1{font-size:22px;margin:8px 0}h2{font-size:18px;margin-top:28px}
+.scroll{overflow-x:auto}table{border-collapse:collapse;margin:8px 0;width:100%}
+td,th{border:1px solid #d1d5db;padding:4px 8px;text-align:right;white-space:nowrap}th{background:#f3f4f6}
+td:first-child,th:first-child{text-align:left}
+.kpis{display:grid;grid-template-columns:repeat(auto-fit,minmax(150px,1fr));gap:12px;margin:12px 0}
+.kpi{border:1px solid #e5e7eb;border-radius:8px;padding:10px 14px;background:#f9fafb}
+.kpi b{display:block;font-size:24px}.kpi span{color:#4b5563;font-size:13px}
+svg.chart{display:block;width:100%;height:auto;margin:8px 0;background:#f9fafb;border:1px solid #e5e7eb}
+.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,560px),1fr));gap:16px}
+@media (max-width:600px){main{padding:8px}td,th{padding:3px 5px;font-size:13px}}"""
 
 
 def funnel(facts: Facts) -> dict[str, dict[str, int]]:
@@ -51,53 +63,134 @@ def bounce_by_domain(facts: Facts) -> dict[str, dict[str, float]]:
     return {d: {day: b / n for day, (b, n) in sorted(days.items())} for d, days in sorted(tally.items())}
 
 
+def _svg_open(chart_id: str, title: str, width: int, height: int) -> list[str]:
+    """An SVG that scales to its container (viewBox, width 100 %) with its title."""
+    return [f'<svg class="chart" id="{escape(chart_id)}" xmlns="http://www.w3.org/2000/svg" '
+            f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">',
+            f'<text x="10" y="20" font-size="14" font-weight="bold">{escape(title)}</text>']
+
+
+def nice_ceiling(peak: float) -> float:
+    """The smallest 1, 2, 2.5 or 5 times a power of ten at or above ``peak`` (an axis top)."""
+    if peak <= 0:
+        return 1.0
+    power = 10.0 ** math.floor(math.log10(peak))
+    return float(next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= peak * (1 - 1e-9)))
+
+
+def date_ticks(days: list[str], most: int = 8) -> list[str]:
+    """At most ``most`` evenly spaced days to label, the first and last included."""
+    if len(days) <= most:
+        return list(days)
+    step = (len(days) - 1) / (most - 1)
+    return [days[round(i * step)] for i in range(most)]
+
+
+def _day_label(day: str) -> str:
+    try:
+        return datetime.strptime(day, "%Y-%m-%d").strftime("%b %d")
+    except ValueError:
+        return day
+
+
 def bar_chart(chart_id: str, title: str, values: dict[str, int], width: int = 560) -> str:
     row, left, top = 26, 110, 30
     height = top + row * len(values) + 10
     peak = max(values.values(), default=0) or 1
-    parts = [f'<svg class="chart" id="{escape(chart_id)}" xmlns="http://www.w3.org/2000/svg" width="{width}" '
-             f'height="{height}" role="img" aria-label="{escape(title)}">',
-             f'<text x="10" y="20" font-size="14" font-weight="bold">{escape(title)}</text>']
+    parts = _svg_open(chart_id, title, width, height)
     for i, (label, v) in enumerate(values.items()):
         y = top + i * row
         w = (width - left - 60) * v / peak
         parts.append(f'<text x="10" y="{y + 16}" font-size="12">{escape(label)}</text>')
-        parts.append(f'<rect x="{left}" y="{y + 3}" width="{w:.1f}" height="{row - 8}" fill="{PALETTE[i % len(PALETTE)]}"/>')
+        parts.append(f'<rect x="{left}" y="{y + 3}" width="{w:.1f}" height="{row - 8}" fill="{FUNNEL_COLOUR}" '
+                     f'fill-opacity="{1 - 0.12 * i:.2f}"/>')
         parts.append(f'<text x="{left + w + 6:.1f}" y="{y + 16}" font-size="12">{v}</text>')
     parts.append("</svg>")
     return "".join(parts)
 
 
+class _Axes:
+    """The plot area of a time chart: y from 0 to a nice top with gridlines, days labelled on x."""
+
+    def __init__(self, days: list[str], top_value: float, percent: bool, width: int, height: int,
+                 legend: int) -> None:
+        self.days, self.top_value, self.percent = days, top_value, percent
+        self.left, self.right, self.top, self.bottom = 56, legend, 30, 40
+        self.w, self.h = width - self.left - self.right, height - self.top - self.bottom
+        self.height = height
+
+    def x(self, day: str) -> float:
+        n = len(self.days)
+        return self.left + (self.w * (self.days.index(day) + 0.5) / n if n else self.w / 2)
+
+    def y(self, value: float) -> float:
+        return self.top + self.h - self.h * min(value, self.top_value) / self.top_value
+
+    def draw(self) -> list[str]:
+        parts = []
+        for i in range(5):
+            v = self.top_value * i / 4
+            y = self.y(v)
+            parts.append(f'<line x1="{self.left}" y1="{y:.1f}" x2="{self.left + self.w}" y2="{y:.1f}" '
+                         f'stroke="{"#6b7280" if i == 0 else "#e5e7eb"}"/>')
+            parts.append(f'<text x="{self.left - 6}" y="{y + 4:.1f}" font-size="11" text-anchor="end">'
+                         f'{_fmt(v, self.percent)}</text>')
+        for day in date_ticks(self.days):
+            parts.append(f'<text x="{self.x(day):.1f}" y="{self.height - 14}" font-size="11" text-anchor="middle">'
+                         f'{escape(_day_label(day))}</text>')
+        return parts
+
+    def legend(self, i: int, name: str, colour: str) -> list[str]:
+        ly = self.top + 14 + i * 18
+        return [f'<rect x="{self.left + self.w + 14}" y="{ly - 9}" width="10" height="10" fill="{colour}"/>',
+                f'<text x="{self.left + self.w + 30}" y="{ly}" font-size="11">{escape(name)}</text>']
+
+
 def line_chart(chart_id: str, title: str, series: dict[str, dict[str, float]], *, percent: bool = False,
-               width: int = 760, height: int = 300) -> str:
+               width: int = 760, height: int = 300, threshold: float | None = None) -> str:
+    """One line per series over the days; the y axis is scaled to the data (and the threshold, drawn
+    in red), so a 2 % problem is not a flat line at the bottom of a 0-100 % axis."""
     days = sorted({d for points in series.values() for d in points})
-    left, right, top, bottom = 56, 170, 30, 40
-    plot_w, plot_h = width - left - right, height - top - bottom
-    peak = max((v for points in series.values() for v in points.values()), default=0) or 1
-    parts = [f'<svg class="chart" id="{escape(chart_id)}" xmlns="http://www.w3.org/2000/svg" width="{width}" '
-             f'height="{height}" role="img" aria-label="{escape(title)}">',
-             f'<text x="10" y="20" font-size="14" font-weight="bold">{escape(title)}</text>',
-             f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" stroke="#6b7280"/>',
-             f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + plot_h}" stroke="#6b7280"/>',
-             f'<text x="{left - 6}" y="{top + 10}" font-size="11" text-anchor="end">{_fmt(peak, percent)}</text>',
-             f'<text x="{left - 6}" y="{top + plot_h}" font-size="11" text-anchor="end">0</text>']
-
-    def x(day: str) -> float:
-        return left + (plot_w * days.index(day) / (len(days) - 1) if len(days) > 1 else plot_w / 2)
-
-    if days:
-        parts.append(f'<text x="{left}" y="{height - 12}" font-size="11">{escape(days[0])}</text>')
-        parts.append(f'<text x="{left + plot_w}" y="{height - 12}" font-size="11" text-anchor="end">{escape(days[-1])}</text>')
+    peak = max((v for points in series.values() for v in points.values()), default=0)
+    axes = _Axes(days, nice_ceiling(max(peak, threshold * 1.5 if threshold else 0)), percent, width, height, 170)
+    parts = _svg_open(chart_id, title, width, height) + axes.draw()
+    if threshold is not None:
+        y = axes.y(threshold)
+        parts.append(f'<line x1="{axes.left}" y1="{y:.1f}" x2="{axes.left + axes.w}" y2="{y:.1f}" stroke="{ALERT}" '
+                     f'stroke-dasharray="6 4"/><text x="{axes.left + axes.w - 4}" y="{y - 5:.1f}" font-size="11" '
+                     f'fill="{ALERT}" text-anchor="end">pause at {_fmt(threshold, percent)}</text>')
     for i, (name, points) in enumerate(series.items()):
         colour = PALETTE[i % len(PALETTE)]
-        coords = " ".join(f"{x(d):.1f},{top + plot_h - plot_h * points[d] / peak:.1f}" for d in days if d in points)
+        coords = " ".join(f"{axes.x(d):.1f},{axes.y(points[d]):.1f}" for d in days if d in points)
         parts.append(f'<polyline points="{coords}" fill="none" stroke="{colour}" stroke-width="2.5"/>')
         for pair in coords.split():
             cx, cy = pair.split(",")
             parts.append(f'<circle cx="{cx}" cy="{cy}" r="3" fill="{colour}"/>')
-        ly = top + 14 + i * 18
-        parts.append(f'<rect x="{left + plot_w + 14}" y="{ly - 9}" width="10" height="10" fill="{colour}"/>')
-        parts.append(f'<text x="{left + plot_w + 30}" y="{ly}" font-size="11">{escape(name)}</text>')
+        parts += axes.legend(i, name, colour)
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def stacked_bars(chart_id: str, title: str, series: dict[str, dict[str, int]], *, width: int = 760,
+                 height: int = 300) -> str:
+    """Per day, one bar of the series stacked: counts that add up, and no lines drawn over each other."""
+    days = sorted({d for points in series.values() for d in points})
+    totals = {d: sum(points.get(d, 0) for points in series.values()) for d in days}
+    axes = _Axes(days, nice_ceiling(max(totals.values(), default=0)), False, width, height, 170)
+    parts = _svg_open(chart_id, title, width, height) + axes.draw()
+    bar = max(2.0, axes.w / max(len(days), 1) * 0.7)
+    base = dict.fromkeys(days, 0)
+    for i, (name, points) in enumerate(series.items()):
+        colour = PALETTE[i % len(PALETTE)]
+        for d in days:
+            n = points.get(d, 0)
+            if n:
+                y_top, y_bottom = axes.y(base[d] + n), axes.y(base[d])
+                parts.append(f'<rect x="{axes.x(d) - bar / 2:.1f}" y="{y_top:.1f}" width="{bar:.1f}" '
+                             f'height="{y_bottom - y_top:.1f}" fill="{colour}"><title>{escape(name)} '
+                             f'{escape(d)}: {n}</title></rect>')
+                base[d] += n
+        parts += axes.legend(i, name, colour)
     parts.append("</svg>")
     return "".join(parts)
 
@@ -111,7 +204,24 @@ def _fmt(v: float | None, percent: bool = True) -> str:
 def _table(head: list[str], rows: list[list[str]]) -> str:
     h = "".join(f"<th>{escape(c)}</th>" for c in head)
     body = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in r) + "</tr>" for r in rows)
-    return f"<table><tr>{h}</tr>{body}</table>"
+    return f'<div class="scroll"><table><tr>{h}</tr>{body}</table></div>'
+
+
+def total(groups: dict[str, Metrics]) -> Metrics:
+    """All sends: every grouping partitions them, so the groups add up."""
+    counts: Counter[str] = Counter()
+    for m in groups.values():
+        counts.update(m.counts)
+    return Metrics(sum(m.sent for m in groups.values()), counts)
+
+
+def headline(m: Metrics) -> str:
+    """The figures a reader looks for first, above the tables."""
+    cards = [("sent", str(m.sent)), ("delivered", str(m.delivered)),
+             *((c.header, _fmt(m.rate_of(c))) for c in COLUMNS)]
+    return '<div class="kpis">' + "".join(
+        f'<div class="kpi" data-testid="kpi-{escape(name.replace(" ", "-"))}"><b>{escape(value)}</b>'
+        f"<span>{escape(name)}</span></div>" for name, value in cards) + "</div>"
 
 
 def metrics_head(by: str, cols: tuple[Column, ...] = COLUMNS) -> list[str]:
@@ -135,6 +245,7 @@ def reply_rate(m: Metrics) -> float | None:
 def render_page(facts: Facts, by: str, groups: dict[str, Metrics], source_rows: list[SourceRow],
                 variant_rows: list[VariantRow], generated: datetime) -> str:
     sections = [f"<h1>outbound report</h1><p>generated {generated:%Y-%m-%d %H:%M}Z</p>",
+                headline(total(groups)),
                 f"<h2>By {escape(by)}</h2>",
                 _table(metrics_head(by), metrics_rows(groups)),
                 "<h2>Lead sources</h2>",
@@ -149,12 +260,13 @@ def render_page(facts: Facts, by: str, groups: dict[str, Metrics], source_rows: 
             [[v.step, v.variant, str(v.metrics.delivered), _fmt(reply_rate(v.metrics)), v.baseline,
               "-" if v.test is None else f"{v.test.difference * 100:+.1f} pts",
               "-" if v.test is None else f"{v.test.p_value:.3f}"] for v in variant_rows])]
-    sections.append("<h2>Funnel per sequence</h2>")
+    sections.append('<h2>Funnel per sequence</h2><div class="charts">')
     for i, (seq, stages) in enumerate(funnel(facts).items()):
         sections.append(bar_chart(f"funnel-{i}", f"Funnel: {seq}", stages))
-    sends = {m: {d: float(n) for d, n in days.items()} for m, days in daily_sends(facts).items()}
-    sections += ["<h2>Daily sends per mailbox</h2>", line_chart("daily-sends", "Sends per day (UTC) per mailbox", sends),
-                 "<h2>Bounce rate per sending domain</h2>",
-                 line_chart("bounce-rate", "Bounce rate per day per domain", bounce_by_domain(facts), percent=True)]
+    sections += ['</div><h2>Sends and bounces per day</h2><div class="charts">',
+                 stacked_bars("daily-sends", "Sends per day (UTC), stacked by mailbox", daily_sends(facts)),
+                 line_chart("bounce-rate", "Bounce rate per day per domain", bounce_by_domain(facts), percent=True,
+                            threshold=BOUNCE_PAUSE), "</div>"]
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>outbound report</title>'
-            f"<style>{_CSS}</style></head><body>{''.join(sections)}</body></html>\n")
+            '<meta name="viewport" content="width=device-width,initial-scale=1">'
+            f"<style>{_CSS}</style></head><body><main>{''.join(sections)}</main></body></html>\n")

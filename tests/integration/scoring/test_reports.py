@@ -191,7 +191,16 @@ def test_html_page_renders_in_chromium(tmp_path: Path) -> None:
     html = page.read_text()
     for chart in ('id="funnel-0"', 'id="funnel-1"', 'id="daily-sends"', 'id="bounce-rate"'):
         assert chart in html
-    assert html.count("<polyline") == len(MAILBOXES) + 2, "one line per mailbox and per sending domain"
+    domains = {m.split("@")[1] for m in MAILBOXES}
+    assert html.count("<polyline") == len(domains), "one bounce-rate line per sending domain"
+    assert all(f"<title>{m} " in html for m in MAILBOXES), "each mailbox's sends are stacked per day"
+    totals = _report(root, "--json")["groups"]
+    assert isinstance(totals, dict)
+    sent = sum(g["sent"] for g in totals.values())
+    delivered = sum(g["delivered"] for g in totals.values())
+    assert f'data-testid="kpi-sent"><b>{sent}</b>' in html, "the headline figures are the report's"
+    assert f'data-testid="kpi-delivered"><b>{delivered}</b>' in html
+    assert 'name="viewport"' in html and "viewBox=" in html and 'width="760"' not in html, "scales to a phone"
     assert "<script" not in html and "src=" not in html and "<link" not in html, "self-contained"
     chromium = shutil.which("chromium") or shutil.which("chromium", path="/usr/bin")
     if chromium is None:
@@ -207,5 +216,5 @@ def test_html_page_renders_in_chromium(tmp_path: Path) -> None:
     assert (width, height) == (1200, 2000)
     seen = colours(rows)
     assert len(seen) > 20, "not blank: text, bars and lines in several colours"
-    for hex_colour in ("2563eb", "dc2626", "16a34a"):  # the first palette colours: bars and lines were drawn
+    for hex_colour in ("2563eb", "7c3aed", "0891b2"):  # the first palette colours: bars and lines were drawn
         assert bytes.fromhex(hex_colour) in colours(rows, step=1), hex_colour

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from statistics import NormalDist
@@ -12,7 +13,7 @@ import pytest
 
 from outbound.core import events as ev
 from outbound.errors import WorkspaceError
-from outbound.reports.html import bar_chart, line_chart
+from outbound.reports.html import ALERT, bar_chart, date_ticks, line_chart, nice_ceiling, stacked_bars
 from outbound.reports.stats import two_proportion_z
 from outbound.scoring.decay import Decayed, weight_of
 from outbound.scoring.outcomes_in import parse_file
@@ -132,3 +133,25 @@ def test_charts_are_svg_with_one_shape_per_value() -> None:
     assert svg.count("<rect") == 2 and "Funnel &lt;x&gt;" in svg and svg.startswith("<svg")
     lines = line_chart("l", "t", {"a": {"2026-12-01": 1.0, "2026-12-02": 3.0}, "b": {"2026-12-02": 2.0}})
     assert lines.count("<polyline") == 2 and lines.count("<circle") == 3
+    assert ALERT not in svg + lines, "red is kept for what is wrong"
+
+
+def test_a_two_percent_bounce_rate_is_not_flat_on_the_axis() -> None:
+    assert [nice_ceiling(v) for v in (0.0, 0.013, 0.02, 0.031, 0.5, 7, 130)] == [1.0, 0.02, 0.02, 0.05, 0.5, 10, 200]
+    svg = line_chart("b", "bounces", {"s1.test": {"2026-12-01": 0.01, "2026-12-02": 0.025}}, percent=True,
+                     threshold=0.02)
+    assert ">5.0%<" in svg and ">100.0%<" not in svg, "the axis tops at 5 %, not 100 %"
+    assert ALERT in svg and "pause at 2.0%" in svg
+
+
+def test_days_are_labelled_and_stacked_bars_do_not_overlap() -> None:
+    days = [f"2026-11-{d:02d}" for d in range(1, 31)]
+    ticks = date_ticks(days)
+    assert len(ticks) == 8 and ticks[0] == days[0] and ticks[-1] == days[-1]
+    svg = stacked_bars("s", "sends", {"a@x": {"2026-11-01": 3, "2026-11-02": 1}, "b@x": {"2026-11-01": 2}})
+    assert svg.count("<rect") == 3 + 2, "one rect per non-zero day and mailbox, plus a legend swatch each"
+    assert ">Nov 01<" in svg and ">Nov 02<" in svg
+    bars = {m.group(5): (float(m.group(2)), float(m.group(4))) for m in re.finditer(
+        r'<rect x="([\d.]+)" y="([\d.]+)" width="([\d.]+)" height="([\d.]+)" fill="[^"]+"><title>([^<]+)</title>', svg)}
+    (a_y, _a_h), (b_y, b_h) = bars["a@x 2026-11-01: 3"], bars["b@x 2026-11-01: 2"]
+    assert b_y + b_h == pytest.approx(a_y, abs=0.11), "b's bar sits on a's, not over it"
