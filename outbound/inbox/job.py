@@ -120,8 +120,8 @@ def process_message(ctx: EngineContext, fetched: FetchedMessage, rules: PolicyFo
 
 
 async def forward_if_wanted(ctx: EngineContext, fetched: FetchedMessage, handled: Handled, now: datetime) -> str | None:
-    """A reply of ``[inbox] forward_intents`` goes to ``forward_to`` once (also when polled again:
-    a forward a crash left undone is made then; one already made is not)."""
+    """A reply of ``[inbox] forward_intents`` goes to ``forward_to`` once: polled again, it is not
+    forwarded again; a forward refused or cut short is tried again by ``retry_forwards``."""
     if not ctx.settings.inbox.forward_to or handled.event != ev.REPLIED or not handled.key:
         return None
     reply = await asyncio.to_thread(reply_by_key, ctx.engine, handled.key)
