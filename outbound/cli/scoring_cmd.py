@@ -171,7 +171,8 @@ def report(
     sources = queries.sources(facts, {k: v.cost_per_lead for k, v in spec.sources.items()})
     variants = queries.variants(facts)
     if html is not None:
-        html.write_text(render_page(facts, by, groups, sources, variants, _now()), encoding="utf-8")
+        html.write_text(render_page(facts, by, groups, sources, variants, _now(),
+                                           cfg.settings.health.max_bounce_rate), encoding="utf-8")
         console.print(f"wrote {html}", highlight=False)
         return
     if as_json:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from email import message_from_bytes, policy
 from email.headerregistry import Address
@@ -90,10 +90,9 @@ async def forward_reply(ctx: EngineContext, reply: Reply, raw: bytes, now: datet
     if found is None:
         return None
     message_id = make_message_id(found[0].domain)
-    if not await asyncio.to_thread(outbox.claim_first, ctx.engine, reply, to, message_id, raw, now, LEASE):
+    forward = await asyncio.to_thread(outbox.claim_first, ctx.engine, reply, to, message_id, raw, now, LEASE)
+    if forward is None:
         return None
-    forward = await asyncio.to_thread(outbox.find, ctx.engine, reply.id)
-    assert forward is not None
     return await _attempt(ctx, reply, forward, raw, now)
 
 
@@ -103,8 +102,7 @@ async def retry_forwards(ctx: EngineContext, now: datetime) -> ForwardRetries:
     for forward in await asyncio.to_thread(outbox.due, ctx.engine, now):
         if not await asyncio.to_thread(outbox.claim_retry, ctx.engine, forward, now, LEASE):
             continue  # another daemon took this attempt
-        claimed = outbox.Forward(forward.event_id, forward.reply_id, forward.to, forward.message_id,
-                                 forward.attempts + 1, forward.original)
+        claimed = replace(forward, attempts=forward.attempts + 1)
         reply = await asyncio.to_thread(store.get_reply, ctx.engine, forward.reply_id)
         if reply is None or reply.mailbox is None or ctx.mailbox(reply.mailbox) is None:
             why = "the reply's mailbox is no longer in domains/" if reply is not None else "the reply is gone"

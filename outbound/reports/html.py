@@ -10,10 +10,9 @@ from html import escape
 from outbound.reports.queries import COLUMNS, Column, Facts, Metrics, SourceRow, VariantRow
 
 # Categorical colours without red or green: those read as bad and good, and a mailbox is neither.
-PALETTE = ("#2563eb", "#7c3aed", "#0891b2", "#d97706", "#db2777", "#4b5563", "#65a30d", "#92400e")
+PALETTE = ("#2563eb", "#7c3aed", "#0891b2", "#d97706", "#db2777", "#4b5563", "#4338ca", "#92400e")
 FUNNEL_COLOUR = "#2563eb"  # one hue for a funnel: its stages are one quantity shrinking, not categories
 ALERT = "#dc2626"          # only for what is wrong: the bounce-rate pause threshold
-BOUNCE_PAUSE = 0.02        # [health] default bounce-rate pause, drawn as a line on the bounce chart
 FUNNEL = ("contacted", "delivered", "replied", "positive", "qualified")
 _CSS = """*{box-sizing:border-box}body{font-family:system-ui,sans-serif;margin:0;color:#111827;background:#fff}
 main{max-width:1400px;margin:0 auto;padding:16px 24px}h1{font-size:22px;margin:8px 0}h2{font-size:18px;margin-top:28px}
@@ -217,11 +216,11 @@ def total(groups: dict[str, Metrics]) -> Metrics:
 
 def headline(m: Metrics) -> str:
     """The figures a reader looks for first, above the tables."""
-    cards = [("sent", str(m.sent)), ("delivered", str(m.delivered)),
-             *((c.header, _fmt(m.rate_of(c))) for c in COLUMNS)]
+    cards = [("sent", "sent", str(m.sent)), ("delivered", "delivered", str(m.delivered)),
+             *((c.rate_key, c.header, _fmt(m.rate_of(c))) for c in COLUMNS)]
     return '<div class="kpis">' + "".join(
-        f'<div class="kpi" data-testid="kpi-{escape(name.replace(" ", "-"))}"><b>{escape(value)}</b>'
-        f"<span>{escape(name)}</span></div>" for name, value in cards) + "</div>"
+        f'<div class="kpi" data-testid="kpi-{escape(key.replace("_", "-"))}"><b>{escape(value)}</b>'
+        f"<span>{escape(name)}</span></div>" for key, name, value in cards) + "</div>"
 
 
 def metrics_head(by: str, cols: tuple[Column, ...] = COLUMNS) -> list[str]:
@@ -243,7 +242,8 @@ def reply_rate(m: Metrics) -> float | None:
 
 
 def render_page(facts: Facts, by: str, groups: dict[str, Metrics], source_rows: list[SourceRow],
-                variant_rows: list[VariantRow], generated: datetime) -> str:
+                variant_rows: list[VariantRow], generated: datetime, bounce_pause: float | None = None) -> str:
+    """The page; ``bounce_pause`` ([health] max_bounce_rate) is drawn as a line on the bounce chart."""
     sections = [f"<h1>outbound report</h1><p>generated {generated:%Y-%m-%d %H:%M}Z</p>",
                 headline(total(groups)),
                 f"<h2>By {escape(by)}</h2>",
@@ -266,7 +266,7 @@ def render_page(facts: Facts, by: str, groups: dict[str, Metrics], source_rows: 
     sections += ['</div><h2>Sends and bounces per day</h2><div class="charts">',
                  stacked_bars("daily-sends", "Sends per day (UTC), stacked by mailbox", daily_sends(facts)),
                  line_chart("bounce-rate", "Bounce rate per day per domain", bounce_by_domain(facts), percent=True,
-                            threshold=BOUNCE_PAUSE), "</div>"]
+                            threshold=bounce_pause), "</div>"]
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>outbound report</title>'
             '<meta name="viewport" content="width=device-width,initial-scale=1">'
             f"<style>{_CSS}</style></head><body><main>{''.join(sections)}</main></body></html>\n")

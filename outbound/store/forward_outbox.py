@@ -47,15 +47,20 @@ def forward_key(reply_id: int) -> str:
 
 
 def claim_first(engine: Engine, reply: Reply, to: str, message_id: str, original: bytes, now: datetime,
-                lease: timedelta) -> bool:
-    """The one right to forward this reply (its first attempt): True for exactly one caller, ever."""
+                lease: timedelta) -> Forward | None:
+    """The one right to forward this reply (its first attempt): the claimed forward for exactly one
+    caller, ever; None for everyone else."""
     kept = base64.b64encode(original).decode() if len(original) <= KEEP_ORIGINAL_UP_TO else None
     data = {"reply": reply.id, "to": to, "outcome": "sending", "attempts": 1, "message_id": message_id,
             "original": kept, "lease_until": (now + lease).isoformat(), "reason": ""}
     with session_scope(engine) as session:
-        return insert_once(session, _EV, {"type": ev.REPLY_FORWARDED, "at": now, "prospect_id": reply.prospect_id,
-                                          "enrollment_id": reply.enrollment_id, "mailbox": reply.mailbox,
-                                          "dedupe_key": forward_key(reply.id), "data": data}, "dedupe_key")
+        won = insert_once(session, _EV, {"type": ev.REPLY_FORWARDED, "at": now, "prospect_id": reply.prospect_id,
+                                         "enrollment_id": reply.enrollment_id, "mailbox": reply.mailbox,
+                                         "dedupe_key": forward_key(reply.id), "data": data}, "dedupe_key")
+        if not won:
+            return None
+        event_id = session.exec(select(Event.id).where(col(Event.dedupe_key) == forward_key(reply.id))).one()
+    return Forward(int(event_id or 0), reply.id, to, message_id, 1, original if kept else None)
 
 
 def due(engine: Engine, now: datetime, limit: int = 50) -> list[Forward]:

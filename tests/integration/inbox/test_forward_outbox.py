@@ -97,7 +97,7 @@ def test_a_forward_cut_short_by_a_crash_goes_after_its_lease(tmp_path: Path, dat
     reply = reply_by_key(tw.engine, handled.key or "")
     assert reply is not None
     # the daemon claimed the forward and died before its SMTP transaction
-    assert outbox.claim_first(tw.engine, reply, TEAM, "<fwd-1@d0.test>", fetched.raw, now, LEASE)
+    assert outbox.claim_first(tw.engine, reply, TEAM, "<fwd-1@d0.test>", fetched.raw, now, LEASE) is not None
     assert asyncio.run(forward_if_wanted(tw.ctx, fetched, handled, now)) is None, "claimed: a restart polls it again"
     assert asyncio.run(retry_forwards(tw.ctx, now + LEASE / 2)).sent == 0, "the attempt may still be under way"
     assert asyncio.run(retry_forwards(tw.ctx, now + LEASE + timedelta(seconds=1))).sent == 1

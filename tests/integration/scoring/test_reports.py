@@ -200,6 +200,7 @@ def test_html_page_renders_in_chromium(tmp_path: Path) -> None:
     delivered = sum(g["delivered"] for g in totals.values())
     assert f'data-testid="kpi-sent"><b>{sent}</b>' in html, "the headline figures are the report's"
     assert f'data-testid="kpi-delivered"><b>{delivered}</b>' in html
+    assert 'data-testid="kpi-bounce-rate"' in html and "pause at 2.0%" in html, "[health] max_bounce_rate, drawn"
     assert 'name="viewport"' in html and "viewBox=" in html and 'width="760"' not in html, "scales to a phone"
     assert "<script" not in html and "src=" not in html and "<link" not in html, "self-contained"
     chromium = shutil.which("chromium") or shutil.which("chromium", path="/usr/bin")
