@@ -36,6 +36,7 @@ def _register_all() -> None:
         db_cmd,
         domains_cmd,
         engine_cmd,
+        hand_cmd,
         inbox_cmd,
         mailboxes_cmd,
         prospects_cmd,
@@ -47,7 +48,7 @@ def _register_all() -> None:
     )
 
     for module in (workspace_cmd, engine_cmd, mailboxes_cmd, db_cmd, prospects_cmd, audience_cmd, domains_cmd, inbox_cmd,
-                   replies_cmd, replies_intent_cmd, classify_cmd, scoring_cmd, accounts_cmd, serve_cmd):
+                   replies_cmd, replies_intent_cmd, classify_cmd, scoring_cmd, accounts_cmd, serve_cmd, hand_cmd):
         module.register(app)
 
 

@@ -4,7 +4,7 @@ Every row of the events table has a ``type``: one of the names below. Each name 
 constant (``SENT = "sent"``), so ``ev.SENT`` can be used as is in SQL and in comparisons, and is
 made by one :func:`define` call that also records:
 
-- ``group``: who records it (sending, mailbox, inbox, tracking, outcome);
+- ``group``: who records it (sending, mailbox, inbox, tracking, outcome, operator);
 - ``fields``: the keys its ``data`` may carry;
 - ``dedupe``: how its ``dedupe_key`` is formed (every event is recorded once: the key is a natural
   key of its source, such as a send id, a Message-ID or an HTTP token and action); a pattern for
@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-GROUPS = ("sending", "mailbox", "inbox", "tracking", "outcome")
+GROUPS = ("sending", "mailbox", "inbox", "tracking", "outcome", "operator")
 
 
 @dataclass(frozen=True)
@@ -139,6 +139,12 @@ MEETING_BOOKED = define("meeting_booked", "outcome", fields=_CRM, dedupe=_CRM_KE
                         doc="a meeting was booked")
 WON = define("won", "outcome", fields=_CRM, dedupe=_CRM_KEY, crm=True, weighable=True, doc="a deal was won")
 LOST = define("lost", "outcome", fields=_CRM, dedupe=_CRM_KEY, crm=True, weighable=True, doc="a deal was lost")
+
+# ---------------------------------------------------------------- what a person did by hand
+OPERATOR_ACTION = define("operator_action", "operator", fields=("action", "reason", "by", "actions",
+                                                                "enrollments_changed"),
+                         dedupe="none: one per action",
+                         doc="a person's enrollments stopped, paused or resumed by hand (CLI or dashboard; by: who)")
 
 
 # ---------------------------------------------------------------- derived (names no type)

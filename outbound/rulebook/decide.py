@@ -33,6 +33,8 @@ from outbound.rulebook.facts import (
     MailboxHealthVerdict,
     Observed,
     OperatorAccount,
+    OperatorPause,
+    OperatorProspect,
     OperatorResume,
     OperatorSuppress,
     OptOut,
@@ -86,6 +88,10 @@ def decide(fact: Fact) -> Effects:
             return _rule(fact)
         case OperatorResume():
             return _resume(fact)
+        case OperatorPause():
+            return _pause(fact)
+        case OperatorProspect():
+            return _operator_prospect(fact)
         case OperatorAccount():
             return _operator_account(fact)
         case OperatorSuppress():
@@ -277,7 +283,8 @@ def _opt_out(f: OptOut) -> Effects:
     stop = (EnrollmentChange("stop", "prospect", reason),) if f.prospect_id is not None else ()
     return Effects("unsubscribed", suppress=Suppress(_addresses(f.address, f.also), reason), enrollments=stop,
                    records=(Record(ev.UNSUBSCRIBED if f.matched else ev.UNMATCHED_INBOUND,
-                                   {"address": f.address, "how": f.how}, mailbox=f.mailbox, at=f.at),))
+                                   {"address": f.address, "how": f.how} | ({"by": f.by} if f.by else {}),
+                                   mailbox=f.mailbox, at=f.at),))
 
 
 def _complaint(f: Complaint) -> Effects:
@@ -334,11 +341,30 @@ def _secret(f: SecretCheck) -> Effects:
     return Effects("nothing")
 
 
+def _sender_target(target: str) -> tuple[SenderScope, str]:
+    target = target.strip().lower()
+    return ("domain", target[1:]) if target.startswith("@") else ("mailbox", target)
+
+
 def _resume(f: OperatorResume) -> Effects:
-    target = f.target.strip().lower()
-    if target.startswith("@"):
-        return Effects("resumed", senders=(SenderChange("resume", "domain", target[1:], "resumed by hand"),))
-    return Effects("resumed", senders=(SenderChange("resume", "mailbox", target, "resumed by hand"),))
+    scope, target = _sender_target(f.target)
+    return Effects("resumed", senders=(SenderChange("resume", scope, target, "resumed by hand", by=f.by),))
+
+
+def _pause(f: OperatorPause) -> Effects:
+    scope, target = _sender_target(f.target)
+    reason = f"paused by hand: {f.reason}" if f.reason.strip() else "paused by hand"
+    return Effects("paused", senders=(SenderChange("pause", scope, target, reason, by=f.by),))
+
+
+def _operator_prospect(f: OperatorProspect) -> Effects:
+    """Stop is for good; a pause holds until resumed by hand; a resume lifts any pause but an unconfirmed
+    delivery's hold (the store's precondition), so a person resumed while a send is in doubt is not mailed twice."""
+    word = {"stop": "stopped", "pause": "paused", "resume": "resumed"}[f.action]
+    reason = f"{word} by hand: {f.reason}" if f.reason.strip() else f"{word} by hand"
+    data = {"action": f.action, "reason": reason} | ({"by": f.by} if f.by else {})
+    return Effects(word, enrollments=(EnrollmentChange(f.action, "prospect", reason),),
+                   records=(Record(ev.OPERATOR_ACTION, data),))
 
 
 def _operator_account(f: OperatorAccount) -> Effects:

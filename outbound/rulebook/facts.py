@@ -120,6 +120,7 @@ class OptOut:
     also: tuple[str, ...] = ()           # further addresses to suppress (the replying address)
     mailbox: str | None = None           # the mailbox that last mailed the address
     matched: bool = True                 # False: a message tied to none of our sends, still honoured
+    by: str | None = None                # who recorded it by hand (dashboard:<user>), in the event
 
 
 @dataclass(frozen=True)
@@ -174,10 +175,33 @@ class RuleAction:
 
 @dataclass(frozen=True)
 class OperatorResume:
-    """``outbound mailboxes resume ADDRESS|@DOMAIN``."""
+    """``outbound mailboxes resume ADDRESS|@DOMAIN`` (or the dashboard's Resume button)."""
 
     target: str
     at: datetime
+    by: str | None = None                # cli, dashboard:<user>: who, in the event
+
+
+@dataclass(frozen=True)
+class OperatorPause:
+    """``outbound mailboxes pause ADDRESS|@DOMAIN`` (or the dashboard's Pause button): no sends until resumed."""
+
+    target: str
+    reason: str
+    at: datetime
+    by: str | None = None
+
+
+@dataclass(frozen=True)
+class OperatorProspect:
+    """A person's enrollments stopped, paused or resumed by hand (``outbound prospects stop|pause|resume``,
+    the dashboard's buttons)."""
+
+    prospect_id: int
+    action: Literal["stop", "pause", "resume"]
+    reason: str
+    at: datetime
+    by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -244,7 +268,7 @@ class TokenRefused:
 
 
 Fact = (SmtpResult | Dsn | AutoReply | HumanReply | OptOut | Complaint | CrmOutcome | Observed | RuleAction
-        | OperatorResume | OperatorAccount | OperatorSuppress | DomainCheck | MailboxHealthVerdict | SecretCheck | TokenRefused)
+        | OperatorResume | OperatorPause | OperatorProspect | OperatorAccount | OperatorSuppress | DomainCheck | MailboxHealthVerdict | SecretCheck | TokenRefused)
 
 
 def return_pause(return_date: date | None, now: datetime, default: timedelta,

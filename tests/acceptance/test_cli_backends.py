@@ -416,3 +416,35 @@ def test_serve_and_run_start_and_stop_on_sigterm(world: World) -> None:
     assert codes == (0, 0), served + ran
     assert "link server on" in served and "outbound daemon" in ran and "stopped" in ran
     assert "Traceback" not in served + ran, served + ran
+
+
+def test_mailboxes_pause_and_people_changed_by_hand(world: World) -> None:
+    paused, typo = world.cli.many(("mailboxes", "pause", "maria@tryacme.io", "--reason", "list cleanup"),
+                                  ("mailboxes", "pause", "mara@tryacme.io"))
+    assert "paused: maria@tryacme.io" in paused.ok().out
+    assert "no mailbox 'mara@tryacme.io' in domains/" in typo.failed(1).err
+    assert "is paused already" in world.cli("mailboxes", "pause", "maria@tryacme.io").failed(1).err
+    st = {m["address"]: m for m in json.loads(world.cli("status", "--json").ok().out)["mailboxes"]}
+    assert (st["maria@tryacme.io"]["state"], st["maria@tryacme.io"]["pause_reason"]) == ("paused",
+                                                                                        "paused by hand: list cleanup")
+    assert "resumed: maria@tryacme.io" in world.cli("mailboxes", "resume", "maria@tryacme.io").ok().out
+
+    held = world.cli("prospects", "pause", GRACE, "--reason", "on leave").ok().out
+    assert f"{GRACE}: paused (1 enrollment(s) changed)" in held, held
+    assert "(1 enrollment(s) changed)" in world.cli("prospects", "resume", GRACE).ok().out
+    assert "(1 enrollment(s) changed)" in world.cli("prospects", "stop", GRACE, "--reason", "asked by phone").ok().out
+    gone = world.cli("prospects", "unsubscribe", ADA).ok().out
+    assert f"{ADA}: unsubscribed" in gone and "suppressed" in gone, gone
+    assert "no prospect 'nobody@nowhere.test'" in world.cli("prospects", "stop", "nobody@nowhere.test").failed(1).err
+    engine = world.engine()
+    try:
+        with session_scope(engine) as s:
+            rows = s.exec(select(Event.type, Event.data).where(
+                col(Event.type).in_([ev.OPERATOR_ACTION, ev.MAILBOX_PAUSED, ev.UNSUBSCRIBED]))).all()
+    finally:
+        engine.dispose()
+    by_hand = [(kind, data.get("action") or data.get("how"), data.get("by")) for kind, data in rows
+               if (data or {}).get("by") == "cli"]
+    assert sorted(by_hand) == [(ev.MAILBOX_PAUSED, None, "cli"), (ev.OPERATOR_ACTION, "pause", "cli"),
+                               (ev.OPERATOR_ACTION, "resume", "cli"), (ev.OPERATOR_ACTION, "stop", "cli"),
+                               (ev.UNSUBSCRIBED, "hand", "cli")], rows

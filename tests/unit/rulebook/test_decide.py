@@ -21,6 +21,8 @@ from outbound.rulebook.facts import (
     HumanReply,
     MailboxHealthVerdict,
     Observed,
+    OperatorPause,
+    OperatorProspect,
     OperatorResume,
     OperatorSuppress,
     OptOut,
@@ -204,6 +206,29 @@ def test_rule_actions_reach_the_triggering_enrollment_or_the_prospect() -> None:
 def test_resume_by_hand_reaches_a_mailbox_or_a_domain() -> None:
     assert shape(decide(OperatorResume("Alex@Acme-Mail.com", AT)))[3] == (("resume", "mailbox", "alex@acme-mail.com"),)
     assert shape(decide(OperatorResume("@acme-mail.com", AT)))[3] == (("resume", "domain", "acme-mail.com"),)
+
+
+def test_pause_by_hand_names_who_and_why() -> None:
+    e = decide(OperatorPause("@Acme-Mail.com", "list cleanup", AT, by="dashboard:ana"))
+    assert shape(e)[3] == (("pause", "domain", "acme-mail.com"),)
+    assert (e.senders[0].reason, e.senders[0].by) == ("paused by hand: list cleanup", "dashboard:ana")
+    assert decide(OperatorPause("alex@acme-mail.com", " ", AT)).senders[0].reason == "paused by hand"
+    assert decide(OperatorResume("alex@acme-mail.com", AT, by="cli")).senders[0].by == "cli"
+
+
+def test_a_person_changed_by_hand_reaches_all_their_enrollments_and_is_recorded() -> None:
+    for action, word in (("stop", "stopped"), ("pause", "paused"), ("resume", "resumed")):
+        e = decide(OperatorProspect(7, action, "asked by phone", AT, by="dashboard:ana"))  # type: ignore[arg-type]
+        assert shape(e) == (None, ((action, "prospect"),), None, (), None, (ev.OPERATOR_ACTION,))
+        assert e.enrollments[0].reason == f"{word} by hand: asked by phone"
+        assert e.records[0].data == {"action": action, "reason": f"{word} by hand: asked by phone", "by": "dashboard:ana"}
+    assert decide(OperatorProspect(7, "pause", "", AT)).records[0].data == {"action": "pause", "reason": "paused by hand"}
+
+
+def test_an_unsubscribe_by_hand_names_who_recorded_it() -> None:
+    e = decide(OptOut("bob@example.com", "hand", AT, 1, by="dashboard:ana"))
+    assert e.records[0].data == {"address": "bob@example.com", "how": "hand", "by": "dashboard:ana"}
+    assert "by" not in decide(OptOut("bob@example.com", "link", AT, 1)).records[0].data
 
 
 def test_suppress_by_hand_stops_what_it_suppresses_at_once() -> None:
