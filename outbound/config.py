@@ -165,6 +165,19 @@ class MetricsSettings(_Section):
     port: Annotated[int, Field(gt=0, lt=65536)] = 9108
 
 
+class DashboardSettings(_Section):
+    """The team's web dashboard (``outbound dashboard``; inside ``outbound run`` when enabled), on its own
+    listener: keep it on loopback or behind your VPN, apart from the public unsubscribe endpoint."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(gt=0, lt=65536)] = 8788
+    session_hours: Annotated[float, Field(gt=0, le=24 * 30)] = 12
+    # user name -> the environment variable holding their password, or its scrypt hash
+    # (`outbound dashboard hash-password`)
+    users: dict[str, str] = {"admin": "OUTBOUND_DASHBOARD_PASSWORD"}
+
+
 class Settings(_Section):
     workspace: WorkspacePaths = WorkspacePaths()
     database: DatabaseSettings = DatabaseSettings()
@@ -175,6 +188,7 @@ class Settings(_Section):
     verify: VerifySettings = VerifySettings()
     web: WebSettings = WebSettings()
     metrics: MetricsSettings = MetricsSettings()
+    dashboard: DashboardSettings = DashboardSettings()
 
 
 class LoadedConfig(BaseModel):

@@ -1,5 +1,5 @@
 """The daemon's wiring: the send tick plus the periodic jobs (inbox poll, scoring, domain health) and
-the services (link server, metrics endpoint), each enabled by config.toml."""
+the services (link server, metrics endpoint, dashboard), each enabled by config.toml."""
 
 from __future__ import annotations
 
@@ -100,7 +100,7 @@ def daemon_jobs(ctx: EngineContext) -> dict[str, tuple[Job, timedelta]]:
 def daemon_services(ctx: EngineContext) -> dict[str, Service]:
     """The web endpoint and the metrics endpoint, when enabled: bound now, so a taken port fails
     before any send."""
-    services = metrics_service(ctx)
+    services = metrics_service(ctx) | dashboard_service(ctx)
     web = ctx.settings.web
     if not web.enabled:
         return services
@@ -112,6 +112,24 @@ def daemon_services(ctx: EngineContext) -> dict[str, Service]:
         await serve_in_background(app, web.host, web.port, stop, sock=sock)
 
     return {**services, "web": serve}
+
+
+def dashboard_service(ctx: EngineContext) -> dict[str, Service]:
+    """The dashboard on ``[dashboard] host:port`` when enabled: a listener of its own, never the public one."""
+    cfg = ctx.settings.dashboard
+    if not cfg.enabled:
+        return {}
+    from outbound.app.dashboard import build_dashboard
+    from outbound.scoring.spec import load_scoring
+
+    app = build_dashboard(ctx, load_scoring(ctx.workspace.config.root))
+    sock = bind(cfg.host, cfg.port)
+
+    async def serve(stop: asyncio.Event) -> None:
+        log.info("dashboard on http://%s:%d", cfg.host, sock.getsockname()[1])
+        await serve_in_background(app, cfg.host, cfg.port, stop, sock=sock, name="dashboard")
+
+    return {"dashboard": serve}
 
 
 def metrics_service(ctx: EngineContext) -> dict[str, Service]:

@@ -58,15 +58,10 @@ def find(ctx: EngineContext, reply_id: int) -> Reply:
 
 
 def inbox(ctx: EngineContext, *, intent: str | None = None, open_only: bool = False, mailbox: str | None = None,
-          since: datetime | None = None) -> list[Reply]:
+          since: datetime | None = None, limit: int | None = None) -> list[Reply]:
     """Every reply across mailboxes, newest first; ``intent`` "none" (or "—") picks those without one."""
-    rows = store.list_replies(ctx.engine, mailbox=mailbox, since=since)
-    if intent is not None:
-        wanted = None if intent.strip().lower() in ("none", NO_INTENT, "") else intent.strip().lower()
-        rows = [r for r in rows if r.intent == wanted]
-    if open_only:
-        rows = [r for r in rows if r.handled is None]
-    return rows
+    wanted = None if intent is None else "" if intent.strip().lower() in ("none", NO_INTENT, "") else intent.strip().lower()
+    return store.list_replies(ctx.engine, mailbox=mailbox, since=since, intent=wanted, open_only=open_only, limit=limit)
 
 
 def done(ctx: EngineContext, reply_id: int, now: datetime) -> bool:
@@ -95,7 +90,7 @@ def answer_message(target: AnswerTarget, sender: Address, body: str, message_id:
     return msg.as_bytes(policy=SMTP_POLICY)
 
 
-def answer(ctx: EngineContext, reply_id: int, body: str, now: datetime) -> Answered:
+def answer(ctx: EngineContext, reply_id: int, body: str, now: datetime, by: str = "cli") -> Answered:
     """Sends ``body`` as the answer to the reply and marks it handled; AnswerRefused says why not."""
     reply = find(ctx, reply_id)
     if not body.strip():
@@ -130,7 +125,7 @@ def answer(ctx: EngineContext, reply_id: int, body: str, now: datetime) -> Answe
             mailbox_store.give_back(ctx.engine, mailbox.address, now)
         raise AnswerRefused(f"the answer to {target.to} was not sent: {outcome.describe()}")
     subject = re_subject(reply.subject)
-    store.record_answer(ctx.engine, reply, message_id, subject, body, now)
+    store.record_answer(ctx.engine, reply, message_id, subject, body, now, by)
     return Answered(reply, mailbox.address, target.to, subject, message_id, copy)
 
 

@@ -33,6 +33,7 @@ def _register_all() -> None:
         accounts_cmd,
         audience_cmd,
         classify_cmd,
+        dashboard_cmd,
         db_cmd,
         domains_cmd,
         engine_cmd,
@@ -48,7 +49,7 @@ def _register_all() -> None:
     )
 
     for module in (workspace_cmd, engine_cmd, mailboxes_cmd, db_cmd, prospects_cmd, audience_cmd, domains_cmd, inbox_cmd,
-                   replies_cmd, replies_intent_cmd, classify_cmd, scoring_cmd, accounts_cmd, serve_cmd, hand_cmd):
+                   replies_cmd, replies_intent_cmd, classify_cmd, scoring_cmd, accounts_cmd, serve_cmd, hand_cmd, dashboard_cmd):
         module.register(app)
 
 

@@ -110,7 +110,7 @@ UNMATCHED_INBOUND = define("unmatched_inbound", "inbox", fields=(*_INBOX, "class
 
 REPLY_HANDLED = define("reply_handled", "inbox", fields=("reply", "how", "by"), dedupe="handled:{reply event id}",
                        doc="a reply was worked: answered or marked done (`outbound replies answer/done`)")
-REPLY_ANSWERED = define("reply_answered", "inbox", fields=("reply", "subject", "message_id", "text", "in_reply_to"),
+REPLY_ANSWERED = define("reply_answered", "inbox", fields=("reply", "subject", "message_id", "text", "in_reply_to", "by"),
                         dedupe="answer:{Message-ID of our answer}",
                         doc="our answer to a reply, sent in its thread (`outbound replies answer`)")
 REPLY_FORWARDED = define("reply_forwarded", "inbox",

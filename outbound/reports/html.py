@@ -14,7 +14,7 @@ PALETTE = ("#2563eb", "#7c3aed", "#0891b2", "#d97706", "#db2777", "#4b5563", "#4
 FUNNEL_COLOUR = "#2563eb"  # one hue for a funnel: its stages are one quantity shrinking, not categories
 ALERT = "#dc2626"          # only for what is wrong: the bounce-rate pause threshold
 FUNNEL = ("contacted", "delivered", "replied", "positive", "qualified")
-_CSS = """*{box-sizing:border-box}body{font-family:system-ui,sans-serif;margin:0;color:#111827;background:#fff}
+CSS = """*{box-sizing:border-box}body{font-family:system-ui,sans-serif;margin:0;color:#111827;background:#fff}
 main{max-width:1400px;margin:0 auto;padding:16px 24px}h1{font-size:22px;margin:8px 0}h2{font-size:18px;margin-top:28px}
 .scroll{overflow-x:auto}table{border-collapse:collapse;margin:8px 0;width:100%}
 td,th{border:1px solid #d1d5db;padding:4px 8px;text-align:right;white-space:nowrap}th{background:#f3f4f6}
@@ -214,10 +214,10 @@ def total(groups: dict[str, Metrics]) -> Metrics:
     return Metrics(sum(m.sent for m in groups.values()), counts)
 
 
-def headline(m: Metrics) -> str:
-    """The figures a reader looks for first, above the tables."""
+def headline(m: Metrics, extra: tuple[tuple[str, str, str], ...] = ()) -> str:
+    """The figures a reader looks for first, above the tables; ``extra``: more (test id, label, value) cards."""
     cards = [("sent", "sent", str(m.sent)), ("delivered", "delivered", str(m.delivered)),
-             *((c.rate_key, c.header, _fmt(m.rate_of(c))) for c in COLUMNS)]
+             *((c.rate_key, c.header, _fmt(m.rate_of(c))) for c in COLUMNS), *extra]
     return '<div class="kpis">' + "".join(
         f'<div class="kpi" data-testid="kpi-{escape(key.replace("_", "-"))}"><b>{escape(value)}</b>'
         f"<span>{escape(name)}</span></div>" for key, name, value in cards) + "</div>"
@@ -269,4 +269,4 @@ def render_page(facts: Facts, by: str, groups: dict[str, Metrics], source_rows: 
                             threshold=bounce_pause), "</div>"]
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>outbound report</title>'
             '<meta name="viewport" content="width=device-width,initial-scale=1">'
-            f"<style>{_CSS}</style></head><body><main>{''.join(sections)}</main></body></html>\n")
+            f"<style>{CSS}</style></head><body><main>{''.join(sections)}</main></body></html>\n")

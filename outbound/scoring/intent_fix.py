@@ -34,7 +34,8 @@ class Corrected:
     actions: list[str] = field(default_factory=list)
 
 
-def set_intent(engine: Engine, spec: ScoringSpec, event_id: int, intent: str, now: datetime) -> Corrected:
+def set_intent(engine: Engine, spec: ScoringSpec, event_id: int, intent: str, now: datetime,
+               by: str = "hand") -> Corrected:
     if intent not in REPLY_INTENTS:
         raise IntentError(f"unknown intent {intent!r}; expected one of: {', '.join(REPLY_INTENTS)}")
     with session_scope(engine) as session:
@@ -45,7 +46,7 @@ def set_intent(engine: Engine, spec: ScoringSpec, event_id: int, intent: str, no
         if event.type != ev.REPLIED:
             raise IntentError(f"event {event_id} is {event.type!r}, not a reply")
         was = event.data.get("intent")
-        data = {**event.data, "intent": intent, "positive": reply_tone(intent), "intent_set_by": "hand",
+        data = {**event.data, "intent": intent, "positive": reply_tone(intent), "intent_set_by": by,
                 "intent_was": event.data.get("intent_was", was)}
         done = Corrected(event_id, was if isinstance(was, str) else None, intent)
         delta = weight_of(ev.REPLIED, data, spec.weights) - weight_of(ev.REPLIED, event.data, spec.weights)
@@ -68,7 +69,7 @@ def set_intent(engine: Engine, spec: ScoringSpec, event_id: int, intent: str, no
         set_data(session, event_id, data)
         if intent == "do_not_contact" and event.email:
             # "do not contact" has an unsubscribe's effects by whatever path it is known
-            fact = OptOut(event.email, "hand", now, event.prospect_id, mailbox=event.mailbox)
+            fact = OptOut(event.email, "hand", now, event.prospect_id, mailbox=event.mailbox, by=by)
             subject = Subject(prospect_id=event.prospect_id, enrollment_id=event.enrollment_id, send_id=event.send_id,
                               mailbox=event.mailbox)
             done.actions = apply(session, decide(fact), subject, now, key=f"intent:{event_id}:do_not_contact",

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, or_
 from sqlmodel import Session, col, select
 
 from outbound.core import events as ev
@@ -100,10 +100,17 @@ def person(engine: Engine, email: str) -> Person | None:
 
 
 def people(engine: Engine, *, sequence: str | None = None, state: str | None = None, hot: bool = False,
-           limit: int | None = None) -> list[PersonRow]:
-    """Prospects (with an enrollment in ``sequence`` / in ``state`` when given), by address."""
+           limit: int | None = None, search: str | None = None, account: str | None = None) -> list[PersonRow]:
+    """Prospects (with an enrollment in ``sequence`` / in ``state`` when given; whose address, name or
+    company contains ``search``; of the company domain ``account``), by address."""
     with session_scope(engine) as session:
         query = select(Prospect).order_by(col(Prospect.email))
+        if search and search.strip():
+            term = search.strip().lower()
+            query = query.where(or_(*(func.lower(c).contains(term, autoescape=True) for c in (
+                col(Prospect.email), col(Prospect.first_name), col(Prospect.last_name), col(Prospect.company)))))
+        if account:
+            query = query.where(col(Prospect.company_domain) == account.strip().lower())
         if sequence is not None or state is not None:
             sub = select(Enrollment.prospect_id)
             if sequence is not None:

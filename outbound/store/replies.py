@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, String, cast, exists, literal, or_
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from outbound.core import events as ev
@@ -96,20 +97,29 @@ def _reply(event: Event, prospect: Prospect | None, sequence: str | None, handle
                  event.prospect_id, event.enrollment_id, data)
 
 
-def _query(session: Session, where: list[Any]) -> list[Reply]:
-    rows = list(session.exec(
-        select(Event, Prospect, Enrollment.sequence_name)
-        .join(Prospect, col(Prospect.id) == col(Event.prospect_id), isouter=True)
-        .join(Enrollment, col(Enrollment.id) == col(Event.enrollment_id), isouter=True)
-        .where(col(Event.type) == ev.REPLIED, *where).order_by(col(Event.at).desc(), col(Event.id).desc())))
+def _query(session: Session, where: list[Any], limit: int | None = None) -> list[Reply]:
+    query = (select(Event, Prospect, Enrollment.sequence_name)
+             .join(Prospect, col(Prospect.id) == col(Event.prospect_id), isouter=True)
+             .join(Enrollment, col(Enrollment.id) == col(Event.enrollment_id), isouter=True)
+             .where(col(Event.type) == ev.REPLIED, *where).order_by(col(Event.at).desc(), col(Event.id).desc()))
+    rows = list(session.exec(query if limit is None else query.limit(limit)))
     handled = _handled(session, [e.id for e, _, _ in rows if e.id is not None])
     return [_reply(e, p, s, handled.get(e.id or 0)) for e, p, s in rows]
 
 
 def list_replies(engine: Engine, *, mailbox: str | None = None, since: datetime | None = None,
-                 prospect_id: int | None = None) -> list[Reply]:
-    """Every reply, newest first (intent and open/handled are filtered by the caller)."""
+                 prospect_id: int | None = None, intent: str | None = None, open_only: bool = False,
+                 limit: int | None = None) -> list[Reply]:
+    """Replies, newest first: all of them, or the first ``limit`` of those with ``intent`` ("" picks those
+    without one) that are still open when ``open_only``, filtered in SQL so a page of them stays cheap."""
     where: list[Any] = []
+    if intent is not None:
+        said = Event.data["intent"].as_string()
+        where.append(or_(said.is_(None), said == "") if intent == "" else said == intent)
+    if open_only:
+        handled = aliased(Event)
+        # handled_key(id), spelt in SQL
+        where.append(~exists().where(col(handled.dedupe_key) == literal("handled:") + cast(col(Event.id), String)))
     if mailbox is not None:
         where.append(col(Event.mailbox) == mailbox.lower())
     if since is not None:
@@ -117,7 +127,7 @@ def list_replies(engine: Engine, *, mailbox: str | None = None, since: datetime 
     if prospect_id is not None:
         where.append(col(Event.prospect_id) == prospect_id)
     with session_scope(engine) as session:
-        return _query(session, where)
+        return _query(session, where, limit)
 
 
 def get_reply(engine: Engine, reply_id: int) -> Reply | None:
@@ -183,15 +193,17 @@ def mark_handled_in(session: Session, reply: Reply, how: str, now: datetime, by:
                                       "data": {"reply": reply.id, "how": how, "by": by}}, "dedupe_key")
 
 
-def record_answer(engine: Engine, reply: Reply, message_id: str, subject: str, text: str, now: datetime) -> None:
+def record_answer(engine: Engine, reply: Reply, message_id: str, subject: str, text: str, now: datetime,
+                  by: str = "cli") -> None:
     """Our answer, sent: recorded in the thread, and the reply marked handled, in one transaction."""
     with session_scope(engine) as session:
         insert_once(session, _EV, {"type": ev.REPLY_ANSWERED, "at": now, "prospect_id": reply.prospect_id,
                                    "enrollment_id": reply.enrollment_id, "mailbox": reply.mailbox,
                                    "dedupe_key": f"answer:{message_id}",
                                    "data": {"reply": reply.id, "subject": subject, "message_id": message_id,
-                                            "text": text[:4000], "in_reply_to": reply.message_id}}, "dedupe_key")
-        mark_handled_in(session, reply, "answered", now)
+                                            "text": text[:4000], "in_reply_to": reply.message_id, "by": by}},
+                    "dedupe_key")
+        mark_handled_in(session, reply, "answered", now, by)
 
 
 def reply_by_key(engine: Engine, dedupe_key: str) -> Reply | None:

@@ -52,7 +52,7 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 async def serve_in_background(app: ASGIApp, host: str, port: int, stop: asyncio.Event, *,
-                              sock: socket.socket | None = None, grace: int = 5) -> None:
+                              sock: socket.socket | None = None, grace: int = 5, name: str = "link server") -> None:
     """Serves ``app`` on host:port until ``stop`` is set, then lets open requests finish (``grace`` s).
 
     Run it as a task beside the daemon: ``asyncio.create_task(serve_in_background(app, h, p, stop))``.
@@ -64,8 +64,8 @@ async def serve_in_background(app: ASGIApp, host: str, port: int, stop: asyncio.
     server = _EmbeddedServer(config)
     serving = asyncio.create_task(server.serve(sockets=[listener]))
     stopping = asyncio.create_task(stop.wait())
-    name = listener.getsockname()
-    log.info("link server listening on %s:%s", name[0], name[1])
+    where = listener.getsockname()
+    log.info("%s listening on %s:%s", name, where[0], where[1])
     try:
         await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
     finally:
@@ -75,4 +75,4 @@ async def serve_in_background(app: ASGIApp, host: str, port: int, stop: asyncio.
             await serving
         finally:
             listener.close()
-            log.info("link server stopped")
+            log.info("%s stopped", name)

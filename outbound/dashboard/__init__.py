@@ -1,0 +1,1 @@
+"""The team's web dashboard: server-rendered pages over the store, behind a login."""

@@ -1,0 +1,44 @@
+"""/ : today and the last 7/30 days at a glance, per-domain and per-mailbox health, what is paused and why."""
+
+from __future__ import annotations
+
+from starlette.responses import Response
+from starlette.routing import Route
+
+from outbound.dashboard.figures import DEFAULT_WINDOW, WINDOWS
+from outbound.dashboard.web import Page, guarded
+from outbound.reports import html
+from outbound.reports.queries import COLUMNS
+from outbound.store.db import session_scope
+from outbound.store.status_queries import stuck
+
+
+def window_of(page: Page) -> str:
+    wanted = page.request.query_params.get("window", DEFAULT_WINDOW)
+    return wanted if wanted in WINDOWS else DEFAULT_WINDOW
+
+
+def _stuck(page: Page) -> list[tuple[str, str, int]]:
+    with session_scope(page.deps.engine) as session:
+        return [(s.state, s.reason or "no reason given", s.count) for s in stuck(session)]
+
+
+async def overview(page: Page) -> Response:
+    window = window_of(page)
+    snap = await page.db(page.deps.figures.get)
+    fig = snap.windows[window]
+    boxes = await page.db(page.deps.mailboxes)
+    held = await page.db(_stuck, page)
+    charts = [html.stacked_bars("daily-sends", "Sends per day (UTC), stacked by mailbox", fig.daily_sends),
+              html.line_chart("bounce-rate", "Bounce rate per day per domain", fig.bounce_daily, percent=True,
+                              threshold=page.deps.bounce_pause)]
+    return page.render("overview.html", title="Overview", window=window, windows=WINDOWS, snap=snap, fig=fig,
+                       headline=html.headline(fig.total, (("meetings", "meetings booked", str(fig.meetings)),)), charts=charts,
+                       domain_head=html.metrics_head("domain", COLUMNS),
+                       domain_rows=html.metrics_rows(fig.groups["domain"], COLUMNS),
+                       mailbox_rows=html.metrics_rows(fig.groups["mailbox"], COLUMNS),
+                       mailbox_head=html.metrics_head("mailbox", COLUMNS),
+                       paused=[b for b in boxes if b.state == "paused"], held=held)
+
+
+ROUTES = [Route("/", guarded(overview), methods=["GET"])]
