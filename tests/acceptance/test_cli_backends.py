@@ -12,13 +12,17 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import subprocess
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from ruamel.yaml import YAML
@@ -30,7 +34,7 @@ from outbound.rulebook.effects import SenderChange
 from outbound.store.db import open_store, session_scope, utcnow
 from outbound.store.effects import change_senders
 from outbound.store.tables import Event, Send, SendState
-from tests.acceptance.conftest import Cli, Result, copy_workspace, spawn, stop, write_csv
+from tests.acceptance.conftest import OUTBOUND, Cli, Result, copy_workspace, spawn, stop, write_csv
 from tests.fixtures.common import DATA, free_port, wait_for_port
 from tests.fixtures.oauth_server import CLIENT_ID, CLIENT_SECRET, OAuthServer
 from tests.fixtures.smtp_sink import SmtpSink, _Handler
@@ -448,3 +452,36 @@ def test_mailboxes_pause_and_people_changed_by_hand(world: World) -> None:
     assert sorted(by_hand) == [(ev.MAILBOX_PAUSED, None, "cli"), (ev.OPERATOR_ACTION, "pause", "cli"),
                                (ev.OPERATOR_ACTION, "resume", "cli"), (ev.OPERATOR_ACTION, "stop", "cli"),
                                (ev.UNSUBSCRIBED, "hand", "cli")], rows
+
+
+def test_dashboard_serves_its_login_and_stops_on_sigterm(world: World) -> None:
+    missing = world.cli("dashboard", "--port", str(free_port())).failed(1)
+    assert "no dashboard user has a password: set OUTBOUND_DASHBOARD_PASSWORD" in missing.err
+    hashed = subprocess.run([str(OUTBOUND), "dashboard", "hash-password"], input="a long password here\n",
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert hashed.returncode == 0 and hashed.stdout.startswith("scrypt$"), hashed.stderr
+    assert "at least 10 characters" in subprocess.run([str(OUTBOUND), "dashboard", "hash-password"], input="short\n",
+                                                      capture_output=True, text=True, timeout=60).stderr
+    port, log = free_port(), world.root / "dashboard.log"
+    server = spawn(replace(world.cli, env={**world.cli.env, "OUTBOUND_DASHBOARD_PASSWORD": hashed.stdout.strip()}),
+                   "dashboard", "--port", str(port), log=log)
+    try:
+        assert wait_for_port(port, 30), log.read_text()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=10) as answer:
+            assert answer.status == 200 and b"Log in" in answer.read()
+        form = urllib.parse.urlencode({"user": "admin", "password": "a long password here", "next": "/"}).encode()
+        opener = urllib.request.build_opener(_NoRedirect)
+        try:
+            opener.open(urllib.request.Request(f"http://127.0.0.1:{port}/login", data=form), timeout=10)
+            raise AssertionError("a login answers with a redirect")
+        except urllib.error.HTTPError as redirect:
+            assert redirect.code == 303 and "outbound_session=" in (redirect.headers["set-cookie"] or "")
+    finally:
+        code = stop(server)
+    served = log.read_text()
+    assert code == 0 and "dashboard on http://127.0.0.1:" in served and "Traceback" not in served, served
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
