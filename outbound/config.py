@@ -173,6 +173,7 @@ class DashboardSettings(_Section):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(gt=0, lt=65536)] = 8788
     session_hours: Annotated[float, Field(gt=0, le=24 * 30)] = 12
+    secure_cookies: bool = False   # set behind a TLS proxy: the session cookie is then sent over https only
     # user name -> the environment variable holding their password, or its scrypt hash
     # (`outbound dashboard hash-password`)
     users: dict[str, str] = {"admin": "OUTBOUND_DASHBOARD_PASSWORD"}

@@ -81,7 +81,7 @@ def mailbox_views(ctx: EngineContext, now: datetime) -> list[MailboxView]:
 
 
 def build_dashboard(ctx: EngineContext, spec: ScoringSpec, *, clock: Callable[[], datetime] = utcnow,
-                    env: Mapping[str, str] | None = None, secure_cookies: bool = False) -> Starlette:
+                    env: Mapping[str, str] | None = None) -> Starlette:
     settings = ctx.settings
     if ctx.secret is None:
         raise ConfigError("the dashboard needs the signing secret")
@@ -92,5 +92,5 @@ def build_dashboard(ctx: EngineContext, spec: ScoringSpec, *, clock: Callable[[]
         actions=EngineActions(ctx, spec, clock), mailboxes=lambda: mailbox_views(ctx, clock()), clock=clock,
         figures=FiguresCache(engine, clock, costs, SOURCE_STAGES), session_hours=settings.dashboard.session_hours,
         bounce_pause=settings.health.max_bounce_rate, sequences=tuple(sorted(ctx.workspace.sequences)),
-        intents=tuple(REPLY_INTENTS), secure_cookies=secure_cookies)
+        intents=tuple(REPLY_INTENTS), secure_cookies=settings.dashboard.secure_cookies)
     return create_dashboard(deps)

@@ -84,6 +84,9 @@ MAILBOX_PAUSED = define("mailbox_paused", "mailbox", fields=("reason", "by"), de
 TOKEN_REFUSED = define("token_refused", "mailbox", fields=("error", "source"),
                        dedupe="token_refused:<mailbox>:<token generation>",
                        doc="the OAuth2 server refused a mailbox's refresh token for good (invalid_grant)")
+DOMAIN_CHECKED = define("domain_checked", "mailbox", fields=("domain", "verdict", "findings"),
+                        dedupe="none: one per check of a domain",
+                        doc="the daemon's DNS health check of a sending domain: verdict and findings with their fixes")
 MAILBOX_RESUMED = define("mailbox_resumed", "mailbox", fields=("reason", "by"), dedupe="none: one per resume",
                          doc="a paused mailbox sends again")
 

@@ -43,4 +43,5 @@ def create_dashboard(deps: DashboardDeps, *, login_attempts: int = 5, login_wind
     app.state.sessions = Sessions(deps.secret, deps.users, deps.session_hours)
     app.state.login_limiter = LoginLimiter(login_attempts, login_window)
     app.state.limiter = anyio.CapacityLimiter(deps.db_threads)
+    deps.figures.start()  # the first figures are computed while the first person logs in
     return app

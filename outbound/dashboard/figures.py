@@ -83,16 +83,19 @@ def compute(engine: Engine, now: datetime, costs: Mapping[str, float | None], st
     started = time.perf_counter()
     mark = watermark(engine)
     starts = window_starts(now)
-    facts, meetings = queries.load_windows(engine, starts)
     windows = {}
-    for key, since in starts.items():
+    for key, facts, meetings in queries.load_windows(engine, starts):
+        since = starts[key]
         leads = funnel(lead_facts(engine, stages, since), "source", costs, stages) if key in ("30d", "all") else []
-        windows[key] = summarise(facts[key], meetings[key], since, costs, leads)
+        windows[key] = summarise(facts, meetings, since, costs, leads)
     return Snapshot(now, time.perf_counter() - started, mark, windows)
 
 
 class FiguresCache:
-    """The latest snapshot; a stale one is refreshed in the background, one refresh at a time."""
+    """The latest snapshot; a stale one is refreshed in the background, one refresh at a time.
+
+    A refresh is due ``max_age`` seconds after the last one, or ten times as long as the last one
+    took when that is longer, so a big database is not recomputed back to back while people look."""
 
     def __init__(self, engine: Engine, clock: Callable[[], datetime], costs: Mapping[str, float | None],
                  stages: Sequence[str] = SOURCE_STAGES, max_age: float = 60.0) -> None:
@@ -100,25 +103,30 @@ class FiguresCache:
         self._snapshot: Snapshot | None = None
         self._lock = threading.Lock()
         self._refreshing = False
+        self._first = threading.Event()
 
-    def _compute(self) -> Snapshot:
-        return compute(self.engine, self.clock(), self.costs, self.stages)
+    def start(self) -> None:
+        """Computes the first snapshot in the background (the dashboard calls it as it starts)."""
+        self._start_refresh()
 
-    def get(self) -> Snapshot:
+    def refresh_every(self) -> float:
+        snap = self._snapshot
+        return self.max_age if snap is None else max(self.max_age, 10 * snap.seconds)
+
+    def get(self, wait: float = 2.0) -> Snapshot | None:
+        """The latest snapshot, waiting up to ``wait`` seconds for the first one (None: still computing)."""
         snap = self._snapshot
         if snap is None:
-            with self._lock:
-                if self._snapshot is None:
-                    self._snapshot = self._compute()
-                return self._snapshot
-        if (self.clock() - snap.taken_at).total_seconds() >= self.max_age:
+            self._start_refresh()
+            self._first.wait(wait)
+            return self._snapshot
+        if (self.clock() - snap.taken_at).total_seconds() >= self.refresh_every():
             self._start_refresh()
         return snap
 
     def invalidate(self) -> None:
         """After an action: a refresh starts now rather than when the snapshot is old."""
-        if self._snapshot is not None:
-            self._start_refresh()
+        self._start_refresh()
 
     def _start_refresh(self) -> None:
         with self._lock:
@@ -129,11 +137,11 @@ class FiguresCache:
 
     def _refresh(self) -> None:
         try:
-            fresh = self._compute()
-            with self._lock:
-                self._snapshot = fresh
-            log.info("dashboard figures refreshed in %.2f s", fresh.seconds)
+            fresh = compute(self.engine, self.clock(), self.costs, self.stages)
+            self._snapshot = fresh
+            log.info("dashboard figures computed in %.2f s", fresh.seconds)
         except Exception:  # a refresh must never take the dashboard down: the old figures stay
-            log.exception("dashboard figures: refresh failed; showing the previous ones")
+            log.exception("dashboard figures: computing them failed; showing the previous ones")
         finally:
             self._refreshing = False
+            self._first.set()

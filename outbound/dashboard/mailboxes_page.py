@@ -10,6 +10,7 @@ from starlette.routing import Route
 
 from outbound.dashboard.deps import MailboxView
 from outbound.dashboard.web import Page, form, guarded
+from outbound.store.domain_health import latest_checks
 from outbound.store.operator import pause_senders, resume_senders
 
 
@@ -18,10 +19,11 @@ async def mailboxes(page: Page) -> Response:
     by_domain: dict[str, list[MailboxView]] = defaultdict(list)
     for box in boxes:
         by_domain[box.domain].append(box)
-    snap = await page.db(page.deps.figures.get)
-    week = snap.windows["7d"].groups
+    checks = await page.db(latest_checks, page.deps.engine, by_domain)
+    snap = await page.figures()  # the rates only: the states and caps are read live
+    week = snap.windows["7d"].groups if snap is not None else {"mailbox": {}, "domain": {}}
     return page.render("mailboxes.html", title="Mailboxes and domains", domains=dict(sorted(by_domain.items())),
-                       by_mailbox=week["mailbox"], by_domain=week["domain"], snap=snap)
+                       by_mailbox=week["mailbox"], by_domain=week["domain"], snap=snap, checks=checks)
 
 
 async def _known(page: Page, target: str) -> bool:

@@ -25,7 +25,9 @@ def _stuck(page: Page) -> list[tuple[str, str, int]]:
 
 async def overview(page: Page) -> Response:
     window = window_of(page)
-    snap = await page.db(page.deps.figures.get)
+    snap = await page.figures()
+    if snap is None:
+        return page.computing("Overview")
     fig = snap.windows[window]
     boxes = await page.db(page.deps.mailboxes)
     held = await page.db(_stuck, page)

@@ -21,7 +21,9 @@ def _queue(page: Page) -> tuple[list[QueueCount], list[StuckCount]]:
 
 async def sequences(page: Page) -> Response:
     window = window_of(page)
-    snap = await page.db(page.deps.figures.get)
+    snap = await page.figures()
+    if snap is None:
+        return page.computing("Sequences")
     fig = snap.windows[window]
     queue, held = await page.db(_queue, page)
     funnels = [html.bar_chart(f"funnel-{i}", f"Funnel: {seq}", stages) for i, (seq, stages) in enumerate(fig.funnel.items())]

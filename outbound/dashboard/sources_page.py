@@ -14,7 +14,9 @@ WINDOWS = {"30d": "Last 30 days", "all": "All time"}
 async def sources(page: Page) -> Response:
     window = page.request.query_params.get("window", "all")
     window = window if window in WINDOWS else "all"
-    snap = await page.db(page.deps.figures.get)
+    snap = await page.figures()
+    if snap is None:
+        return page.computing("Lead sources")
     fig = snap.windows[window]
     return page.render("sources.html", title="Lead sources", window=window, windows=WINDOWS, snap=snap,
                        rows=fig.lead_funnel, sources=fig.sources)

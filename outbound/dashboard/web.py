@@ -16,6 +16,7 @@ from starlette.responses import HTMLResponse, PlainTextResponse, RedirectRespons
 
 from outbound.dashboard.auth import Session, Sessions
 from outbound.dashboard.deps import DashboardDeps
+from outbound.dashboard.figures import Snapshot
 
 log = logging.getLogger("outbound.dashboard")
 T = TypeVar("T")
@@ -59,11 +60,19 @@ class Page:
         limiter = self.request.app.state.limiter
         return await anyio.to_thread.run_sync(partial(work, *args, **kwargs), limiter=limiter)
 
+    async def figures(self) -> Snapshot | None:
+        """The figures' snapshot (waiting a little for the first one; None: still being computed)."""
+        return await anyio.to_thread.run_sync(self.deps.figures.get)
+
+    def computing(self, title: str) -> Response:
+        """The page while the first figures are computed: it reloads itself (no script needed)."""
+        return self.render("computing.html", title=title, every=self.deps.figures.refresh_every())
+
     def render(self, template: str, status: int = 200, **context: Any) -> Response:
         flash = self.request.cookies.get(FLASH)
         body = _env.get_template(template).render(
             user=self.user, csrf=self.sessions.csrf(self.session), nav=NAV, here=self.request.url.path,
-            flash=flash, **context)
+            flash=flash, refresh_every=self.deps.figures.refresh_every(), **context)
         response = HTMLResponse(body, status_code=status, headers=HEADERS)
         if flash:
             response.delete_cookie(FLASH, path="/")

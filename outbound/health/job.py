@@ -49,7 +49,8 @@ def apply_verdicts(engine: Engine, workspace: Workspace, reports: list[HealthRep
                    result: HealthPass) -> None:
     """Pauses every mailbox of a failing domain with the finding as reason; resumes the ones this check paused."""
     checks = [DomainCheck(r.domain, tuple(mb.address for mb in domain.mailboxes),
-                          _reason(r) if r.verdict == "fail" else None, now)
+                          _reason(r) if r.verdict == "fail" else None, now,
+                          {k: v for k, v in r.to_json().items() if k != "domain"})
               for r in reports if (domain := workspace.domains.get(r.domain)) is not None]
     paused, resumed = apply_domain_checks(engine, checks, now)
     result.paused.extend(paused)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import bisect
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -174,20 +174,18 @@ def load_facts(engine: Engine, since: datetime | None = None) -> Facts:
     return facts
 
 
-def load_windows(engine: Engine, since: Mapping[str, datetime | None]) -> tuple[dict[str, Facts], dict[str, int]]:
-    """Facts for several windows from one read (each as ``load_facts(engine, since)`` would make it),
-    and per window the prospects with a meeting booked."""
-    rows = report_rows(engine, _TYPES, min((s for s in since.values() if s is not None), default=None)
-                       if all(s is not None for s in since.values()) else None)
+def load_windows(engine: Engine, since: Mapping[str, datetime | None]) -> Iterator[tuple[str, Facts, int]]:
+    """Per window, its facts (as ``load_facts(engine, since)`` makes them) and the prospects with a meeting
+    booked in it, from one read of the rows; one window's facts at a time, so they need not fit in memory
+    together."""
+    starts = [s for s in since.values() if s is not None]
+    rows = report_rows(engine, _TYPES, None if len(starts) < len(since) else min(starts, default=None))
     verified = shares_by_source(engine)
-    out: dict[str, Facts] = {}
-    meetings: dict[str, int] = {}
     for key, start in since.items():
         events = rows.events if start is None else [e for e in rows.events if e[1] >= start]
-        out[key] = tie(events, rows.sends, rows.source_of, rows.prospects_by_source)
-        out[key].verified_by_source = verified
-        meetings[key] = len({e[2] for e in events if e[0] == ev.MEETING_BOOKED and e[2] is not None})
-    return out, meetings
+        facts = tie(events, rows.sends, rows.source_of, rows.prospects_by_source)
+        facts.verified_by_source = verified
+        yield key, facts, len({e[2] for e in events if e[0] == ev.MEETING_BOOKED and e[2] is not None})
 
 
 def tie(events: Sequence[EventRow], sends: Iterable[SendRow], source_of: Mapping[int, str | None],

@@ -390,11 +390,13 @@ def _operator_suppress(f: OperatorSuppress) -> Effects:
 # ------------------------------------------------------------------ health checks
 
 def _domain_check(f: DomainCheck) -> Effects:
+    # the findings are kept (the dashboard shows each domain's last check with its fixes)
+    records = () if f.report is None else (Record(ev.DOMAIN_CHECKED, {"domain": f.domain, **f.report}),)
     if f.failure is not None:
         reason = f.failure if f.failure.startswith(DOMAIN_CHECK_PAUSE) else DOMAIN_CHECK_PAUSE + f.failure
-        return Effects("domain paused", records=(), senders=tuple(
+        return Effects("domain paused", records=records, senders=tuple(
             SenderChange("pause", "mailbox", a, reason, by="domain check") for a in f.mailboxes))
-    return Effects("domain passes", records=(), senders=tuple(
+    return Effects("domain passes", records=records, senders=tuple(
         SenderChange("resume", "mailbox", a, "domain health check passes again", only_reason_prefix=DOMAIN_CHECK_PAUSE,
                      by="domain check") for a in f.mailboxes))
 

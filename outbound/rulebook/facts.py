@@ -7,9 +7,10 @@ decision depends on (the send, how many bounced sends the address already has) a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from outbound.core.bounces import Fault
 from outbound.core.outcome import SendOutcome
@@ -232,6 +233,7 @@ class DomainCheck:
     mailboxes: tuple[str, ...]
     failure: str | None                  # the pause reason; None when the domain passes
     at: datetime
+    report: Mapping[str, Any] | None = None  # the check's verdict and findings (with their fixes), recorded
 
 
 @dataclass(frozen=True)

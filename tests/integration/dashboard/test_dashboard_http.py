@@ -166,3 +166,18 @@ def test_logout_ends_the_session(dash: Dash) -> None:
     token = dash.csrf()
     assert dash.client.post("/logout", data={"csrf": token}, follow_redirects=False).status_code == 303
     assert dash.client.get("/", follow_redirects=False).status_code == 303
+
+
+def test_the_mailboxes_page_shows_each_domains_last_check_with_its_fixes(dash: Dash) -> None:
+    from outbound.rulebook.facts import DomainCheck
+    from outbound.store.domain_health import apply_domain_checks
+
+    dash.login()
+    assert "No DNS check recorded yet" in dash.client.get("/mailboxes").text
+    finding = {"check": "dmarc", "severity": "error", "code": "dmarc_missing", "message": "no DMARC record",
+               "fix": "publish v=DMARC1; p=none at _dmarc.d0.test"}
+    apply_domain_checks(dash.tw.engine, [DomainCheck("d0.test", ("m0@d0.test", "m1@d0.test"), "dmarc: no DMARC record",
+                                                     dash.now, {"verdict": "fail", "findings": [finding]})], dash.now)
+    page = dash.client.get("/mailboxes").text
+    assert "publish v=DMARC1; p=none at _dmarc.d0.test" in page and ">fail</b>" in page
+    assert page.count("domain health check failed: dmarc: no DMARC record") == 2  # both mailboxes, paused

@@ -5,17 +5,19 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from outbound.app.workspace import load_workspace
+from outbound.core import events as ev
 from outbound.health.job import health_job
 from outbound.rulebook.decide import DOMAIN_CHECK_PAUSE
 from outbound.rulebook.effects import SenderChange
 from outbound.store import mailboxes as mailbox_store
 from outbound.store.db import open_store, session_scope, utcnow
+from outbound.store.domain_health import latest_checks
 from outbound.store.effects import change_senders
 from outbound.store.gates import pass_gate
-from outbound.store.tables import MailboxState
+from outbound.store.tables import Event, MailboxState
 from tests.fixtures.dns_server import DnsServers
 from tests.integration.health.zones import DOMAIN_ZONE, GOOD_IP, IP_ZONE, defect_zone, healthy
 
@@ -70,6 +72,15 @@ async def test_failing_domain_pauses_and_recovers(dns_servers: DnsServers, tmp_p
     states = _states(engine)
     assert states["a@twospf.test"] == ("active", None)
     assert states["b@good.test"] == ("paused", "paused by hand")
+    # each check is kept with its findings: the dashboard shows the last one per domain
+    last = latest_checks(engine, ["good.test", "twospf.test"])
+    assert {d: c["verdict"] for d, (_, c) in last.items()} == {"good.test": "pass", "twospf.test": "pass"}
+    assert last["twospf.test"][0] == NOW + timedelta(hours=6)
+    with session_scope(engine) as s:
+        first_fail = [e.data for e in s.exec(select(Event).where(col(Event.type) == ev.DOMAIN_CHECKED))
+                      if e.data["domain"] == "twospf.test" and e.data["verdict"] == "fail"]
+    [failed] = first_fail
+    assert any(f["check"] == "spf" and f["severity"] == "error" and f["fix"] for f in failed["findings"]), failed
 
 
 def test_gate_lets_one_caller_through_per_period(database_url: str) -> None:
