@@ -1,4 +1,5 @@
-"""The rows a report is computed from: events of the reported types, sends, and prospects' sources."""
+"""The rows a report is computed from: events of the reported types (the data of replies only), sends, and
+prospects' sources."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import JSON, Engine, case, func, null, select, type_coerce
 from sqlmodel import col
 
+from outbound.core import events as ev
 from outbound.store.db import session_scope
 from outbound.store.tables import Event, Prospect, Send
 
@@ -30,8 +32,10 @@ class ReportRows:
 def report_rows(engine: Engine, types: Iterable[str], since: datetime | None = None) -> ReportRows:
     """Everything a report reads, in one transaction (events in id order)."""
     with session_scope(engine) as session:
+        # only a reply's data is read (positive, intent): not parsing the others' halves the time and memory
+        data = type_coerce(case((col(Event.type) == ev.REPLIED, col(Event.data)), else_=null()), JSON)
         query = select(col(Event.type), col(Event.at), col(Event.prospect_id), col(Event.enrollment_id),
-                       col(Event.send_id), col(Event.data)).where(col(Event.type).in_(list(types)))
+                       col(Event.send_id), data).where(col(Event.type).in_(list(types)))
         if since is not None:
             query = query.where(col(Event.at) >= since)
         events = cast(list[EventRow], list(session.execute(query.order_by(col(Event.id)))))
