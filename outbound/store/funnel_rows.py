@@ -11,6 +11,7 @@ from sqlmodel import col
 
 from outbound.core import events as ev
 from outbound.store.db import session_scope
+from outbound.store.report_rows import replies_data
 from outbound.store.tables import Event, Prospect
 
 
@@ -29,7 +30,7 @@ def lead_facts(engine: Engine, stages: Sequence[str], since: datetime | None = N
     with session_scope(engine) as s:
         people = [(int(i), src, ven, dom) for i, src, ven, dom in s.execute(
             select(col(Prospect.id), col(Prospect.source), col(Prospect.vendor), col(Prospect.company_domain)))]
-        q = select(col(Event.prospect_id), col(Event.type), col(Event.data), col(Event.at)).where(
+        q = select(col(Event.prospect_id), col(Event.type), replies_data(), col(Event.at)).where(
             col(Event.prospect_id).is_not(None), col(Event.type).in_((ev.SENT, ev.REPLIED, *stages)))
         if since is not None:
             q = q.where(col(Event.at) >= since)

@@ -29,13 +29,17 @@ class ReportRows:
     prospects_by_source: dict[str, int]
 
 
+def replies_data() -> Any:
+    """``events.data`` of replies, NULL for the rest: reports read only a reply's (positive, intent), and not
+    parsing the others' JSON saves about a third of the time and memory on a million events."""
+    return type_coerce(case((col(Event.type) == ev.REPLIED, col(Event.data)), else_=null()), JSON)
+
+
 def report_rows(engine: Engine, types: Iterable[str], since: datetime | None = None) -> ReportRows:
     """Everything a report reads, in one transaction (events in id order)."""
     with session_scope(engine) as session:
-        # only a reply's data is read (positive, intent): not parsing the others' halves the time and memory
-        data = type_coerce(case((col(Event.type) == ev.REPLIED, col(Event.data)), else_=null()), JSON)
         query = select(col(Event.type), col(Event.at), col(Event.prospect_id), col(Event.enrollment_id),
-                       col(Event.send_id), data).where(col(Event.type).in_(list(types)))
+                       col(Event.send_id), replies_data()).where(col(Event.type).in_(list(types)))
         if since is not None:
             query = query.where(col(Event.at) >= since)
         events = cast(list[EventRow], list(session.execute(query.order_by(col(Event.id)))))

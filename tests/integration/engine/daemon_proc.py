@@ -43,10 +43,10 @@ def cli_env() -> dict[str, str]:
     return env
 
 
-def start_daemon(config: Path, log: Path) -> subprocess.Popen[bytes]:
+def start_daemon(config: Path, log: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:  # the child keeps its own copy of the descriptor
         return subprocess.Popen([*outbound_command(), "--config", str(config), "run"], stdout=out,
-                                stderr=subprocess.STDOUT, env=cli_env(), cwd=config.parent)
+                                stderr=subprocess.STDOUT, env=cli_env() | (env or {}), cwd=config.parent)
 
 
 def wait_until(check: Callable[[], bool], timeout: float, every: float = 0.2) -> bool:

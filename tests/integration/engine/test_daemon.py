@@ -103,3 +103,41 @@ def test_daemon_hosts_the_unsubscribe_endpoint_when_enabled(tmp_path: Path) -> N
             if proc.poll() is None:
                 proc.kill()
         assert not healthy(), "the endpoint stops with the daemon"
+
+
+def test_the_dashboard_has_its_own_listener_apart_from_the_public_endpoint(tmp_path: Path) -> None:
+    import urllib.error
+    import urllib.request
+
+    from tests.fixtures.common import free_port
+
+    def status(url: str) -> int:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                return int(r.status)
+        except urllib.error.HTTPError as exc:
+            return exc.code
+        except OSError:
+            return 0
+
+    web, dash = free_port(), free_port()
+    with slow_sink(0.0) as sink:
+        tw = build(tmp_path / "ws", f"sqlite:///{tmp_path / 'db.sqlite'}", [one_step_sequence()],
+                   [domain("d0.test", sink.port, 1)],
+                   settings=SETTINGS + f"\n[web]\nenabled = true\nport = {web}\n[dashboard]\nenabled = true\nport = {dash}\n")
+        log = tmp_path / "daemon.log"
+        missing = start_daemon(tw.root / "config.toml", log)  # no password: it says which variable, sends nothing
+        assert missing.wait(timeout=30) != 0
+        assert "set OUTBOUND_DASHBOARD_PASSWORD" in log.read_text() and "Traceback" not in log.read_text()
+        proc = start_daemon(tw.root / "config.toml", log, {"OUTBOUND_DASHBOARD_PASSWORD": "a dashboard password"})
+        try:
+            assert wait_until(lambda: status(f"http://127.0.0.1:{dash}/login") == 200, 20), log.read_text()
+            assert status(f"http://127.0.0.1:{web}/health") == 200
+            assert status(f"http://127.0.0.1:{web}/login") == 404, "the public endpoint serves no dashboard page"
+            assert status(f"http://127.0.0.1:{dash}/u/anything") == 404, "nor the dashboard the public links"
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=15) == 0, log.read_text()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        assert status(f"http://127.0.0.1:{dash}/login") == 0, "the dashboard stops with the daemon"
