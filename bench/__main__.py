@@ -3,7 +3,8 @@
 Each module runs alone too (`python -m bench.bench_send`, ...); here each is run as a child with
 ``--json`` (and ``--quick`` under ``--quick``) and the last line of its output read as its figures.
 Baselines are measured in the same run: plain aiosmtplib for sending, flufl.bounce for
-classification, checkdmarc for domain checks, email-validator's own DNS check for verification. bench_import, bench_import_parse and bench_scoring
+classification, checkdmarc for domain checks, email-validator's own DNS check for verification,
+the report computed on the request path for dashboard pages. bench_import, bench_import_parse and bench_scoring
 stay separate (`python -m bench.bench_scoring`, ...).
 
 usage: .venv/bin/python -m bench [--quick] [--only send,tick,classify,domains,verify] [--json]
@@ -21,7 +22,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCHES = {"send": "bench_send", "tick": "bench_tick", "classify": "bench_classify", "domains": "bench_domains",
-           "verify": "bench_verify"}
+           "verify": "bench_verify", "dashboard": "bench_dashboard"}
 
 
 def run(module: str, quick: bool) -> tuple[dict[str, Any] | None, str]:
@@ -73,6 +74,11 @@ def rows(name: str, f: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         out.append((f"address verification, {f['addresses']:,} addresses / {f['domains']:,} domains on local NSD",
                     f"{f['per_s']:,}/s, {f['dns_queries']:,} DNS queries",
                     f"email-validator {f['baseline_per_s']:,}/s", f"{f['ratio']:.1f}x"))
+    elif name == "dashboard":
+        out.append((f"dashboard pages, {f['prospects']:,} prospects / {f['events']:,} events (SQLite)",
+                    f"slowest page {f['slowest_ms']:.0f} ms (limit {f['limit_ms']:.0f}); first figures after "
+                    f"{f['first_page_ms'] / 1000:.0f} s; {f['dashboard_peak_mb']} MB peak",
+                    f"report on the request path: {f['baseline_report_ms']:,} ms", f"{f['ratio']:.0f}x"))
     return out
 
 

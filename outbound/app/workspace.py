@@ -44,7 +44,8 @@ def referral_problems(ws: Workspace) -> list[Problem]:
 
 def secret_problems(ws: Workspace, secrets: Callable[[str], str | None] = os.environ.get) -> list[Problem]:
     """Warnings: each password_env of a mailbox and secret_env of a webhook that names a variable
-    not set in this environment (the send tick pauses such a mailbox before claiming for it)."""
+    not set in this environment (the send tick pauses such a mailbox before claiming for it), and an
+    enabled dashboard none of whose users has a password."""
     out: list[Problem] = []
     for name, domain in ws.domains.items():
         doc: YamlDocument | Problem | None = None
@@ -78,6 +79,11 @@ def secret_problems(ws: Workspace, secrets: Callable[[str], str | None] = os.env
     if not secrets(key_env) and any(d.auth_for(m) for d, m in ws.mailboxes().values()):
         out.append(Problem(ws.config.path or ws.config.root, f"{key_env} is not set: it encrypts the OAuth2 tokens, "
                            "and send, run and mailboxes connect refuse to start without it", severity="warning"))
+    board = ws.config.settings.dashboard
+    if board.enabled and not any(secrets(env) for env in board.users.values()):
+        names = ", ".join(sorted(set(board.users.values()))) or "a variable in [dashboard] users"
+        out.append(Problem(ws.config.path or ws.config.root, f"[dashboard] is enabled but no user's password is set "
+                           f"({names}): `outbound run` refuses to start", severity="warning"))
     path = ws.config.root / SCORING_FILE
     scoring = read_yaml(path) if path.exists() else None
     spec = validate_document(scoring, ScoringSpec) if isinstance(scoring, YamlDocument) else None

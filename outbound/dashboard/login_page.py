@@ -43,7 +43,9 @@ async def login(request: Request) -> Response:
     session = await _check(sessions, user, form.get("password") or "", now)
     if session is None:
         limiter.failed(client, now)
-        log.warning("dashboard: failed login for %r from %s", user[:64], client)
+        # a password typed into the user field must not reach the log: only a known user's name is named
+        who = user if user in sessions.users else "an unknown user"
+        log.warning("dashboard: failed login for %s from %s", who, client)
         return render_public("login.html", status=401, next=target, error="Wrong user name or password.")
     limiter.succeeded(client)
     log.info("dashboard: %s logged in from %s", user, client)

@@ -4,6 +4,7 @@ contacts and their state (the functions of `outbound prospects stop|pause|resume
 from __future__ import annotations
 
 from typing import Literal
+from urllib.parse import quote
 
 from starlette.responses import Response
 from starlette.routing import Route
@@ -42,7 +43,7 @@ async def change(page: Page) -> Response:
     data = form(page)
     action = data.get("action") or ""
     reason = (data.get("reason") or "").strip()[:300]
-    here = f"/people/{email}"
+    here = f"/people/{quote(email)}"
     try:
         if action == "unsubscribe":
             done = await page.db(unsubscribe_by_hand, page.deps.engine, email, page.deps.clock(), page.by)

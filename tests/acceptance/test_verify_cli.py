@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -107,14 +109,27 @@ def test_report_by_source_shows_each_sources_share_of_invalid_and_risky(cli: Cli
     assert text.ok().out.count("28.6%") == 2  # vendor-a's invalid and risky shares, each 2 of 7
 
 
+def _two_window_days() -> tuple[str, str]:
+    """10:00 and 11:55 London time on the next two days in a row of agencies-reengage's window (Tue to Thu,
+    09:00-12:00), after today: the prospects are enrolled now, so fixed dates would be in their past."""
+    day = datetime.now(UTC).date() + timedelta(days=1)
+    while day.weekday() not in (1, 2):  # Tuesday or Wednesday, so the next day is in the window too
+        day += timedelta(days=1)
+    london = ZoneInfo("Europe/London")
+    first = datetime.combine(day, time(10, 0), london)
+    second = datetime.combine(day + timedelta(days=1), time(11, 55), london)
+    return first.isoformat(), second.isoformat()
+
+
 def test_addresses_verified_after_enrollment_are_blocked_at_claim_with_the_reason_in_status(cli: Cli,
                                                                                           tmp_path: Path) -> None:
     csv = write_csv(tmp_path / "late.csv", HEADER, ["bob@nullmx.example,Bob,Null", "info@mx.example,Info,Acme"])
     cli("prospects", "import", str(csv), "--source", "late", "--enroll", "agencies-reengage").ok()  # not verified yet
     cli("prospects", "verify", "--sequence", "agencies-reengage").ok()
-    for now in ("2026-12-02T10:00:00+00:00", "2026-12-03T11:55:00+00:00"):  # planned in the window, then due
+    planned, due = _two_window_days()
+    for now in (planned, due):  # planned in the window, then due
         cli("send", "--once", "--now", now)
-    status = json.loads(cli("status", "--json", "--now", "2026-12-03T11:55:00+00:00").ok().out)
+    status = json.loads(cli("status", "--json", "--now", due).ok().out)
     text = json.dumps(status)
     assert "address invalid: null-mx" in text and "address risky (verify_policy skip): role" in text
     assert cli.config is not None and sqlite_rows(cli.config, "SELECT count(*) FROM sends") == [(0,)]  # nothing claimed

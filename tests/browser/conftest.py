@@ -29,8 +29,10 @@ def chromium_path() -> str | None:
     return os.environ.get("OUTBOUND_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Module-scoped on purpose: Playwright's sync API keeps an event loop running in this thread while it
+    is open, and every asyncio test run after it in the same worker would find that loop."""
     path = chromium_path()
     if path is None:
         unavailable("no chromium binary (apt install chromium, or set OUTBOUND_CHROMIUM)")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import unquote
 
 from tests.browser.conftest import PASSWORD, SCREENSHOTS, Served
 
@@ -76,7 +77,7 @@ def test_a_session_in_chromium(browser: Any, served: Served) -> None:
     page.wait_for_load_state()
     page.locator("[data-testid=people] a").first.click()
     page.wait_for_load_state()
-    email = page.url.rsplit("/", 1)[1]
+    email = unquote(page.url.rsplit("/", 1)[1])
     page.click("[data-testid=unsubscribe-person]")
     page.wait_for_load_state()
     assert "unsubscribed" in page.locator("[data-testid=flash]").inner_text()

@@ -125,6 +125,13 @@ def test_the_dashboard_has_its_own_listener_apart_from_the_public_endpoint(tmp_p
         tw = build(tmp_path / "ws", f"sqlite:///{tmp_path / 'db.sqlite'}", [one_step_sequence()],
                    [domain("d0.test", sink.port, 1)],
                    settings=SETTINGS + f"\n[web]\nenabled = true\nport = {web}\n[dashboard]\nenabled = true\nport = {dash}\n")
+        from outbound.app.workspace import secret_problems
+
+        warned = [p.message for p in secret_problems(tw.ctx.workspace, {}.get)]
+        assert any("[dashboard] is enabled but no user's password is set (OUTBOUND_DASHBOARD_PASSWORD)" in w
+                   for w in warned), warned
+        assert not [p for p in secret_problems(tw.ctx.workspace, {"OUTBOUND_DASHBOARD_PASSWORD": "x"}.get)
+                    if "dashboard" in p.message]
         log = tmp_path / "daemon.log"
         missing = start_daemon(tw.root / "config.toml", log)  # no password: it says which variable, sends nothing
         assert missing.wait(timeout=30) != 0
