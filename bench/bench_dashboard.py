@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -30,7 +29,7 @@ from outbound.reports import queries
 from outbound.store.db import open_store
 from tests.fixtures.common import free_port, wait_for_port
 from tests.fixtures.history import seed_history
-from tests.integration.engine.daemon_proc import ALWAYS_OPEN, cli_env, outbound_command
+from tests.integration.engine.daemon_proc import ALWAYS_OPEN, start_dashboard
 from tests.integration.engine.workspace import build, domain, three_step_sequence
 
 PASSWORD = "bench dashboard password"
@@ -73,24 +72,19 @@ def main(argv: list[str] | None = None) -> int:
         baseline_ms = (time.perf_counter() - t0) * 1000
         engine.dispose()
 
-        port = free_port()
-        env = cli_env() | {"OUTBOUND_DASHBOARD_PASSWORD": PASSWORD}
-        log = (root / "dashboard.log").open("w")
-        proc = subprocess.Popen([*outbound_command(), "--config", str(tw.root / "config.toml"), "dashboard", "--port",
-                                 str(port)], stdout=log, stderr=subprocess.STDOUT, env=env)
+        port, log = free_port(), root / "dashboard.log"
+        proc = start_dashboard(tw.root / "config.toml", port, log, PASSWORD)
         try:
             if not wait_for_port(port, 60):
-                raise SystemExit("the dashboard did not start: " + (root / "dashboard.log").read_text())
+                raise SystemExit("the dashboard did not start: " + log.read_text())
             figures = _measure(f"http://127.0.0.1:{port}", history.replies[0], rounds, args.json)
         except Exception:
-            log.flush()
-            print((root / "dashboard.log").read_text()[-3000:])
+            print(log.read_text()[-3000:])
             raise
         finally:
             peak_mb = _peak_mb(proc.pid)
             proc.terminate()
             proc.wait(timeout=30)
-            log.close()
     slowest = max(p["max_ms"] for p in figures["pages"].values())
     out: dict[str, Any] = {"prospects": history.prospects, "sends": history.sends, "events": history.events,
                            "seed_s": round(seeded, 1), "dashboard_peak_mb": peak_mb, "rounds": rounds, "first_page_ms": figures["first_ms"],

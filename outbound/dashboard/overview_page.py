@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from starlette.responses import Response
 from starlette.routing import Route
 
-from outbound.dashboard.figures import DEFAULT_WINDOW, WINDOWS
+from outbound.dashboard.figures import DEFAULT_WINDOW, WINDOWS, Snapshot, WindowFigures
 from outbound.dashboard.web import Page, guarded
 from outbound.reports import html
 from outbound.reports.queries import COLUMNS
@@ -13,9 +15,19 @@ from outbound.store.db import session_scope
 from outbound.store.status_queries import stuck
 
 
-def window_of(page: Page) -> str:
-    wanted = page.request.query_params.get("window", DEFAULT_WINDOW)
-    return wanted if wanted in WINDOWS else DEFAULT_WINDOW
+def window_of(page: Page, windows: Mapping[str, str] = WINDOWS, default: str = DEFAULT_WINDOW) -> str:
+    wanted = page.request.query_params.get("window", default)
+    return wanted if wanted in windows else default
+
+
+async def window_figures(page: Page, title: str, windows: Mapping[str, str] = WINDOWS,
+                         default: str = DEFAULT_WINDOW) -> tuple[str, Snapshot, WindowFigures] | Response:
+    """The window the page asks for and its figures, or the page saying they are being computed."""
+    window = window_of(page, windows, default)
+    snap = await page.figures()
+    if snap is None:
+        return page.computing(title)
+    return window, snap, snap.windows[window]
 
 
 def _stuck(page: Page) -> list[tuple[str, str, int]]:
@@ -24,11 +36,10 @@ def _stuck(page: Page) -> list[tuple[str, str, int]]:
 
 
 async def overview(page: Page) -> Response:
-    window = window_of(page)
-    snap = await page.figures()
-    if snap is None:
-        return page.computing("Overview")
-    fig = snap.windows[window]
+    found = await window_figures(page, "Overview")
+    if isinstance(found, Response):
+        return found
+    window, snap, fig = found
     boxes = await page.db(page.deps.mailboxes)
     held = await page.db(_stuck, page)
     charts = [html.stacked_bars("daily-sends", "Sends per day (UTC), stacked by mailbox", fig.daily_sends),

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -42,30 +44,27 @@ async def reply(page: Page) -> Response:
                        intents=page.deps.intents)
 
 
-async def answer(page: Page) -> Response:
+async def _act(page: Page, act: Callable[[int, str, str], str], value: str, failed: str) -> Response:
+    """One of the actions on a reply (answer, intent), then back to the reply saying what it did or why not."""
     found = await _reply(page)
     if found is None:
         return page.back("/replies", "no such reply")
-    body = (form(page).get("body") or "").replace("\r\n", "\n")
     try:
-        said = await page.db(page.deps.actions.answer, found.id, body, page.by)
+        said = await page.db(act, found.id, value, page.by)
     except ActionRefused as exc:
-        return page.back(f"/replies/{found.id}", f"not sent: {exc}")
+        return page.back(f"/replies/{found.id}", f"{failed}: {exc}")
     page.deps.figures.invalidate()
     return page.back(f"/replies/{found.id}", said)
+
+
+async def answer(page: Page) -> Response:
+    body = (form(page).get("body") or "").replace("\r\n", "\n")
+    return await _act(page, page.deps.actions.answer, body, "not sent")
 
 
 async def set_intent(page: Page) -> Response:
-    found = await _reply(page)
-    if found is None:
-        return page.back("/replies", "no such reply")
     intent = (form(page).get("intent") or "").strip().lower()
-    try:
-        said = await page.db(page.deps.actions.set_intent, found.id, intent, page.by)
-    except ActionRefused as exc:
-        return page.back(f"/replies/{found.id}", f"not changed: {exc}")
-    page.deps.figures.invalidate()
-    return page.back(f"/replies/{found.id}", said)
+    return await _act(page, page.deps.actions.set_intent, intent, "not changed")
 
 
 async def done(page: Page) -> Response:

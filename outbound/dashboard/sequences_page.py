@@ -7,7 +7,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from outbound.dashboard.figures import WINDOWS
-from outbound.dashboard.overview_page import window_of
+from outbound.dashboard.overview_page import window_figures
 from outbound.dashboard.web import Page, guarded
 from outbound.reports import html
 from outbound.store.db import session_scope
@@ -20,11 +20,10 @@ def _queue(page: Page) -> tuple[list[QueueCount], list[StuckCount]]:
 
 
 async def sequences(page: Page) -> Response:
-    window = window_of(page)
-    snap = await page.figures()
-    if snap is None:
-        return page.computing("Sequences")
-    fig = snap.windows[window]
+    found = await window_figures(page, "Sequences")
+    if isinstance(found, Response):
+        return found
+    window, snap, fig = found
     queue, held = await page.db(_queue, page)
     funnels = [html.bar_chart(f"funnel-{i}", f"Funnel: {seq}", stages) for i, (seq, stages) in enumerate(fig.funnel.items())]
     return page.render("sequences.html", title="Sequences", window=window, windows=WINDOWS, snap=snap, fig=fig,

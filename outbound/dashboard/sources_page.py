@@ -6,18 +6,17 @@ from __future__ import annotations
 from starlette.responses import Response
 from starlette.routing import Route
 
+from outbound.dashboard.overview_page import window_figures
 from outbound.dashboard.web import Page, guarded
 
 WINDOWS = {"30d": "Last 30 days", "all": "All time"}
 
 
 async def sources(page: Page) -> Response:
-    window = page.request.query_params.get("window", "all")
-    window = window if window in WINDOWS else "all"
-    snap = await page.figures()
-    if snap is None:
-        return page.computing("Lead sources")
-    fig = snap.windows[window]
+    found = await window_figures(page, "Lead sources", WINDOWS, "all")
+    if isinstance(found, Response):
+        return found
+    window, snap, fig = found
     return page.render("sources.html", title="Lead sources", window=window, windows=WINDOWS, snap=snap,
                        rows=fig.lead_funnel, sources=fig.sources)
 

@@ -17,7 +17,7 @@ import pytest
 from tests.fixtures.common import free_port, unavailable, wait_for_port
 from tests.fixtures.history import History, seed_history
 from tests.fixtures.smtp_sink import SmtpSink
-from tests.integration.engine.daemon_proc import ALWAYS_OPEN, cli_env, outbound_command
+from tests.integration.engine.daemon_proc import ALWAYS_OPEN, cli_env, outbound_command, start_dashboard
 from tests.integration.engine.workspace import BuiltWorkspace, build, domain, three_step_sequence
 
 PASSWORD = "browser test password"
@@ -67,18 +67,15 @@ def served(smtp_sink: SmtpSink, tmp_path: Path) -> Iterator[Served]:
                [domain("d0.test", smtp_sink.port, 2, daily_cap=50)], settings="[daemon]\nhealth_checks = false\n")
     history = seed_history(tw.engine, prospects=300, mailboxes=["m0@d0.test", "m1@d0.test"], sequence="seq",
                            steps=["intro", "bump", "last"], now=datetime.now(UTC), days=24, seed=11)
-    port = free_port()
+    port, log = free_port(), tmp_path / "dashboard.log"
     env = cli_env() | {"OUTBOUND_DASHBOARD_PASSWORD": PASSWORD}
-    log = (tmp_path / "dashboard.log").open("w")
-    proc = subprocess.Popen([*outbound_command(), "--config", str(tw.root / "config.toml"), "dashboard", "--port",
-                             str(port)], stdout=log, stderr=subprocess.STDOUT, env=env)
+    proc = start_dashboard(tw.root / "config.toml", port, log, PASSWORD)
     try:
         assert wait_for_port(port, 30), (tmp_path / "dashboard.log").read_text()
         yield Served(f"http://127.0.0.1:{port}", tw, history, smtp_sink, env)
     finally:
         proc.terminate()
-        assert proc.wait(timeout=20) == 0, (tmp_path / "dashboard.log").read_text()
-        log.close()
-        text = (tmp_path / "dashboard.log").read_text()
+        assert proc.wait(timeout=20) == 0, log.read_text()
+        text = log.read_text()
         assert "Traceback" not in text, text
         tw.engine.dispose()

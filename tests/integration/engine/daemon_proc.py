@@ -49,6 +49,14 @@ def start_daemon(config: Path, log: Path, env: dict[str, str] | None = None) -> 
                                 stderr=subprocess.STDOUT, env=cli_env() | (env or {}), cwd=config.parent)
 
 
+def start_dashboard(config: Path, port: int, log: Path, password: str) -> subprocess.Popen[bytes]:
+    """``outbound dashboard --port PORT`` as a user starts it, its one user's password in the environment."""
+    with log.open("ab") as out:
+        return subprocess.Popen([*outbound_command(), "--config", str(config), "dashboard", "--port", str(port)],
+                                stdout=out, stderr=subprocess.STDOUT,
+                                env=cli_env() | {"OUTBOUND_DASHBOARD_PASSWORD": password}, cwd=config.parent)
+
+
 def wait_until(check: Callable[[], bool], timeout: float, every: float = 0.2) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
