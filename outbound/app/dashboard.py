@@ -36,8 +36,11 @@ def dashboard_users(cfg: DashboardSettings, env: Mapping[str, str] | None = None
     for user, var in cfg.users.items():
         if not env.get(var):
             log.warning("dashboard user %s cannot log in: %s is not set", user, var)
+    if not cfg.users:
+        raise ConfigError('[dashboard] users is empty: name each user\'s password variable, e.g. '
+                          'users = { admin = "OUTBOUND_DASHBOARD_PASSWORD" }')
     if not users:
-        names = ", ".join(sorted(set(cfg.users.values()))) or "a variable named in [dashboard] users"
+        names = ", ".join(sorted(set(cfg.users.values())))
         raise ConfigError(f"no dashboard user has a password: set {names} to a password, or to the hash "
                           "`outbound dashboard hash-password` prints")
     return users
