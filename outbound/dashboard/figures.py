@@ -125,8 +125,11 @@ class FiguresCache:
         return snap
 
     def invalidate(self) -> None:
-        """After an action: a refresh starts now rather than when the snapshot is old."""
-        self._start_refresh()
+        """After an action: a refresh starts now when figures are cheap (up to 2 s to compute); on a big
+        database the next scheduled refresh shows it, so clicking through replies is not a recomputation each."""
+        snap = self._snapshot
+        if snap is None or snap.seconds <= 2.0:
+            self._start_refresh()
 
     def _start_refresh(self) -> None:
         with self._lock:
