@@ -76,7 +76,7 @@ def unsubscribe_by_hand(engine: Engine, email: str, now: datetime, by: str | Non
         pid, address, domain = _prospect_id(session, email)
         mailbox = session.exec(select(Enrollment.mailbox).where(col(Enrollment.prospect_id) == pid,
                                                                 col(Enrollment.mailbox).is_not(None))
-                               .order_by(col(Enrollment.last_sent_at).desc())).first()
+                               .order_by(col(Enrollment.last_sent_at).desc().nulls_last())).first()
         done = apply(session, decide(OptOut(address, "hand", now, pid, mailbox=mailbox, by=by)),
                      Subject(prospect_id=pid, company_domain=domain, mailbox=mailbox), now, key=f"hand:{address}:unsubscribed")
     return _changed(address, done)
