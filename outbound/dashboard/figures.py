@@ -16,16 +16,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, func, select
-from sqlmodel import col
+from sqlalchemy import Engine
 
 from outbound.core import events as ev
 from outbound.reports import html, queries
 from outbound.reports.funnel import FunnelRow, funnel
 from outbound.reports.queries import Facts, Metrics, SourceRow, VariantRow
-from outbound.store.db import session_scope
 from outbound.store.funnel_rows import lead_facts
-from outbound.store.tables import Event, Send
 
 log = logging.getLogger("outbound.dashboard")
 WINDOWS: dict[str, str] = {"today": "Today", "7d": "Last 7 days", "30d": "Last 30 days", "all": "All time"}
@@ -43,7 +40,6 @@ def window_starts(now: datetime) -> dict[str, datetime | None]:
 class WindowFigures:
     """Everything the pages show for one window, grouped once."""
 
-    since: datetime | None
     total: Metrics
     meetings: int
     groups: dict[str, dict[str, Metrics]]        # by -> key -> metrics (sequence, step, variant, domain, mailbox, source)
@@ -59,36 +55,26 @@ class WindowFigures:
 class Snapshot:
     taken_at: datetime
     seconds: float                                # how long it took to compute
-    watermark: tuple[int, int]                    # (last event id, last send id) it saw
     windows: dict[str, WindowFigures] = field(default_factory=dict)
 
 
-def watermark(engine: Engine) -> tuple[int, int]:
-    with session_scope(engine) as s:
-        last_event = s.execute(select(func.max(col(Event.id)))).scalar() or 0
-        last_send = s.execute(select(func.max(col(Send.id)))).scalar() or 0
-    return int(last_event), int(last_send)
-
-
-def summarise(facts: Facts, meetings: int, since: datetime | None, costs: Mapping[str, float | None],
-              leads: list[FunnelRow]) -> WindowFigures:
+def summarise(facts: Facts, meetings: int, costs: Mapping[str, float | None], leads: list[FunnelRow]) -> WindowFigures:
     """Pure: one window's figures from its facts."""
     groups = {by: queries.grouped(facts, by) for by in ("sequence", "step", "variant", "domain", "mailbox", "source")}
-    return WindowFigures(since, html.total(groups["sequence"]), meetings, groups, html.funnel(facts),
+    return WindowFigures(html.total(groups["sequence"]), meetings, groups, html.funnel(facts),
                          html.daily_sends(facts), html.bounce_by_domain(facts), queries.variants(facts),
                          queries.sources(facts, costs), leads)
 
 
 def compute(engine: Engine, now: datetime, costs: Mapping[str, float | None], stages: Sequence[str]) -> Snapshot:
     started = time.perf_counter()
-    mark = watermark(engine)
     starts = window_starts(now)
     windows = {}
     for key, facts, meetings in queries.load_windows(engine, starts):
         since = starts[key]
         leads = funnel(lead_facts(engine, stages, since), "source", costs, stages) if key in ("30d", "all") else []
-        windows[key] = summarise(facts, meetings, since, costs, leads)
-    return Snapshot(now, time.perf_counter() - started, mark, windows)
+        windows[key] = summarise(facts, meetings, costs, leads)
+    return Snapshot(now, time.perf_counter() - started, windows)
 
 
 class FiguresCache:
